@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmarks of `dbrelease build` on a ~150 MB database, side by side with the tools it replaces.
+# Usage: scripts/bench.sh [WORKDIR]   (needs python3 + duckdb 1.4, pigz, hyperfine, /usr/bin/time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbrelease-target}"
+work="${1:-${TMPDIR:-/tmp}/dbrelease-bench}"
+mkdir -p "$work"
+db="$work/bench.duckdb"
+runs="${BENCH_RUNS:-3}"
+
+if [ ! -f "$db" ]; then
+  python3 scripts/make_fixture_db.py --out "$db" --days 2500 --symbols 700
+fi
+cargo build --release --quiet --bin dbrelease --example bench_steps
+bin="$CARGO_TARGET_DIR/release/dbrelease"
+steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
+config="$PWD/dbrelease.toml"
+echo "database: $db ($(du -m "$db" | cut -f1) MiB), $(nproc) cores"
+
+echo; echo "== Parquet export: dbrelease vs DuckDB COPY (same SELECT, zstd) =="
+hyperfine --runs "$runs" --export-markdown "$work/parquet.md" \
+  -n dbrelease "$steps parquet-ours $config $db $work/pq-ours" \
+  -n "duckdb COPY" "$steps parquet-duckdb $config $db $work/pq-duckdb"
+du -b "$work"/pq-ours/*.parquet "$work"/pq-duckdb/*.parquet
+
+echo; echo "== gzip of the database: dbrelease vs gzip -6 vs pigz -p 2 -6 =="
+hyperfine --runs "$runs" --export-markdown "$work/gzip.md" \
+  -n dbrelease "$steps gzip-ours $db $work/ours.gz" \
+  -n "gzip -6" "gzip -6 -c $db > $work/gzip.gz" \
+  -n "pigz -p 2 -6" "pigz -p 2 -6 -c $db > $work/pigz.gz"
+du -b "$work"/ours.gz "$work"/gzip.gz "$work"/pigz.gz
+
+# What the origin project's workflow does today, plus the checksums it lacks.
+cat > "$work/naive.sh" <<NAIVE
+set -e
+rm -rf "$work/naive" && mkdir -p "$work/naive"
+python3 - <<PY
+import duckdb
+con = duckdb.connect("$db", read_only=True)
+for (name,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall():
+    con.execute(f"COPY (SELECT * FROM \"{name}\") TO '$work/naive/{name}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+PY
+gzip -c "$db" > "$work/naive/bench.duckdb.gz"
+cd "$work/naive" && sha256sum * > SHA256SUMS
+NAIVE
+
+echo; echo "== whole build: dbrelease build vs the naive script (COPY each table, gzip -c, sha256sum) =="
+hyperfine --runs "$runs" --export-markdown "$work/build.md" \
+  -n "dbrelease build" "$bin --quiet build --config $config --db $db --out $work/dist" \
+  -n "naive script" "bash $work/naive.sh"
+
+echo; echo "== peak RSS of dbrelease build =="
+/usr/bin/time -v "$bin" --quiet build --config "$config" --db "$db" --out "$work/dist" 2>&1 >/dev/null \
+  | grep -E "Maximum resident|Elapsed"

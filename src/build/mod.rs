@@ -1,0 +1,420 @@
+//! `dbrelease build`: snapshot → artifacts → manifest, all offline.
+//!
+//! Everything is written into a hidden staging folder inside the output directory and moved
+//! into place only when every artifact is complete, `manifest.json` last: a directory that
+//! has a manifest.json always holds exactly what that manifest lists.
+
+pub mod gzip;
+pub mod hashing;
+pub mod parquet;
+pub mod source;
+pub mod types;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use crate::config::BuildConfig;
+use crate::error::{Error, Result};
+use crate::manifest::{
+    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, Generator, MANIFEST_FILE,
+    MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo, version_from_tag,
+};
+use crate::naming::{MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, unique_name};
+use crate::progress::Progress;
+use hashing::{Digested, HashingWriter, digest_bytes};
+use source::{FileHeader, Snapshot};
+
+/// Prefix of the staging folders inside the output directory.
+const STAGING_PREFIX: &str = ".dbrelease-staging-";
+
+/// The result of a build.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    /// The manifest that was written.
+    pub manifest: Manifest,
+    /// Where the artifacts are.
+    pub out_dir: PathBuf,
+    /// Wall time of the build.
+    pub elapsed: Duration,
+}
+
+/// One built artifact before it is described in the manifest.
+struct Built {
+    name: String,
+    kind: ArtifactKind,
+    media_type: String,
+    digest: Digested,
+    description: Option<String>,
+    table: Option<TableInfo>,
+    database: Option<DatabaseInfo>,
+}
+
+/// Runs the whole build; on error nothing in the output directory looks finished.
+pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutcome> {
+    let started = Instant::now();
+    let header = source::read_header(&config.database)?;
+    let wal = source::pending_wal(&config.database);
+    if let (Some(wal), false) = (&wal, config.checkpoint_wal) {
+        return Err(Error::source(
+            &config.database,
+            format!(
+                "a write-ahead log ({}) holds changes that are not in the database file yet, \
+                 so the Parquet files and the .gz would disagree. Checkpoint it with the program \
+                 that writes the database (run `CHECKPOINT;` or close it cleanly), or pass \
+                 --checkpoint-wal to release a checkpointed temporary copy",
+                wal.display()
+            ),
+        ));
+    }
+
+    std::fs::create_dir_all(&config.out_dir).map_err(|err| Error::output(&config.out_dir, &err))?;
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(&config.out_dir)
+        .map_err(|err| Error::output(&config.out_dir, &err))?;
+
+    let source_file_name = config
+        .database
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::source(&config.database, "the path has no file name"))?;
+    let release_source = match &wal {
+        Some(wal) => checkpointed_copy(&config.database, wal, staging.path(), &source_file_name)?,
+        None => config.database.clone(),
+    };
+
+    let conn = source::open_read_only(&release_source, &header)?;
+    let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
+    debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
+
+    let mut taken: BTreeSet<String> = [MANIFEST_FILE, SHA256SUMS_FILE, DATAPACKAGE_FILE]
+        .iter()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+    let database_artifact = unique_name(&sanitize_artifact_name(&source_file_name), ".gz", &mut taken);
+    let table_artifacts: Vec<String> = snapshot
+        .tables
+        .iter()
+        .map(|table| unique_name(&sanitize_artifact_name(&table.display_name()), ".parquet", &mut taken))
+        .collect();
+    for extra in &config.files {
+        if !taken.insert(extra.name.to_ascii_lowercase()) {
+            return Err(Error::Config(format!(
+                "files: artifact name {:?} is already used by a generated artifact; set another `name`",
+                extra.name
+            )));
+        }
+    }
+
+    let provenance = parquet::ParquetProvenance {
+        source_file: source_file_name.clone(),
+        tag: config.tag.clone(),
+    };
+    let gzip_path = staging.path().join(&database_artifact);
+    let mtime = config
+        .source_date_epoch
+        .map(|epoch| epoch.clamp(0, u32::MAX as i64) as u32)
+        .unwrap_or(0);
+
+    // The gzip (CPU-bound, parallel itself) runs beside the table exports (DuckDB scan +
+    // Parquet encoding): together they keep both cores busy for the whole build.
+    let (gzip_result, table_results) = std::thread::scope(|scope| {
+        let gzip_bar = progress.bytes(&database_artifact, header_len(&release_source));
+        let gzip_task = scope.spawn(|| {
+            let started = Instant::now();
+            let result = gzip_file(&release_source, &gzip_path, config.gzip_level, mtime, &|done| {
+                gzip_bar.set(done)
+            });
+            gzip_bar.finish();
+            result.map(|outcome| (outcome, started.elapsed()))
+        });
+        let mut table_results = Vec::with_capacity(snapshot.tables.len());
+        for (table, artifact) in snapshot.tables.iter().zip(&table_artifacts) {
+            let started = Instant::now();
+            let bar = progress.rows(artifact, table.rows);
+            let result = parquet::export_table(
+                &conn,
+                table,
+                &config.export,
+                &provenance,
+                &staging.path().join(artifact),
+                &|rows| bar.set(rows),
+            );
+            bar.finish();
+            let failed = result.is_err();
+            if let Ok(export) = &result {
+                info!(
+                    artifact = %artifact,
+                    rows = export.rows,
+                    bytes = export.digest.bytes,
+                    seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()),
+                    "table exported"
+                );
+            }
+            table_results.push(result);
+            if failed {
+                break;
+            }
+        }
+        let gzip_result = gzip_task.join().expect("gzip thread panicked");
+        (gzip_result, table_results)
+    });
+    drop(conn);
+
+    let mut built = Vec::new();
+    for ((table, artifact), result) in snapshot.tables.iter().zip(&table_artifacts).zip(table_results) {
+        let export = result?;
+        built.push(Built {
+            name: artifact.clone(),
+            kind: ArtifactKind::Table,
+            media_type: MEDIA_PARQUET.into(),
+            digest: export.digest,
+            description: None,
+            table: Some(TableInfo {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+                rows: export.rows,
+                columns: export.columns,
+                sort_by: export.sort_by,
+                primary_key: table.primary_key.clone(),
+            }),
+            database: None,
+        });
+    }
+    let (gzip_outcome, gzip_elapsed) = gzip_result?;
+    info!(
+        artifact = %database_artifact,
+        bytes = gzip_outcome.compressed.bytes,
+        seconds = format_args!("{:.2}", gzip_elapsed.as_secs_f64()),
+        "database compressed"
+    );
+    built.push(Built {
+        name: database_artifact,
+        kind: ArtifactKind::Database,
+        media_type: MEDIA_GZIP.into(),
+        digest: gzip_outcome.compressed,
+        description: None,
+        table: None,
+        database: Some(DatabaseInfo {
+            uncompressed_bytes: gzip_outcome.uncompressed.bytes,
+            uncompressed_sha256: gzip_outcome.uncompressed.sha256.clone(),
+        }),
+    });
+    for extra in &config.files {
+        let digest = copy_hashed(&extra.path, &staging.path().join(&extra.name))?;
+        built.push(Built {
+            name: extra.name.clone(),
+            kind: ArtifactKind::File,
+            media_type: extra.media_type.clone(),
+            digest,
+            description: extra.description.clone(),
+            table: None,
+            database: None,
+        });
+    }
+
+    let manifest = assemble_manifest(
+        config,
+        &header,
+        &snapshot,
+        &source_file_name,
+        &gzip_outcome.uncompressed,
+        wal.is_some(),
+        built,
+    );
+    commit(config, &manifest, staging.path())?;
+    Ok(BuildOutcome {
+        manifest,
+        out_dir: config.out_dir.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn header_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Pure: the manifest from what was built.
+fn assemble_manifest(
+    config: &BuildConfig,
+    header: &FileHeader,
+    snapshot: &Snapshot,
+    source_file_name: &str,
+    source_digest: &Digested,
+    wal_checkpointed: bool,
+    built: Vec<Built>,
+) -> Manifest {
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        dataset: config.name.clone(),
+        title: config.title.clone(),
+        tag: config.tag.clone(),
+        version: config.tag.as_deref().map(version_from_tag),
+        created_at: created_at(config.source_date_epoch),
+        generator: Generator {
+            name: "dbrelease".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            duckdb_version: snapshot.duckdb_version.clone(),
+        },
+        source: Source {
+            file_name: source_file_name.to_string(),
+            bytes: source_digest.bytes,
+            sha256: source_digest.sha256.clone(),
+            storage_version: header.storage_version,
+            storage_compatibility: snapshot.storage_compatibility.clone(),
+            written_by: header.written_by.clone(),
+            wal_checkpointed,
+        },
+        artifacts: built
+            .into_iter()
+            .map(|built| Artifact {
+                name: built.name,
+                kind: built.kind,
+                media_type: built.media_type,
+                bytes: built.digest.bytes,
+                sha256: built.digest.sha256,
+                description: built.description,
+                table: built.table,
+                database: built.database,
+            })
+            .collect(),
+    }
+}
+
+/// RFC 3339 UTC from SOURCE_DATE_EPOCH, or now.
+fn created_at(source_date_epoch: Option<i64>) -> String {
+    let timestamp = source_date_epoch
+        .and_then(|epoch| jiff::Timestamp::from_second(epoch).ok())
+        .unwrap_or_else(|| {
+            // Whole seconds: sub-second noise in a manifest helps nobody.
+            jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+                .expect("now is in range")
+        });
+    timestamp.to_string()
+}
+
+/// Copies the database and its WAL into `staging` and checkpoints the copy there.
+fn checkpointed_copy(database: &Path, wal: &Path, staging: &Path, file_name: &str) -> Result<PathBuf> {
+    let folder = staging.join(".source");
+    std::fs::create_dir(&folder).map_err(|err| Error::output(&folder, &err))?;
+    let copy = folder.join(file_name);
+    let mut copy_wal = copy.as_os_str().to_owned();
+    copy_wal.push(".wal");
+    std::fs::copy(database, &copy).map_err(|err| Error::output(&copy, &err))?;
+    std::fs::copy(wal, PathBuf::from(&copy_wal)).map_err(|err| Error::output(&copy, &err))?;
+    let conn = source::open_read_write(&copy)?;
+    conn.execute_batch("CHECKPOINT")
+        .map_err(|err| Error::source(database, format!("cannot checkpoint the copy: {err}")))?;
+    drop(conn);
+    info!(wal = %wal.display(), "released a checkpointed copy; the source files are untouched");
+    Ok(copy)
+}
+
+fn gzip_file(
+    source: &Path,
+    dest: &Path,
+    level: u32,
+    mtime: u32,
+    progress: &dyn Fn(u64),
+) -> Result<gzip::GzipOutcome> {
+    let input = File::open(source).map_err(|err| Error::source(source, format!("cannot read: {err}")))?;
+    let output = File::create(dest).map_err(|err| Error::output(dest, &err))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    let outcome = gzip::gzip_parallel(BufReader::new(input), &mut writer, level, mtime, threads, progress)
+        .map_err(|err| Error::output(dest, &err))?;
+    let file = writer.into_inner().map_err(|err| Error::output(dest, err.error()))?;
+    file.sync_all().map_err(|err| Error::output(dest, &err))?;
+    Ok(outcome)
+}
+
+/// Copies an extra file, hashing the bytes as they are written.
+fn copy_hashed(source: &Path, dest: &Path) -> Result<Digested> {
+    let mut input = File::open(source).map_err(|err| {
+        Error::Config(format!(
+            "files: cannot read {}: {err} (check `path` under [[files]] in the config)",
+            source.display()
+        ))
+    })?;
+    let output = File::create(dest).map_err(|err| Error::output(dest, &err))?;
+    let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
+    std::io::copy(&mut input, &mut writer).map_err(|err| Error::output(dest, &err))?;
+    let (buffered, digest) = writer.finish().map_err(|err| Error::output(dest, &err))?;
+    let file = buffered.into_inner().map_err(|err| Error::output(dest, err.error()))?;
+    file.sync_all().map_err(|err| Error::output(dest, &err))?;
+    Ok(digest)
+}
+
+/// Writes the metadata files and moves everything into the output directory, manifest last.
+fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<()> {
+    let out = &config.out_dir;
+    let manifest_json = manifest.to_json();
+    let datapackage = serde_json::to_string_pretty(
+        &manifest.datapackage(config.description.as_deref(), config.license.as_deref()),
+    )
+    .expect("datapackage serializes")
+        + "\n";
+    let sums = manifest.sha256sums(&[
+        (DATAPACKAGE_FILE, digest_bytes(datapackage.as_bytes()).sha256),
+        (MANIFEST_FILE, digest_bytes(manifest_json.as_bytes()).sha256),
+    ]);
+    for (name, text) in [
+        (DATAPACKAGE_FILE, &datapackage),
+        (SHA256SUMS_FILE, &sums),
+        (MANIFEST_FILE, &manifest_json),
+    ] {
+        write_synced(&staging.join(name), text.as_bytes())?;
+    }
+
+    // Whatever an earlier build left is ours to replace; first withdraw its manifest so the
+    // directory never pairs an old manifest with new files.
+    let previous = read_previous_manifest(out);
+    let old_manifest = out.join(MANIFEST_FILE);
+    match std::fs::remove_file(&old_manifest) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(Error::output(&old_manifest, &err)),
+    }
+    let names = manifest
+        .artifacts
+        .iter()
+        .map(|artifact| artifact.name.as_str())
+        .chain([DATAPACKAGE_FILE, SHA256SUMS_FILE, MANIFEST_FILE]);
+    for name in names {
+        let target = out.join(name);
+        std::fs::rename(staging.join(name), &target).map_err(|err| Error::output(&target, &err))?;
+    }
+    if let Some(previous) = previous {
+        for stale in previous.artifacts {
+            if !manifest.artifacts.iter().any(|artifact| artifact.name == stale.name) {
+                let path = out.join(&stale.name);
+                if let Err(err) = std::fs::remove_file(&path)
+                    && err.kind() != std::io::ErrorKind::NotFound
+                {
+                    warn!(path = %path.display(), %err, "could not remove an artifact of the previous build");
+                }
+            }
+        }
+    }
+    // Make the renames durable before anyone (a publish step) trusts the directory.
+    if let Ok(dir) = File::open(out) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|err| Error::output(path, &err))?;
+    file.write_all(bytes).map_err(|err| Error::output(path, &err))?;
+    file.sync_all().map_err(|err| Error::output(path, &err))
+}
+
+fn read_previous_manifest(out: &Path) -> Option<Manifest> {
+    let text = std::fs::read_to_string(out.join(MANIFEST_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}

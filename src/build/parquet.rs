@@ -1,0 +1,291 @@
+//! Table → Arrow record batches (streamed out of DuckDB) → Parquet, hashed while written.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use duckdb::Connection;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use super::hashing::{Digested, HashingWriter};
+use super::source::{SourceTable, quote_ident, quote_literal};
+use super::types::plan_column;
+use crate::config::{Codec, ExportOptions, TableSection};
+use crate::error::{Error, Result};
+use crate::manifest::Column;
+
+/// What was written for one table.
+#[derive(Debug, Clone)]
+pub struct TableExport {
+    /// Digest of the Parquet file.
+    pub digest: Digested,
+    /// Rows written.
+    pub rows: u64,
+    /// Columns with their read-back types.
+    pub columns: Vec<Column>,
+    /// Sort keys applied.
+    pub sort_by: Vec<String>,
+}
+
+/// Values recorded in every Parquet file's key-value metadata.
+#[derive(Debug, Clone)]
+pub struct ParquetProvenance {
+    /// Source database file name.
+    pub source_file: String,
+    /// Release tag.
+    pub tag: Option<String>,
+}
+
+/// Validates the per-table options against the table's columns.
+pub fn table_options(table: &SourceTable, export: &ExportOptions) -> Result<TableSection> {
+    let options = export
+        .tables
+        .get(&table.display_name())
+        .or_else(|| export.tables.get(&format!("{}.{}", table.schema, table.name)))
+        .cloned()
+        .unwrap_or_default();
+    for (key, columns) in [("sort_by", &options.sort_by), ("bloom_filter", &options.bloom_filter)] {
+        for wanted in columns {
+            if !table.columns.iter().any(|column| &column.name == wanted) {
+                return Err(Error::Config(format!(
+                    "[export.tables.{}] {key} names column {wanted:?}, which table {} does not have (columns: {})",
+                    table.display_name(),
+                    table.display_name(),
+                    table
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// Builds the export query: casts for the documented conversions, ORDER BY for `sort_by`.
+pub fn export_query(table: &SourceTable, sort_by: &[String]) -> Result<(String, Vec<Column>)> {
+    let mut projection = Vec::with_capacity(table.columns.len());
+    let mut columns = Vec::with_capacity(table.columns.len());
+    for column in &table.columns {
+        let plan = plan_column(&column.duckdb_type).map_err(|message| Error::Table {
+            table: table.display_name(),
+            message: format!(
+                "column {:?} has type {} that dbrelease cannot export ({message}); exclude the table with export.exclude",
+                column.name, column.duckdb_type
+            ),
+        })?;
+        let ident = quote_ident(&column.name);
+        projection.push(match &plan.cast_to {
+            Some(target) => format!("CAST({ident} AS {target}) AS {ident}"),
+            None => ident,
+        });
+        columns.push(Column {
+            name: column.name.clone(),
+            duckdb_type: column.duckdb_type.clone(),
+            parquet_type: (plan.read_back_type != column.duckdb_type)
+                .then_some(plan.read_back_type),
+            nullable: column.nullable,
+        });
+    }
+    let mut sql = format!("SELECT {} FROM {}", projection.join(", "), table.sql_name());
+    if !sort_by.is_empty() {
+        let keys: Vec<String> = sort_by
+            .iter()
+            .map(|key| format!("{} ASC NULLS LAST", quote_ident(key)))
+            .collect();
+        sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
+    }
+    Ok((sql, columns))
+}
+
+fn writer_properties(
+    export: &ExportOptions,
+    options: &TableSection,
+    provenance: &ParquetProvenance,
+    table: &SourceTable,
+) -> Result<WriterProperties> {
+    let level_error = |err: parquet::errors::ParquetError| {
+        Error::Config(format!("export.compression_level: {err}"))
+    };
+    let compression = match export.compression {
+        Codec::Zstd => Compression::ZSTD(
+            ZstdLevel::try_new(export.compression_level.unwrap_or(3)).map_err(level_error)?,
+        ),
+        Codec::Gzip => Compression::GZIP(
+            GzipLevel::try_new(export.compression_level.unwrap_or(6) as u32)
+                .map_err(level_error)?,
+        ),
+        Codec::Brotli => Compression::BROTLI(
+            BrotliLevel::try_new(export.compression_level.unwrap_or(4) as u32)
+                .map_err(level_error)?,
+        ),
+        Codec::Snappy => Compression::SNAPPY,
+        Codec::Lz4 => Compression::LZ4_RAW,
+        Codec::None => Compression::UNCOMPRESSED,
+    };
+    let mut metadata = vec![
+        KeyValue::new("dbrelease.version".into(), env!("CARGO_PKG_VERSION").to_string()),
+        KeyValue::new("dbrelease.source".into(), provenance.source_file.clone()),
+        KeyValue::new("dbrelease.table".into(), table.display_name()),
+    ];
+    if let Some(tag) = &provenance.tag {
+        metadata.push(KeyValue::new("dbrelease.tag".into(), tag.clone()));
+    }
+    let mut builder = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(export.row_group_rows))
+        // Page-level statistics also write the column and offset indexes readers prune with.
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(Some(metadata));
+    for column in &options.bloom_filter {
+        builder = builder.set_column_bloom_filter_enabled(ColumnPath::from(column.as_str()), true);
+    }
+    Ok(builder.build())
+}
+
+/// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
+pub fn export_table(
+    conn: &Connection,
+    table: &SourceTable,
+    export: &ExportOptions,
+    provenance: &ParquetProvenance,
+    dest: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<TableExport> {
+    let options = table_options(table, export)?;
+    let (sql, columns) = export_query(table, &options.sort_by)?;
+    let table_error = |message: String| Error::Table {
+        table: table.display_name(),
+        message,
+    };
+    let mut statement = conn
+        .prepare(&sql)
+        .map_err(|err| table_error(format!("cannot prepare the export query: {err}")))?;
+    let stream = statement
+        .stream_arrow([])
+        .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
+    let schema = stream.get_schema();
+
+    let file = File::create(dest).map_err(|err| Error::output(dest, &err))?;
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let properties = writer_properties(export, &options, provenance, table)?;
+    let mut writer = ArrowWriter::try_new(sink, schema, Some(properties))
+        .map_err(|err| unsupported(table, &columns, &err.to_string()))?;
+    let mut rows = 0u64;
+    for batch in stream {
+        let batch = batch.map_err(|err| table_error(format!("reading rows failed: {err}")))?;
+        rows += batch.num_rows() as u64;
+        writer
+            .write(&batch)
+            .map_err(|err| write_error(table, dest, &columns, err))?;
+        progress(rows);
+    }
+    let sink = writer
+        .into_inner()
+        .map_err(|err| write_error(table, dest, &columns, err))?;
+    let (buffered, digest) = sink.finish().map_err(|err| Error::output(dest, &err))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|err| Error::output(dest, err.error()))?;
+    file.sync_all().map_err(|err| Error::output(dest, &err))?;
+
+    if rows != table.rows {
+        return Err(table_error(format!(
+            "wrote {rows} rows but the table has {}: was it modified during the export?",
+            table.rows
+        )));
+    }
+    verify_read_back(conn, table, dest, &columns)?;
+    Ok(TableExport {
+        digest,
+        rows,
+        columns,
+        sort_by: options.sort_by,
+    })
+}
+
+fn write_error(
+    table: &SourceTable,
+    dest: &Path,
+    columns: &[Column],
+    err: parquet::errors::ParquetError,
+) -> Error {
+    match err {
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<std::io::Error>() {
+                Ok(io) => Error::output(dest, &io),
+                Err(other) => unsupported(table, columns, &other.to_string()),
+            }
+        }
+        other => unsupported(table, columns, &other.to_string()),
+    }
+}
+
+fn unsupported(table: &SourceTable, columns: &[Column], detail: &str) -> Error {
+    let types: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.duckdb_type))
+        .collect();
+    Error::Table {
+        table: table.display_name(),
+        message: format!(
+            "cannot write Parquet ({detail}); columns: {}. Exclude the table with export.exclude, or report the type",
+            types.join(", ")
+        ),
+    }
+}
+
+/// Reads the written file's schema back with DuckDB and checks every column's type is the
+/// source type or its documented conversion, so a silent type change can never be released.
+fn verify_read_back(
+    conn: &Connection,
+    table: &SourceTable,
+    path: &Path,
+    columns: &[Column],
+) -> Result<()> {
+    let sql = format!(
+        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet({}))",
+        quote_literal(&path.to_string_lossy())
+    );
+    let described: Vec<(String, String)> = conn
+        .prepare(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .map_err(|err| Error::Table {
+            table: table.display_name(),
+            message: format!("DuckDB cannot read the Parquet file back: {err}"),
+        })?;
+    for (column, (name, read_type)) in columns.iter().zip(&described) {
+        let expected = column.parquet_type.as_deref().unwrap_or(&column.duckdb_type);
+        if &column.name != name || expected != read_type {
+            return Err(Error::Table {
+                table: table.display_name(),
+                message: format!(
+                    "column {:?} of type {} reads back from Parquet as {name:?} {read_type} (expected {expected}); \
+                     dbrelease does not release inexact data: exclude the table or report the type",
+                    column.name, column.duckdb_type
+                ),
+            });
+        }
+    }
+    if described.len() != columns.len() {
+        return Err(Error::Table {
+            table: table.display_name(),
+            message: format!(
+                "Parquet file has {} columns, table has {}",
+                described.len(),
+                columns.len()
+            ),
+        });
+    }
+    Ok(())
+}

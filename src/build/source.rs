@@ -1,0 +1,381 @@
+//! The DuckDB edge: opens the database read-only and takes a snapshot of what it holds.
+//! Everything else works on the [`Snapshot`], never on the connection's catalog directly.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use duckdb::{AccessMode, Config, Connection};
+
+use crate::config::ExportOptions;
+use crate::error::{Error, Result};
+
+/// Size of the part of the DuckDB file header we read ourselves.
+const HEADER_LEN: usize = 64;
+
+/// Facts from the database file header, read before DuckDB opens the file.
+#[derive(Debug, Clone)]
+pub struct FileHeader {
+    /// Storage format number (64 for DuckDB 0.10 through 1.x).
+    pub storage_version: u64,
+    /// DuckDB version that last wrote the file, e.g. `v1.4.5` (recorded since DuckDB 1.2).
+    pub written_by: Option<String>,
+}
+
+/// One table to export.
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    /// Schema name.
+    pub schema: String,
+    /// Table name.
+    pub name: String,
+    /// Columns in order.
+    pub columns: Vec<SourceColumn>,
+    /// Row count.
+    pub rows: u64,
+    /// Primary key columns.
+    pub primary_key: Vec<String>,
+}
+
+impl SourceTable {
+    /// `schema.table`, or `table` in schema `main` (how users name tables in the config).
+    pub fn display_name(&self) -> String {
+        if self.schema == "main" {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.schema, self.name)
+        }
+    }
+
+    /// The table as a quoted SQL identifier.
+    pub fn sql_name(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// One column of a table.
+#[derive(Debug, Clone)]
+pub struct SourceColumn {
+    /// Name.
+    pub name: String,
+    /// DuckDB type as DuckDB prints it.
+    pub duckdb_type: String,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+}
+
+/// What the database holds, read once.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Tables selected for export, sorted by schema and name.
+    pub tables: Vec<SourceTable>,
+    /// Version of the embedded DuckDB library.
+    pub duckdb_version: String,
+    /// DuckDB's storage compatibility name for the file, e.g. `v1.0.0+`.
+    pub storage_compatibility: Option<String>,
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for SQL.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Checks that `path` is a DuckDB database file and reads its header.
+pub fn read_header(path: &Path) -> Result<FileHeader> {
+    let metadata = std::fs::metadata(path).map_err(|err| {
+        let message = if err.kind() == std::io::ErrorKind::NotFound {
+            "database file not found: check `database` in the config or pass --db PATH".to_string()
+        } else {
+            format!("cannot read the database file: {err}")
+        };
+        Error::source(path, message)
+    })?;
+    if !metadata.is_file() {
+        return Err(Error::source(
+            path,
+            "not a regular file: pass the DuckDB database file itself with --db PATH",
+        ));
+    }
+    let mut header = [0u8; HEADER_LEN];
+    let mut file = File::open(path)
+        .map_err(|err| Error::source(path, format!("cannot open the database file: {err}")))?;
+    let read = read_up_to(&mut file, &mut header)
+        .map_err(|err| Error::source(path, format!("cannot read the database file: {err}")))?;
+    let header = &header[..read];
+    if header.len() < 20 || &header[8..12] != b"DUCK" {
+        return Err(Error::source(path, not_duckdb_message(header)));
+    }
+    let storage_version = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+    let written_by = header
+        .get(52..64)
+        .map(|bytes| {
+            String::from_utf8_lossy(bytes)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .filter(|text| text.starts_with('v'));
+    Ok(FileHeader {
+        storage_version,
+        written_by,
+    })
+}
+
+fn read_up_to(file: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn not_duckdb_message(header: &[u8]) -> String {
+    let what = if header.starts_with(&[0x1f, 0x8b]) {
+        "it is gzip-compressed: decompress it first (gzip -dk FILE)"
+    } else if header.starts_with(b"SQLite format 3") {
+        "it is an SQLite database: attach it in DuckDB and copy the tables into a DuckDB file"
+    } else if header.starts_with(b"PAR1") {
+        "it is a Parquet file: list it under [[files]] instead"
+    } else if header.is_empty() {
+        "the file is empty"
+    } else if header.len() < 20 {
+        "the file is too short to be a DuckDB database (truncated?)"
+    } else {
+        "the DuckDB magic bytes are missing; check the path or restore the file"
+    };
+    format!("not a DuckDB database file: {what}")
+}
+
+/// The write-ahead log beside `database`, if it holds anything.
+pub fn pending_wal(database: &Path) -> Option<PathBuf> {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push(".wal");
+    let wal = PathBuf::from(wal);
+    match std::fs::metadata(&wal) {
+        Ok(metadata) if metadata.len() > 0 => Some(wal),
+        _ => None,
+    }
+}
+
+/// Opens the database read-only. DuckDB never writes to a file opened this way.
+pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
+    let config = Config::default()
+        .access_mode(AccessMode::ReadOnly)
+        .and_then(|config| config.enable_autoload_extension(false))
+        .map_err(|err| Error::Other(anyhow::anyhow!("configuring DuckDB: {err}")))?;
+    Connection::open_with_flags(path, config).map_err(|err| {
+        // DuckDB checks the header checksum before the version, so a file from a newer
+        // DuckDB can look "corrupt" to it; the version in the header tells the truth.
+        match bundled_storage_version() {
+            Some(readable) if header.storage_version > readable => Error::source(
+                path,
+                format!(
+                    "the file uses DuckDB storage format {} (written by {}), newer than the {} this \
+                     dbrelease can read (DuckDB {}): upgrade dbrelease",
+                    header.storage_version,
+                    header.written_by.as_deref().unwrap_or("an unknown DuckDB version"),
+                    readable,
+                    duckdb_library_version(),
+                ),
+            ),
+            _ => Error::source(path, open_error(&err)),
+        }
+    })
+}
+
+/// The storage format number the embedded DuckDB writes for a new file: the newest it reads.
+fn bundled_storage_version() -> Option<u64> {
+    let folder = tempfile::tempdir().ok()?;
+    let path = folder.path().join("probe.duckdb");
+    Connection::open(&path).ok()?.execute_batch("CHECKPOINT").ok()?;
+    read_header(&path).ok().map(|header| header.storage_version)
+}
+
+/// Version string of the embedded DuckDB library.
+pub fn duckdb_library_version() -> String {
+    Connection::open_in_memory()
+        .and_then(|conn| conn.query_row("SELECT version()", [], |row| row.get(0)))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Opens a private copy read-write (only ever used on a temporary copy).
+pub fn open_read_write(path: &Path) -> Result<Connection> {
+    let config = Config::default()
+        .enable_autoload_extension(false)
+        .map_err(|err| Error::Other(anyhow::anyhow!("configuring DuckDB: {err}")))?;
+    Connection::open_with_flags(path, config).map_err(|err| Error::source(path, open_error(&err)))
+}
+
+/// Turns DuckDB's open errors into advice.
+fn open_error(err: &duckdb::Error) -> String {
+    let text = err.to_string();
+    let advice = if text.contains("Could not set lock") || text.contains("Conflicting lock") {
+        "the database is locked by another process that has it open for writing: \
+         wait for it to finish (or close it), or release a copy of the file"
+    } else if text.contains("version number") || text.contains("newer version") {
+        "the file was written by a newer DuckDB storage format than this dbrelease \
+         can read: upgrade dbrelease"
+    } else if text.contains("not a valid DuckDB database") {
+        "not a valid DuckDB database file: check the path or restore the file"
+    } else {
+        "the file may be truncated or corrupt: restore it from a good copy"
+    };
+    format!("cannot open the database ({}): {advice}", text.trim())
+}
+
+/// Reads the catalog: tables (filtered by the config), columns, row counts, primary keys.
+pub fn snapshot(conn: &Connection, path: &Path, export: &ExportOptions) -> Result<Snapshot> {
+    let query_error = |err: duckdb::Error| {
+        Error::source(path, format!("cannot read the catalog ({err}): the file may be corrupt"))
+    };
+    let duckdb_version: String = conn
+        .query_row("SELECT version()", [], |row| row.get(0))
+        .map_err(query_error)?;
+    let storage_compatibility: Option<String> = conn
+        .query_row(
+            "SELECT CAST(tags['storage_version'] AS VARCHAR) FROM duckdb_databases() \
+             WHERE database_name = current_database()",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(query_error)?;
+
+    let mut statement = conn
+        .prepare(
+            "SELECT schema_name, table_name FROM duckdb_tables() \
+             WHERE database_name = current_database() AND NOT internal AND NOT temporary \
+             ORDER BY schema_name, table_name",
+        )
+        .map_err(query_error)?;
+    let names: Vec<(String, String)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(query_error)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(query_error)?;
+    if names.is_empty() {
+        return Err(Error::source(
+            path,
+            "the database has no tables: nothing to release (is this the right file?)",
+        ));
+    }
+
+    let selected = select_tables(&names, export)?;
+    if selected.is_empty() {
+        return Err(Error::Config(format!(
+            "export.include/exclude leave no table to export (the database has: {})",
+            list_names(&names)
+        )));
+    }
+    for configured in export.tables.keys() {
+        if !names.iter().any(|name| table_matches(name, configured)) {
+            return Err(Error::Config(format!(
+                "[export.tables.{configured}] names a table that is not in the database (it has: {})",
+                list_names(&names)
+            )));
+        }
+    }
+
+    let mut tables = Vec::with_capacity(selected.len());
+    for (schema, name) in selected {
+        let columns = read_columns(conn, &schema, &name).map_err(query_error)?;
+        let primary_key = read_primary_key(conn, &schema, &name).map_err(query_error)?;
+        let mut table = SourceTable {
+            schema,
+            name,
+            columns,
+            rows: 0,
+            primary_key,
+        };
+        table.rows = conn
+            .query_row(&format!("SELECT count(*) FROM {}", table.sql_name()), [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(|err| Error::Table {
+                table: table.display_name(),
+                message: format!("cannot count rows ({err}): the file may be corrupt"),
+            })? as u64;
+        tables.push(table);
+    }
+    Ok(Snapshot {
+        tables,
+        duckdb_version,
+        storage_compatibility,
+    })
+}
+
+fn table_matches((schema, name): &(String, String), configured: &str) -> bool {
+    configured == format!("{schema}.{name}") || (schema == "main" && configured == name)
+}
+
+fn list_names(names: &[(String, String)]) -> String {
+    names
+        .iter()
+        .map(|(schema, name)| {
+            if schema == "main" {
+                name.clone()
+            } else {
+                format!("{schema}.{name}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Applies include/exclude; every name in either list must exist, so typos are caught.
+fn select_tables(
+    names: &[(String, String)],
+    export: &ExportOptions,
+) -> Result<Vec<(String, String)>> {
+    for (list, key) in [(&export.include, "include"), (&export.exclude, "exclude")] {
+        for configured in list {
+            if !names.iter().any(|name| table_matches(name, configured)) {
+                return Err(Error::Config(format!(
+                    "export.{key} names table {configured:?}, which is not in the database (it has: {})",
+                    list_names(names)
+                )));
+            }
+        }
+    }
+    Ok(names
+        .iter()
+        .filter(|name| {
+            export.include.is_empty()
+                || export.include.iter().any(|wanted| table_matches(name, wanted))
+        })
+        .filter(|name| !export.exclude.iter().any(|unwanted| table_matches(name, unwanted)))
+        .cloned()
+        .collect())
+}
+
+fn read_columns(conn: &Connection, schema: &str, table: &str) -> duckdb::Result<Vec<SourceColumn>> {
+    let mut statement = conn.prepare(
+        "SELECT column_name, data_type, is_nullable FROM duckdb_columns() \
+         WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
+         ORDER BY column_index",
+    )?;
+    statement
+        .query_map([schema, table], |row| {
+            Ok(SourceColumn {
+                name: row.get(0)?,
+                duckdb_type: row.get(1)?,
+                nullable: row.get(2)?,
+            })
+        })?
+        .collect()
+}
+
+fn read_primary_key(conn: &Connection, schema: &str, table: &str) -> duckdb::Result<Vec<String>> {
+    let mut statement = conn.prepare(
+        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() \
+         WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
+         AND constraint_type = 'PRIMARY KEY'",
+    )?;
+    statement.query_map([schema, table], |row| row.get(0))?.collect()
+}

@@ -1,0 +1,70 @@
+//! Command-line definitions only: parsing lives here, behaviour lives in the modules it calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Publish a DuckDB database as a versioned, checksummed data release.
+///
+/// dbrelease exports every table to Parquet, gzips the database file reproducibly and
+/// writes manifest.json, SHA256SUMS and datapackage.json describing every artifact.
+#[derive(Debug, Parser)]
+#[command(name = "dbrelease", version, propagate_version = true)]
+#[command(after_help = "Start with `dbrelease build --help`. Exit codes: 0 success, \
+1 unexpected failure, 2 usage or configuration error, 3 problem with the source database, \
+4 cannot write the output directory.")]
+pub struct Cli {
+    /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only print errors and the final result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the release artifacts into the output directory, offline.
+    ///
+    /// Opens the database read-only, writes one zstd Parquet file per table, a reproducible
+    /// gzip of the database file, and manifest.json, SHA256SUMS and datapackage.json.
+    /// Nothing outside the output directory is touched.
+    Build(BuildArgs),
+
+    /// Print the JSON Schema of manifest.json.
+    ManifestSchema,
+}
+
+/// Options of `dbrelease build` (and of every command that builds first).
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Configuration file. Relative paths inside it are relative to its folder.
+    #[arg(long, short = 'c', value_name = "FILE", default_value = "dbrelease.toml")]
+    pub config: PathBuf,
+
+    /// DuckDB database to release (overrides `dataset.database` in the config).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Output directory. Artifacts from an earlier build there are replaced.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "dist")]
+    pub out: PathBuf,
+
+    /// Release tag recorded in the manifest and the Parquet metadata, e.g. v1.2.0.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// When <db>.wal exists, release a checkpointed temporary copy of the database instead
+    /// of refusing. The source files are never modified.
+    #[arg(long)]
+    pub checkpoint_wal: bool,
+
+    /// Print the summary as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

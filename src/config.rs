@@ -1,0 +1,451 @@
+//! `dbrelease.toml` + flags + environment → one validated [`BuildConfig`], built once up front.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::BuildArgs;
+use crate::error::{Error, Result};
+
+/// The configuration file as written by the user. Unknown keys are errors, so typos surface.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// What the release is called and which database it comes from.
+    pub dataset: DatasetSection,
+    /// Which tables become Parquet files and how they are written.
+    #[serde(default)]
+    pub export: ExportSection,
+    /// How the database file itself is compressed.
+    #[serde(default)]
+    pub gzip: GzipSection,
+    /// Files released as they are, next to the generated artifacts.
+    #[serde(default)]
+    pub files: Vec<ExtraFileSection>,
+}
+
+/// `[dataset]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSection {
+    /// Machine name of the dataset (datapackage.json `name`): lowercase letters, digits, `-_.`.
+    pub name: String,
+    /// Human title.
+    pub title: Option<String>,
+    /// One paragraph on what the data is.
+    pub description: Option<String>,
+    /// SPDX identifier of the data licence, e.g. `CC-BY-4.0`.
+    pub license: Option<String>,
+    /// The DuckDB database file, relative to the config file.
+    pub database: Option<PathBuf>,
+}
+
+/// `[export]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSection {
+    /// Tables to export (`schema.table` or `table` for schema `main`); empty means all.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Tables to leave out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Parquet compression codec.
+    #[serde(default)]
+    pub compression: Codec,
+    /// Codec level; the codec's default when unset.
+    pub compression_level: Option<i32>,
+    /// Maximum rows per row group. Smaller groups let remote readers skip more.
+    #[serde(default = "default_row_group_rows")]
+    pub row_group_rows: usize,
+    /// Per-table options, keyed like `include`.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSection>,
+}
+
+impl Default for ExportSection {
+    fn default() -> Self {
+        ExportSection {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            compression: Codec::default(),
+            compression_level: None,
+            row_group_rows: default_row_group_rows(),
+            tables: BTreeMap::new(),
+        }
+    }
+}
+
+/// DuckDB's own row-group size: a good balance of pruning and per-group overhead.
+fn default_row_group_rows() -> usize {
+    122_880
+}
+
+/// `[export.tables.<name>]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSection {
+    /// Columns to order rows by, so min/max statistics let readers skip row groups.
+    #[serde(default)]
+    pub sort_by: Vec<String>,
+    /// Columns that get a Parquet bloom filter (point lookups on unsorted columns).
+    #[serde(default)]
+    pub bloom_filter: Vec<String>,
+}
+
+/// Parquet compression codecs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// Zstandard: best size for the speed; readable by every modern reader.
+    #[default]
+    Zstd,
+    /// Snappy: fastest, larger files.
+    Snappy,
+    /// Gzip: widest compatibility.
+    Gzip,
+    /// LZ4 (raw).
+    Lz4,
+    /// Brotli: smallest, slow to write.
+    Brotli,
+    /// No compression.
+    None,
+}
+
+impl Codec {
+    /// Allowed level range, when the codec has levels.
+    fn level_range(self) -> Option<(i32, i32)> {
+        match self {
+            Codec::Zstd => Some((1, 22)),
+            Codec::Gzip => Some((0, 9)),
+            Codec::Brotli => Some((0, 11)),
+            Codec::Snappy | Codec::Lz4 | Codec::None => None,
+        }
+    }
+}
+
+/// `[gzip]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GzipSection {
+    /// Deflate level 1–9 for the database's `.gz`.
+    #[serde(default = "default_gzip_level")]
+    pub level: u32,
+}
+
+impl Default for GzipSection {
+    fn default() -> Self {
+        GzipSection {
+            level: default_gzip_level(),
+        }
+    }
+}
+
+/// gzip's own default: the size users expect from `gzip`.
+fn default_gzip_level() -> u32 {
+    6
+}
+
+/// `[[files]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraFileSection {
+    /// File to release, relative to the config file.
+    pub path: PathBuf,
+    /// Artifact name; the file name when unset.
+    pub name: Option<String>,
+    /// Media type; guessed from the extension when unset.
+    pub media_type: Option<String>,
+    /// What the file is, for datapackage.json.
+    pub description: Option<String>,
+}
+
+/// Everything `build` needs, validated.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Dataset name (validated).
+    pub name: String,
+    /// Human title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Licence identifier.
+    pub license: Option<String>,
+    /// Database file.
+    pub database: PathBuf,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Release tag, when known.
+    pub tag: Option<String>,
+    /// Table selection and Parquet options.
+    pub export: ExportOptions,
+    /// gzip level.
+    pub gzip_level: u32,
+    /// Extra files, paths resolved.
+    pub files: Vec<ExtraFile>,
+    /// Release a checkpointed copy when a WAL is present.
+    pub checkpoint_wal: bool,
+    /// Seconds since the epoch for `created_at` and the gzip header (SOURCE_DATE_EPOCH).
+    pub source_date_epoch: Option<i64>,
+}
+
+/// Table selection and Parquet writer options.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Tables to export; empty: all.
+    pub include: Vec<String>,
+    /// Tables to skip.
+    pub exclude: Vec<String>,
+    /// Codec.
+    pub compression: Codec,
+    /// Codec level.
+    pub compression_level: Option<i32>,
+    /// Rows per row group.
+    pub row_group_rows: usize,
+    /// Per-table options.
+    pub tables: BTreeMap<String, TableSection>,
+}
+
+/// An extra file to release as it is.
+#[derive(Debug, Clone)]
+pub struct ExtraFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its artifact name.
+    pub name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// Reads and validates the configuration for `build`.
+pub fn load_build_config(args: &BuildArgs) -> Result<BuildConfig> {
+    let file = read_config_file(&args.config)?;
+    let base = args
+        .config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let source_date_epoch = source_date_epoch_from_env()?;
+    resolve(file, &base, args, source_date_epoch)
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::NotFound {
+            " (create one: see the dbrelease.toml in the dbrelease repository, or pass --config FILE)"
+        } else {
+            ""
+        };
+        Error::Config(format!(
+            "cannot read config file {}: {err}{hint}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text)
+        .map_err(|err| Error::Config(format!("invalid config file {}: {err}", path.display())))
+}
+
+fn source_date_epoch_from_env() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) if !value.trim().is_empty() => value.trim().parse::<i64>().map(Some).map_err(|_| {
+            Error::Config(format!(
+                "SOURCE_DATE_EPOCH must be whole seconds since 1970 (e.g. `git log -1 --format=%ct`), got {value:?}"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Pure: combines the parsed file, its folder, the flags and the epoch into a [`BuildConfig`].
+pub fn resolve(
+    file: ConfigFile,
+    base: &Path,
+    args: &BuildArgs,
+    source_date_epoch: Option<i64>,
+) -> Result<BuildConfig> {
+    let dataset = file.dataset;
+    validate_dataset_name(&dataset.name)?;
+    let database = match (&args.db, &dataset.database) {
+        (Some(flag), _) => flag.clone(),
+        (None, Some(configured)) => base.join(configured),
+        (None, None) => {
+            return Err(Error::Config(
+                "no database given: set `database` under [dataset] in the config or pass --db PATH"
+                    .into(),
+            ));
+        }
+    };
+    if let Some(tag) = &args.tag {
+        validate_tag(tag)?;
+    }
+    let export = file.export;
+    if let Some(level) = export.compression_level {
+        match export.compression.level_range() {
+            Some((low, high)) if (low..=high).contains(&level) => {}
+            Some((low, high)) => {
+                return Err(Error::Config(format!(
+                    "export.compression_level {level} is out of range for {:?}: use {low}..={high}",
+                    export.compression
+                )));
+            }
+            None => {
+                return Err(Error::Config(format!(
+                    "export.compression_level is set but {:?} has no levels: remove it",
+                    export.compression
+                )));
+            }
+        }
+    }
+    if export.row_group_rows == 0 {
+        return Err(Error::Config(
+            "export.row_group_rows must be at least 1 (default 122880)".into(),
+        ));
+    }
+    if !(1..=9).contains(&file.gzip.level) {
+        return Err(Error::Config(format!(
+            "gzip.level {} is out of range: use 1..=9 (default 6)",
+            file.gzip.level
+        )));
+    }
+    let files = file
+        .files
+        .into_iter()
+        .map(|extra| resolve_extra_file(extra, base))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BuildConfig {
+        name: dataset.name,
+        title: dataset.title,
+        description: dataset.description,
+        license: dataset.license,
+        database,
+        out_dir: args.out.clone(),
+        tag: args.tag.clone(),
+        export: ExportOptions {
+            include: export.include,
+            exclude: export.exclude,
+            compression: export.compression,
+            compression_level: export.compression_level,
+            row_group_rows: export.row_group_rows,
+            tables: export.tables,
+        },
+        gzip_level: file.gzip.level,
+        files,
+        checkpoint_wal: args.checkpoint_wal,
+        source_date_epoch,
+    })
+}
+
+fn validate_dataset_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "dataset.name {name:?} must be non-empty and use only lowercase letters, digits, '-', '_' and '.' (it becomes the datapackage name)"
+        )))
+    }
+}
+
+fn validate_tag(tag: &str) -> Result<()> {
+    let valid = !tag.is_empty()
+        && !tag.starts_with('.')
+        && !tag.contains("..")
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "tag {tag:?} is not usable as a release tag and path segment: use letters, digits and '-_.+', e.g. v1.2.0"
+        )))
+    }
+}
+
+fn resolve_extra_file(extra: ExtraFileSection, base: &Path) -> Result<ExtraFile> {
+    let path = base.join(&extra.path);
+    let name = match extra.name {
+        Some(name) => name,
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Error::Config(format!("files: {} has no file name", extra.path.display()))
+            })?,
+    };
+    if crate::naming::sanitize_artifact_name(&name) != name {
+        return Err(Error::Config(format!(
+            "files: artifact name {name:?} is not a safe file name: use letters, digits and '-_.' (set `name`)"
+        )));
+    }
+    let media_type = extra
+        .media_type
+        .unwrap_or_else(|| crate::naming::media_type_for(&name).to_string());
+    Ok(ExtraFile {
+        path,
+        name,
+        media_type,
+        description: extra.description,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> BuildArgs {
+        BuildArgs {
+            config: PathBuf::from("dbrelease.toml"),
+            db: None,
+            out: PathBuf::from("dist"),
+            tag: Some("v1.0.0".into()),
+            checkpoint_wal: false,
+            json: false,
+        }
+    }
+
+    fn parse(text: &str) -> Result<BuildConfig> {
+        let file: ConfigFile =
+            toml::from_str(text).map_err(|err| Error::Config(err.to_string()))?;
+        resolve(file, Path::new("cfg"), &args(), None)
+    }
+
+    #[test]
+    fn minimal_config_gets_sane_defaults_and_relative_paths() {
+        let config = parse("[dataset]\nname = \"d\"\ndatabase = \"x.duckdb\"\n").unwrap();
+        assert_eq!(config.database, Path::new("cfg/x.duckdb"));
+        assert_eq!(config.export.compression, Codec::Zstd);
+        assert_eq!(config.export.row_group_rows, 122_880);
+        assert_eq!(config.gzip_level, 6);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = parse("[dataset]\nname = \"d\"\ndatabase = \"x\"\ncompresion = 1\n").unwrap_err();
+        assert!(err.to_string().contains("compresion"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_levels_and_bad_names_are_rejected() {
+        let err = parse("[dataset]\nname = \"d\"\ndatabase = \"x\"\n[export]\ncompression = \"zstd\"\ncompression_level = 40\n").unwrap_err();
+        assert!(err.to_string().contains("1..=22"), "{err}");
+        let err = parse("[dataset]\nname = \"Bad Name\"\ndatabase = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("lowercase"), "{err}");
+        let err = parse("[dataset]\nname = \"d\"\n").unwrap_err();
+        assert!(err.to_string().contains("--db"), "{err}");
+    }
+
+    #[test]
+    fn unsafe_tags_are_rejected() {
+        for bad in ["../x", "", "a/b", "v1 2"] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+        validate_tag("v1.2.0-rc.1+build").unwrap();
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors a user can act on, grouped by who has to fix them; each group has its own exit code.
+
+use std::path::{Path, PathBuf};
+
+/// Exit code for usage and configuration mistakes (clap uses 2 as well).
+pub const EXIT_CONFIG: i32 = 2;
+/// Exit code for a source database that cannot be released as it is.
+pub const EXIT_SOURCE: i32 = 3;
+/// Exit code for an output directory that cannot be written.
+pub const EXIT_OUTPUT: i32 = 4;
+/// Exit code for anything else.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Everything `dbrelease` reports to the user; each message says what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file or the flags are wrong.
+    #[error("{0}")]
+    Config(String),
+
+    /// The source database cannot be released as it is.
+    #[error("{path}: {message}")]
+    Source { path: PathBuf, message: String },
+
+    /// A table cannot be exported.
+    #[error("table {table}: {message}")]
+    Table { table: String, message: String },
+
+    /// The output directory cannot be written.
+    #[error("{path}: {message}")]
+    Output { path: PathBuf, message: String },
+
+    /// An internal failure that the user cannot fix by changing input.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// The process exit code documented in the README.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => EXIT_CONFIG,
+            Error::Source { .. } | Error::Table { .. } => EXIT_SOURCE,
+            Error::Output { .. } => EXIT_OUTPUT,
+            Error::Other(_) => EXIT_FAILURE,
+        }
+    }
+
+    /// A problem with the source database at `path`.
+    pub fn source(path: &Path, message: impl Into<String>) -> Self {
+        Error::Source {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// A failure to write `path` in the output directory, with advice for the common causes.
+    pub fn output(path: &Path, err: &std::io::Error) -> Self {
+        let advice = match err.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                "the disk is full: free some space or choose another --out directory"
+            }
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                "no permission to write here: choose a writable --out directory"
+            }
+            std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+                "a file is in the way: --out must be a directory (or not exist yet)"
+            }
+            _ => "check that the --out directory is writable and has free space",
+        };
+        Error::Output {
+            path: path.to_path_buf(),
+            message: format!("cannot write ({err}); {advice}"),
+        }
+    }
+}
+
+/// Result with the user-facing [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,41 @@
+//! dbrelease: publish a DuckDB database as a versioned, checksummed data release.
+//!
+//! The run reads as one pipeline: config → snapshot → artifacts → manifest (this crate's
+//! `build`), then plan → execute → verify for the publish targets.
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod manifest;
+pub mod naming;
+pub mod progress;
+pub mod report;
+
+use std::io::IsTerminal;
+
+use cli::{Cli, Command};
+use error::Result;
+
+/// Runs the parsed command line; the caller maps the error to an exit code.
+pub fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::Build(args) => {
+            let config = config::load_build_config(args)?;
+            let show_progress = !cli.quiet && !args.json && std::io::stderr().is_terminal();
+            let outcome = build::run_build(&config, &progress::Progress::new(show_progress))?;
+            if args.json {
+                print!("{}", report::build_json(&outcome));
+            } else {
+                print!("{}", report::build_table(&outcome));
+            }
+            Ok(())
+        }
+        Command::ManifestSchema => {
+            let schema = serde_json::to_string_pretty(&manifest::json_schema())
+                .expect("schema serializes");
+            println!("{schema}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The manifest: the contract between a release and its readers. Plain data, built by pure
+//! functions, rendered as manifest.json, SHA256SUMS and datapackage.json.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::naming::{MEDIA_GZIP, MEDIA_PARQUET};
+
+/// Version of the manifest format; bumped on incompatible changes.
+pub const MANIFEST_VERSION: u32 = 1;
+/// File name of the manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of the checksum list.
+pub const SHA256SUMS_FILE: &str = "SHA256SUMS";
+/// File name of the Frictionless Data Package descriptor.
+pub const DATAPACKAGE_FILE: &str = "datapackage.json";
+
+/// manifest.json: everything a reader needs to fetch and verify a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version of this file (currently 1).
+    pub manifest_version: u32,
+    /// Machine name of the dataset.
+    pub dataset: String,
+    /// Human title of the dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Release tag, e.g. `v1.2.0`; null for an untagged local build.
+    pub tag: Option<String>,
+    /// Version derived from the tag (`v1.2.0` → `1.2.0`).
+    pub version: Option<String>,
+    /// When the release was built, RFC 3339 UTC; from SOURCE_DATE_EPOCH when set.
+    pub created_at: String,
+    /// What built the release.
+    pub generator: Generator,
+    /// The database the release was built from.
+    pub source: Source,
+    /// Every released artifact, in a stable order: tables, database, extra files.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// The tool versions that produced the release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    /// Always `dbrelease`.
+    pub name: String,
+    /// dbrelease version.
+    pub version: String,
+    /// Version of the embedded DuckDB library that read the database.
+    pub duckdb_version: String,
+}
+
+/// The source database file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// File name (no directories).
+    pub file_name: String,
+    /// Size in bytes of the file that was released.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the file that was released.
+    pub sha256: String,
+    /// DuckDB storage format number from the file header (64 for DuckDB 0.10–1.x files).
+    pub storage_version: u64,
+    /// DuckDB's name for the storage compatibility level, e.g. `v1.0.0+`.
+    pub storage_compatibility: Option<String>,
+    /// DuckDB version that last wrote the file, from its header, e.g. `v1.4.5`.
+    pub written_by: Option<String>,
+    /// True when a write-ahead log was checkpointed into a temporary copy before release.
+    pub wal_checkpointed: bool,
+}
+
+/// What an artifact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    /// One table exported to Parquet.
+    Table,
+    /// The gzipped database file.
+    Database,
+    /// An extra file released as it is.
+    File,
+}
+
+/// One released file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// File name, also the GitHub asset name and the last S3 key segment.
+    pub name: String,
+    /// What the artifact is.
+    pub kind: ArtifactKind,
+    /// IANA media type, e.g. `application/vnd.apache.parquet`.
+    pub media_type: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the bytes.
+    pub sha256: String,
+    /// Free text from the config (extra files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Present when `kind` is `table`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableInfo>,
+    /// Present when `kind` is `database`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
+}
+
+/// A table artifact's contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableInfo {
+    /// Schema of the table in the database (`main` for most).
+    pub schema: String,
+    /// Table name in the database, unsanitized.
+    pub name: String,
+    /// Number of rows.
+    pub rows: u64,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// Columns the rows are sorted by (ascending, nulls last); empty: storage order.
+    pub sort_by: Vec<String>,
+    /// Primary key columns, when the table declares one.
+    pub primary_key: Vec<String>,
+}
+
+/// One column of a table artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// DuckDB type in the source database, e.g. `DECIMAL(18,3)`.
+    pub duckdb_type: String,
+    /// Type DuckDB reads back from the Parquet file, when it differs (a documented conversion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parquet_type: Option<String>,
+    /// Whether the column allows NULL.
+    pub nullable: bool,
+}
+
+/// The gzipped database's contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseInfo {
+    /// Size of the decompressed database file.
+    pub uncompressed_bytes: u64,
+    /// SHA-256 (hex) of the decompressed database file.
+    pub uncompressed_sha256: String,
+}
+
+/// The JSON Schema of manifest.json, as `dbrelease manifest-schema` prints it.
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Manifest)).expect("schema is valid JSON")
+}
+
+impl Manifest {
+    /// manifest.json bytes: pretty JSON with a trailing newline, stable field order.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
+        text.push('\n');
+        text
+    }
+
+    /// SHA256SUMS in the format `sha256sum -c` reads: artifacts, then the extra entries given.
+    pub fn sha256sums(&self, extra: &[(&str, String)]) -> String {
+        let mut lines = String::new();
+        let entries = self
+            .artifacts
+            .iter()
+            .map(|artifact| (artifact.name.as_str(), artifact.sha256.as_str()))
+            .chain(extra.iter().map(|(name, sha)| (*name, sha.as_str())));
+        for (name, sha256) in entries {
+            // Two spaces: text mode in coreutils' format; names are ASCII without newlines.
+            lines.push_str(&format!("{sha256}  {name}\n"));
+        }
+        lines
+    }
+
+    /// datapackage.json: a Frictionless Data Package (v2 profile) describing every artifact.
+    pub fn datapackage(&self, description: Option<&str>, license: Option<&str>) -> Value {
+        let resources: Vec<Value> = self.artifacts.iter().map(datapackage_resource).collect();
+        let mut package = json!({
+            "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+            "name": self.dataset,
+            "created": self.created_at,
+            "resources": resources,
+        });
+        let object = package.as_object_mut().expect("object");
+        if let Some(title) = &self.title {
+            object.insert("title".into(), json!(title));
+        }
+        if let Some(version) = &self.version {
+            object.insert("version".into(), json!(version));
+        }
+        if let Some(description) = description {
+            object.insert("description".into(), json!(description));
+        }
+        if let Some(license) = license {
+            object.insert("licenses".into(), json!([{ "name": license }]));
+        }
+        package
+    }
+}
+
+fn datapackage_resource(artifact: &Artifact) -> Value {
+    let mut resource = json!({
+        "name": datapackage_resource_name(&artifact.name),
+        "path": artifact.name,
+        "mediatype": artifact.media_type,
+        "bytes": artifact.bytes,
+        "hash": format!("sha256:{}", artifact.sha256),
+    });
+    let object = resource.as_object_mut().expect("object");
+    if artifact.media_type == MEDIA_PARQUET {
+        object.insert("format".into(), json!("parquet"));
+    } else if artifact.media_type == MEDIA_GZIP {
+        object.insert("compression".into(), json!("gz"));
+    }
+    if let Some(description) = &artifact.description {
+        object.insert("description".into(), json!(description));
+    }
+    if let Some(table) = &artifact.table {
+        object.insert("type".into(), json!("table"));
+        object.insert("title".into(), json!(format!("{}.{}", table.schema, table.name)));
+        object.insert("schema".into(), table_schema(table));
+    }
+    resource
+}
+
+/// Data Package resource names are lowercase `[a-z0-9._-]`; artifact names are ASCII already.
+fn datapackage_resource_name(artifact_name: &str) -> String {
+    artifact_name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect()
+}
+
+fn table_schema(table: &TableInfo) -> Value {
+    let fields: Vec<Value> = table
+        .columns
+        .iter()
+        .map(|column| {
+            let read_type = column.parquet_type.as_deref().unwrap_or(&column.duckdb_type);
+            let (field_type, format) = table_schema_type(read_type);
+            let mut field = json!({
+                "name": column.name,
+                "type": field_type,
+                "description": format!("DuckDB type {}", column.duckdb_type),
+            });
+            let object = field.as_object_mut().expect("object");
+            if let Some(format) = format {
+                object.insert("format".into(), json!(format));
+            }
+            if !column.nullable {
+                object.insert("constraints".into(), json!({ "required": true }));
+            }
+            field
+        })
+        .collect();
+    let mut schema = json!({
+        "$schema": "https://datapackage.org/profiles/2.0/tableschema.json",
+        "fields": fields,
+    });
+    if !table.primary_key.is_empty() {
+        schema
+            .as_object_mut()
+            .expect("object")
+            .insert("primaryKey".into(), json!(table.primary_key));
+    }
+    schema
+}
+
+/// Maps a DuckDB type name to a Table Schema field type and format.
+fn table_schema_type(duckdb_type: &str) -> (&'static str, Option<&'static str>) {
+    let upper = duckdb_type.to_ascii_uppercase();
+    if upper.ends_with(']') {
+        return ("array", None);
+    }
+    let head = upper.split('(').next().unwrap_or("").trim();
+    match head {
+        "TINYINT" | "SMALLINT" | "INTEGER" | "BIGINT" | "HUGEINT" | "UTINYINT" | "USMALLINT"
+        | "UINTEGER" | "UBIGINT" | "UHUGEINT" => ("integer", None),
+        "FLOAT" | "DOUBLE" | "DECIMAL" => ("number", None),
+        "BOOLEAN" => ("boolean", None),
+        "DATE" => ("date", None),
+        "TIME" => ("time", None),
+        "TIMESTAMP" | "TIMESTAMP_S" | "TIMESTAMP_MS" | "TIMESTAMP_NS" | "TIMESTAMP WITH TIME ZONE" => {
+            ("datetime", None)
+        }
+        "UUID" => ("string", Some("uuid")),
+        "BLOB" => ("string", Some("binary")),
+        "STRUCT" | "MAP" => ("object", None),
+        _ => ("string", None),
+    }
+}
+
+/// `v1.2.0` → `1.2.0`; other tags are their own version.
+pub fn version_from_tag(tag: &str) -> String {
+    match tag.strip_prefix('v') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest.to_string(),
+        _ => tag.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            dataset: "d".into(),
+            title: Some("D".into()),
+            tag: Some("v1.0.0".into()),
+            version: Some("1.0.0".into()),
+            created_at: "1970-01-01T00:00:00Z".into(),
+            generator: Generator {
+                name: "dbrelease".into(),
+                version: "0".into(),
+                duckdb_version: "v2".into(),
+            },
+            source: Source {
+                file_name: "x.duckdb".into(),
+                bytes: 3,
+                sha256: "ab".into(),
+                storage_version: 64,
+                storage_compatibility: None,
+                written_by: None,
+                wal_checkpointed: false,
+            },
+            artifacts: vec![Artifact {
+                name: "My_Table.parquet".into(),
+                kind: ArtifactKind::Table,
+                media_type: MEDIA_PARQUET.into(),
+                bytes: 10,
+                sha256: "cd".into(),
+                description: None,
+                table: Some(TableInfo {
+                    schema: "main".into(),
+                    name: "My Table".into(),
+                    rows: 1,
+                    columns: vec![
+                        Column {
+                            name: "id".into(),
+                            duckdb_type: "BIGINT".into(),
+                            parquet_type: None,
+                            nullable: false,
+                        },
+                        Column {
+                            name: "tags".into(),
+                            duckdb_type: "VARCHAR[]".into(),
+                            parquet_type: None,
+                            nullable: true,
+                        },
+                    ],
+                    sort_by: vec![],
+                    primary_key: vec!["id".into()],
+                }),
+                database: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn manifest_json_round_trips() {
+        let manifest = sample();
+        let parsed: Manifest = serde_json::from_str(&manifest.to_json()).unwrap();
+        assert_eq!(parsed, manifest);
+    }
+
+    #[test]
+    fn sha256sums_uses_coreutils_format() {
+        let sums = sample().sha256sums(&[("manifest.json", "ef".into())]);
+        assert_eq!(sums, "cd  My_Table.parquet\nef  manifest.json\n");
+    }
+
+    #[test]
+    fn datapackage_describes_tables_with_a_table_schema() {
+        let package = sample().datapackage(Some("about"), Some("CC-BY-4.0"));
+        let resource = &package["resources"][0];
+        assert_eq!(resource["name"], "my_table.parquet");
+        assert_eq!(resource["hash"], "sha256:cd");
+        assert_eq!(resource["schema"]["fields"][0]["type"], "integer");
+        assert_eq!(resource["schema"]["fields"][0]["constraints"]["required"], true);
+        assert_eq!(resource["schema"]["fields"][1]["type"], "array");
+        assert_eq!(resource["schema"]["primaryKey"][0], "id");
+        assert_eq!(package["licenses"][0]["name"], "CC-BY-4.0");
+    }
+
+    #[test]
+    fn versions_come_from_tags() {
+        assert_eq!(version_from_tag("v1.2.0"), "1.2.0");
+        assert_eq!(version_from_tag("latest"), "latest");
+        assert_eq!(version_from_tag("vendor"), "vendor");
+    }
+}

@@ -1,0 +1,85 @@
+//! Artifact names and media types. Names must survive every target unchanged: file systems,
+//! GitHub (which silently rewrites unusual asset names) and S3 keys, so they stay ASCII.
+
+use std::collections::BTreeSet;
+
+/// Media type of Parquet files (IANA registration).
+pub const MEDIA_PARQUET: &str = "application/vnd.apache.parquet";
+/// Media type of gzip files.
+pub const MEDIA_GZIP: &str = "application/gzip";
+/// Media type of JSON files.
+pub const MEDIA_JSON: &str = "application/json";
+/// Media type of plain text.
+pub const MEDIA_TEXT: &str = "text/plain";
+
+/// Replaces everything but ASCII letters, digits, `-`, `_` and `.` by `_`, and keeps the
+/// name from being hidden, empty or a path component like `..`.
+pub fn sanitize_artifact_name(raw: &str) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// Picks `base` + `extension`, or `base-2` + `extension`, `base-3`… so names stay unique
+/// (case-insensitively, since some file systems and GitHub fold case).
+pub fn unique_name(base: &str, extension: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut candidate = format!("{base}{extension}");
+    let mut counter = 2;
+    while taken.contains(&candidate.to_ascii_lowercase()) {
+        candidate = format!("{base}-{counter}{extension}");
+        counter += 1;
+    }
+    taken.insert(candidate.to_ascii_lowercase());
+    candidate
+}
+
+/// Media type from a file name's extension.
+pub fn media_type_for(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    let extension = lower.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+    match extension {
+        "parquet" => MEDIA_PARQUET,
+        "gz" | "tgz" => MEDIA_GZIP,
+        "json" => MEDIA_JSON,
+        "txt" | "md" => MEDIA_TEXT,
+        "csv" => "text/csv",
+        "zst" => "application/zstd",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_names_become_plain_file_names() {
+        assert_eq!(sanitize_artifact_name("../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(sanitize_artifact_name("a b\"c"), "a_b_c");
+        assert_eq!(sanitize_artifact_name("tab\tle\n"), "tab_le_");
+        assert_eq!(sanitize_artifact_name("ünïcode"), "_n_code");
+        assert_eq!(sanitize_artifact_name(""), "_");
+        assert_eq!(sanitize_artifact_name(".hidden"), "_.hidden");
+        assert_eq!(sanitize_artifact_name("daily_availability"), "daily_availability");
+    }
+
+    #[test]
+    fn colliding_names_get_a_counter() {
+        let mut taken = BTreeSet::new();
+        assert_eq!(unique_name("a_b", ".parquet", &mut taken), "a_b.parquet");
+        assert_eq!(unique_name("a_b", ".parquet", &mut taken), "a_b-2.parquet");
+        assert_eq!(unique_name("A_B", ".parquet", &mut taken), "A_B-3.parquet");
+    }
+}

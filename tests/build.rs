@@ -1,0 +1,704 @@
+//! `dbrelease build` as a user runs it: the binary on real DuckDB files.
+
+mod support;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use dbrelease::manifest::{ArtifactKind, Manifest};
+use support::*;
+
+/// Opens an in-memory DuckDB with the source database attached read-only as `src`.
+fn attach(db: &Path) -> duckdb::Connection {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS src (READ_ONLY)",
+        db.to_string_lossy().replace('\'', "''")
+    ))
+    .unwrap();
+    conn
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |row| row.get(0))
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+}
+
+/// Asserts every table artifact reads back with DuckDB to the same rows (after the documented
+/// conversion, if any) and the logical types the manifest promises.
+fn assert_round_trip(db: &Path, dist: &Path, manifest: &Manifest) {
+    let conn = attach(db);
+    for artifact in manifest.artifacts.iter().filter(|a| a.kind == ArtifactKind::Table) {
+        let table = artifact.table.as_ref().unwrap();
+        let parquet = dist.join(&artifact.name).to_string_lossy().replace('\'', "''");
+        let described: Vec<(String, String)> = conn
+            .prepare(&format!("DESCRIBE SELECT * FROM read_parquet('{parquet}')"))
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(described.len(), table.columns.len(), "{}", artifact.name);
+        let mut source_projection = Vec::new();
+        for (column, (name, read_type)) in table.columns.iter().zip(&described) {
+            assert_eq!(&column.name, name);
+            let expected = column.parquet_type.as_deref().unwrap_or(&column.duckdb_type);
+            assert_eq!(read_type, expected, "{}.{}", table.name, column.name);
+            source_projection.push(match &column.parquet_type {
+                Some(target) => format!("CAST({} AS {target})", quote(name)),
+                None => quote(name),
+            });
+        }
+        let source = format!(
+            "SELECT {} FROM src.{}.{}",
+            source_projection.join(", "),
+            quote(&table.schema),
+            quote(&table.name)
+        );
+        let exported = format!("SELECT * FROM read_parquet('{parquet}')");
+        for (left, right) in [(&source, &exported), (&exported, &source)] {
+            let missing = count(&conn, &format!("SELECT count(*) FROM ({left} EXCEPT ALL {right})"));
+            assert_eq!(missing, 0, "rows differ for {}: {left} vs {right}", table.name);
+        }
+        assert_eq!(
+            count(&conn, &format!("SELECT count(*) FROM ({exported})")) as u64,
+            table.rows
+        );
+    }
+}
+
+#[test]
+fn the_committed_fixture_builds_into_a_verifiable_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo_root().join("fixtures/binance_futures_availability.duckdb");
+    let before = sha256_file(&fixture);
+    let dist = dir.path().join("dist");
+    let output = dbrelease()
+        .current_dir(repo_root())
+        .args(["build", "--tag", "v1.0.0", "--out"])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(sha256_file(&fixture), before, "the source database was modified");
+
+    let manifest = manifest(&dist);
+    let names: Vec<&str> = manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "daily_availability.parquet",
+            "daily_symbol_counts.parquet",
+            "binance_futures_availability.duckdb.gz"
+        ]
+    );
+    assert_eq!(manifest.tag.as_deref(), Some("v1.0.0"));
+    assert_eq!(manifest.version.as_deref(), Some("1.0.0"));
+    assert_eq!(manifest.source.sha256, before);
+    assert_eq!(manifest.source.storage_version, 64);
+    assert_eq!(manifest.source.written_by.as_deref().map(|v| &v[..4]), Some("v1.4"));
+    let availability = manifest.artifacts[0].table.as_ref().unwrap();
+    assert_eq!(availability.sort_by, ["date", "symbol"]);
+    assert_eq!(availability.primary_key, ["date", "symbol"]);
+    assert_eq!(availability.columns.len(), 17);
+    assert!(!availability.columns[0].nullable);
+
+    // Every byte matches the manifest, and sha256sum agrees.
+    for artifact in &manifest.artifacts {
+        let path = dist.join(&artifact.name);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), artifact.bytes);
+        assert_eq!(sha256_file(&path), artifact.sha256);
+    }
+    let check = Command::new("sha256sum")
+        .args(["--check", "--strict", "SHA256SUMS"])
+        .current_dir(&dist)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  manifest.json\n") && sums.contains("  datapackage.json\n"));
+
+    // The .gz is plain gzip: `gzip -d` restores the exact database.
+    let gz = dist.join("binance_futures_availability.duckdb.gz");
+    let restored = Command::new("gzip").arg("-dc").arg(&gz).output().unwrap();
+    assert!(restored.status.success());
+    assert_eq!(restored.stdout, std::fs::read(&fixture).unwrap());
+    let database = manifest.artifacts[2].database.as_ref().unwrap();
+    assert_eq!(database.uncompressed_sha256, before);
+
+    // The summary table names every artifact.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for name in names {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert_round_trip(&fixture, &dist, &manifest);
+
+    // datapackage.json describes the same files.
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dist.join("datapackage.json")).unwrap())
+            .unwrap();
+    assert_eq!(package["name"], "binance-futures-availability");
+    assert_eq!(package["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        package["resources"][0]["hash"],
+        format!("sha256:{}", manifest.artifacts[0].sha256)
+    );
+    assert_eq!(package["resources"][0]["schema"]["primaryKey"][1], "symbol");
+}
+
+#[test]
+fn parquet_files_carry_statistics_sorting_and_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    let output = dbrelease()
+        .current_dir(repo_root())
+        .args(["build", "--tag", "v9.9.9", "--out"])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let parquet = dist.join("daily_availability.parquet");
+    let file = std::fs::File::open(&parquet).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let metadata = reader.metadata();
+    let key_values = metadata.file_metadata().key_value_metadata().unwrap();
+    let get = |key: &str| {
+        key_values
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone())
+    };
+    assert_eq!(get("dbrelease.tag").as_deref(), Some("v9.9.9"));
+    assert_eq!(
+        get("dbrelease.source").as_deref(),
+        Some("binance_futures_availability.duckdb")
+    );
+    let row_group = metadata.row_group(0);
+    let date = row_group.column(0);
+    assert_eq!(date.compression().to_string(), "ZSTD(ZstdLevel(3))");
+    assert!(date.statistics().is_some(), "min/max statistics are written");
+    assert!(metadata.column_index().is_some(), "page index is written");
+    // Bloom filter on `symbol` (column 1).
+    assert!(row_group.column(1).bloom_filter_offset().is_some());
+
+    // Rows are in (date, symbol) order.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let unsorted = count(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM (SELECT date, symbol, lag(date) OVER () AS pd, lag(symbol) OVER () AS ps \
+             FROM read_parquet('{}')) WHERE (pd, ps) > (date, symbol)",
+            parquet.display()
+        ),
+    );
+    assert_eq!(unsorted, 0);
+}
+
+#[test]
+fn builds_are_byte_identical_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifests = Vec::new();
+    for run in ["a", "b"] {
+        let out = dir.path().join(run);
+        let output = dbrelease()
+            .current_dir(repo_root())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["build", "--tag", "v1.0.0", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        manifests.push(std::fs::read(out.join("manifest.json")).unwrap());
+        let gz = std::fs::read(out.join("binance_futures_availability.duckdb.gz")).unwrap();
+        // gzip header: mtime from SOURCE_DATE_EPOCH, no file name flag.
+        assert_eq!(&gz[4..8], &1_700_000_000u32.to_le_bytes());
+        assert_eq!(gz[3], 0);
+    }
+    assert_eq!(manifests[0], manifests[1], "manifest.json differs between runs");
+    for name in list_dir(&dir.path().join("a")) {
+        assert_eq!(
+            std::fs::read(dir.path().join("a").join(&name)).unwrap(),
+            std::fs::read(dir.path().join("b").join(&name)).unwrap(),
+            "{name} differs between runs"
+        );
+    }
+    let manifest: Manifest = serde_json::from_slice(&manifests[0]).unwrap();
+    assert_eq!(manifest.created_at, "2023-11-14T22:13:20Z");
+}
+
+const ALL_TYPES_SQL: &str = r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE all_types (
+    i8 TINYINT, i16 SMALLINT, i32 INTEGER, i64 BIGINT, i128 HUGEINT,
+    u8 UTINYINT, u16 USMALLINT, u32 UINTEGER, u64 UBIGINT, u128 UHUGEINT,
+    d4 DECIMAL(4,1), d18 DECIMAL(18,3), d38 DECIMAL(38,10),
+    f FLOAT, g DOUBLE, s VARCHAR, b BLOB, ok BOOLEAN,
+    dt DATE, t TIME, ts TIMESTAMP, ts_s TIMESTAMP_S, ts_ms TIMESTAMP_MS, ts_ns TIMESTAMP_NS,
+    tstz TIMESTAMPTZ, iv INTERVAL, id UUID, m mood, tz TIMETZ, bits BIT,
+    l INTEGER[], arr INTEGER[3], st STRUCT(a INTEGER, "b c" VARCHAR, e mood),
+    mp MAP(VARCHAR, INTEGER), nested STRUCT(x HUGEINT[], y MAP(VARCHAR, UUID)),
+    un UNION(num INTEGER, str VARCHAR)
+);
+INSERT INTO all_types VALUES (
+    -128, -32768, -2147483648, -9223372036854775808, -170141183460469231731687303715884105,
+    255, 65535, 4294967295, 18446744073709551615, 340282366920938463463374607431768211,
+    -999.9, 123456789012345.678, 1234567890123456789012345678.0123456789,
+    3.5, -1.25e300, 'héllo "wörld"', '\x00\xFF'::BLOB, true,
+    DATE '1970-01-01', TIME '23:59:59.999999', TIMESTAMP '2024-02-29 12:34:56.789012',
+    TIMESTAMP_S '2024-01-01 00:00:01', TIMESTAMP_MS '2024-01-01 00:00:01.123',
+    TIMESTAMP_NS '2024-01-01 00:00:01.123456789', TIMESTAMPTZ '2024-06-01 12:00:00+02',
+    INTERVAL '1 year 2 months 3 days 04:05:06.789', '6f1c2a3b-0000-4000-8000-00000000abcd',
+    'happy', TIMETZ '12:00:00+05:30', '10110'::BIT,
+    [1, NULL, 3], [1, 2, 3], {'a': 1, 'b c': 'x', 'e': 'ok'},
+    MAP {'k1': 1, 'k2': NULL}, {'x': [1, NULL], 'y': MAP {'u': '6f1c2a3b-0000-4000-8000-00000000abcd'}},
+    union_value(str := 'tagged')
+);
+INSERT INTO all_types VALUES (
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+);
+INSERT INTO all_types (i8, f, g, s, l, st, mp) VALUES
+    (0, 'nan'::FLOAT, '-inf'::DOUBLE, '', [], {'a': NULL, 'b c': NULL, 'e': NULL}, MAP {});
+"#;
+
+#[test]
+fn every_supported_type_round_trips_exactly_or_by_a_documented_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("types.duckdb");
+    make_db(&db, ALL_TYPES_SQL);
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    let table = manifest.artifacts[0].table.as_ref().unwrap();
+    let conversions: Vec<(String, Option<String>)> = table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.parquet_type.clone()))
+        .filter(|(_, converted)| converted.is_some())
+        .collect();
+    let expect = |name: &str, to: &str| (name.to_string(), Some(to.to_string()));
+    assert_eq!(
+        conversions,
+        [
+            expect("i128", "DECIMAL(38,0)"),
+            expect("u128", "DECIMAL(38,0)"),
+            expect("ts_s", "TIMESTAMP"),
+            expect("ts_ms", "TIMESTAMP"),
+            expect("iv", "VARCHAR"),
+            expect("id", "VARCHAR"),
+            expect("m", "VARCHAR"),
+            expect("tz", "VARCHAR"),
+            expect("bits", "VARCHAR"),
+            expect("arr", "INTEGER[]"),
+            expect("st", "STRUCT(a INTEGER, \"b c\" VARCHAR, e VARCHAR)"),
+            expect("nested", "STRUCT(x DECIMAL(38,0)[], y MAP(VARCHAR, VARCHAR))"),
+            expect("un", "VARCHAR"),
+        ]
+    );
+    assert_round_trip(&db, &dist, &manifest);
+}
+
+#[test]
+fn huge_integers_beyond_parquet_decimal_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huge.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE big (v HUGEINT); INSERT INTO big VALUES (170141183460469231731687303715884105727);",
+    );
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("table big"), "{stderr}");
+    assert!(!dir.path().join("dist/manifest.json").exists());
+}
+
+#[test]
+fn odd_table_names_get_safe_unique_artifact_names_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("odd.duckdb");
+    let mut sql = String::from(
+        r#"
+        CREATE TABLE "select" ("from" INTEGER, "weird ""col""" VARCHAR);
+        INSERT INTO "select" VALUES (1, 'a'), (2, NULL);
+        CREATE TABLE "with space" (x INTEGER); INSERT INTO "with space" VALUES (1);
+        CREATE TABLE "with_space" (x INTEGER); INSERT INTO "with_space" VALUES (2);
+        CREATE TABLE "../escape" (x INTEGER); INSERT INTO "../escape" VALUES (3);
+        CREATE TABLE "a/b\c" (x INTEGER);
+        CREATE TABLE "tab	and
+newline" (x INTEGER);
+        CREATE TABLE "ünïcødé_表" (x VARCHAR); INSERT INTO "ünïcødé_表" VALUES ('ß');
+        CREATE TABLE "manifest.json" (x INTEGER);
+        CREATE TABLE empty_table (x INTEGER, y VARCHAR[]);
+        CREATE SCHEMA other; CREATE TABLE other."select" (x INTEGER); INSERT INTO other."select" VALUES (9);
+        "#,
+    );
+    for index in 0..40 {
+        sql.push_str(&format!(
+            "CREATE TABLE many_{index:02} AS SELECT range AS id FROM range({index});\n"
+        ));
+    }
+    make_db(&db, &sql);
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    assert_eq!(manifest.artifacts.len(), 51);
+    let mut lowercase = std::collections::BTreeSet::new();
+    for artifact in &manifest.artifacts {
+        let name = &artifact.name;
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "unsafe artifact name {name:?}"
+        );
+        assert!(!name.starts_with('.'), "{name}");
+        assert!(lowercase.insert(name.to_ascii_lowercase()), "duplicate {name}");
+        assert!(dist.join(name).is_file(), "{name} missing");
+    }
+    for generated in ["manifest.json", "SHA256SUMS", "datapackage.json"] {
+        assert!(!manifest.artifacts.iter().any(|a| a.name == generated));
+    }
+    let find = |schema: &str, table: &str| {
+        manifest
+            .artifacts
+            .iter()
+            .find(|a| {
+                a.table
+                    .as_ref()
+                    .is_some_and(|t| t.schema == schema && t.name == table)
+            })
+            .unwrap_or_else(|| panic!("{schema}.{table} not exported"))
+    };
+    assert_eq!(find("main", "empty_table").table.as_ref().unwrap().rows, 0);
+    assert_eq!(find("main", "many_39").table.as_ref().unwrap().rows, 39);
+    assert_eq!(find("other", "select").name, "other.select.parquet");
+    assert_round_trip(&db, &dist, &manifest);
+    // Nothing was written outside the output directory.
+    assert_eq!(list_dir(dir.path()), ["dbrelease.toml", "dist", "odd.duckdb"]);
+}
+
+#[test]
+fn include_exclude_extra_files_and_stale_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE keep AS SELECT range AS id FROM range(10); CREATE TABLE drop_me (x INTEGER);",
+    );
+    let extra = dir.path().join("rankings.parquet");
+    std::fs::write(&extra, b"PAR1 not really PAR1").unwrap();
+    write_config(dir.path(), &db, "");
+    assert!(build(dir.path(), &[]).status.success());
+    let dist = dir.path().join("dist");
+    assert!(dist.join("drop_me.parquet").exists());
+
+    write_config(
+        dir.path(),
+        &db,
+        "[export]\nexclude = [\"drop_me\"]\n[[files]]\npath = \"rankings.parquet\"\ndescription = \"ranks\"\n",
+    );
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let manifest = manifest(&dist);
+    let names: Vec<&str> = manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["keep.parquet", "data.duckdb.gz", "rankings.parquet"]);
+    assert!(!dist.join("drop_me.parquet").exists(), "stale artifact left behind");
+    let rankings = &manifest.artifacts[2];
+    assert_eq!(rankings.kind, ArtifactKind::File);
+    assert_eq!(rankings.media_type, "application/vnd.apache.parquet");
+    assert_eq!(rankings.sha256, sha256_file(&extra));
+    assert_eq!(
+        list_dir(&dist),
+        [
+            "SHA256SUMS",
+            "data.duckdb.gz",
+            "datapackage.json",
+            "keep.parquet",
+            "manifest.json",
+            "rankings.parquet"
+        ]
+    );
+
+    // Typos in table names are caught, not ignored.
+    write_config(dir.path(), &db, "[export]\ninclude = [\"kep\"]\n");
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\"kep\""));
+}
+
+/// Leaves `db` with changes only in its write-ahead log.
+fn make_db_with_wal(db: &Path) {
+    make_db(db, "CREATE TABLE t AS SELECT range AS id FROM range(100);");
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "PRAGMA disable_checkpoint_on_shutdown; SET checkpoint_threshold = '10GB'; \
+         INSERT INTO t SELECT range + 100 FROM range(50);",
+    )
+    .unwrap();
+    drop(conn);
+    let wal = db.with_extension("duckdb.wal");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false),
+        "test setup: expected a WAL at {}",
+        wal.display()
+    );
+}
+
+#[test]
+fn a_pending_wal_is_refused_or_released_as_a_checkpointed_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("walled.duckdb");
+    make_db_with_wal(&db);
+    let wal = db.with_extension("duckdb.wal");
+    let (db_before, wal_before) = (sha256_file(&db), sha256_file(&wal));
+    write_config(dir.path(), &db, "");
+
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CHECKPOINT") && stderr.contains("--checkpoint-wal"), "{stderr}");
+    assert!(!dir.path().join("dist/manifest.json").exists());
+
+    let output = build(dir.path(), &["--checkpoint-wal"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(sha256_file(&db), db_before, "source database modified");
+    assert_eq!(sha256_file(&wal), wal_before, "source WAL modified");
+
+    // Parquet and .gz agree: both hold the 150 rows, WAL rows included.
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    assert!(manifest.source.wal_checkpointed);
+    assert_eq!(manifest.artifacts[0].table.as_ref().unwrap().rows, 150);
+    let mut restored = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(dist.join("walled.duckdb.gz")).unwrap())
+        .read_to_end(&mut restored)
+        .unwrap();
+    let restored_path = dir.path().join("restored.duckdb");
+    std::fs::write(&restored_path, &restored).unwrap();
+    let conn = attach(&restored_path);
+    assert_eq!(count(&conn, "SELECT count(*) FROM src.t"), 150);
+    assert_eq!(manifest.source.sha256, sha256_file(&restored_path));
+    assert_eq!(list_dir(&dist).iter().filter(|n| n.starts_with('.')).count(), 0);
+}
+
+#[test]
+fn python_duckdb_14_reads_the_release() {
+    if !python_duckdb_14() {
+        eprintln!("skipped: Python duckdb 1.4.x is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("walled.duckdb");
+    // A 1.4 file with a WAL written by this DuckDB, checkpointed by --checkpoint-wal:
+    // DuckDB 1.4 users must still open the released copy.
+    let fixture = repo_root().join("fixtures/binance_futures_availability.duckdb");
+    std::fs::copy(&fixture, &db).unwrap();
+    let conn = duckdb::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "PRAGMA disable_checkpoint_on_shutdown; SET checkpoint_threshold = '10GB'; \
+         DELETE FROM daily_symbol_counts WHERE date > DATE '2019-10-10';",
+    )
+    .unwrap();
+    drop(conn);
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &["--checkpoint-wal"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let script = format!(
+        r#"
+import duckdb, gzip, shutil
+with gzip.open({gz:?}, 'rb') as src, open({out:?}, 'wb') as dst:
+    shutil.copyfileobj(src, dst)
+con = duckdb.connect({out:?}, read_only=True)
+print(con.execute('SELECT count(*) FROM daily_symbol_counts').fetchone()[0])
+print(duckdb.execute("SELECT count(*) FROM read_parquet({pq:?})").fetchone()[0])
+"#,
+        gz = dist.join("walled.duckdb.gz").to_string_lossy(),
+        out = dir.path().join("restored.duckdb").to_string_lossy(),
+        pq = dist.join("daily_availability.parquet").to_string_lossy(),
+    );
+    let output = Command::new("python3").arg("-c").arg(&script).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "33\n720\n");
+}
+
+#[test]
+fn bad_databases_get_clear_errors_and_no_finished_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo_root().join("fixtures/binance_futures_availability.duckdb");
+    let fixture_bytes = std::fs::read(&fixture).unwrap();
+
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        ("missing", Box::new(|_: &Path| {}), "not found"),
+        (
+            "text",
+            Box::new(|p: &Path| std::fs::write(p, "just some text, definitely not a database").unwrap()),
+            "not a DuckDB database file",
+        ),
+        (
+            "gzipped",
+            Box::new(|p: &Path| std::fs::write(p, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).unwrap()),
+            "gzip-compressed",
+        ),
+        (
+            "truncated",
+            Box::new({
+                let bytes = fixture_bytes.clone();
+                move |p: &Path| std::fs::write(p, &bytes[..100_000]).unwrap()
+            }),
+            "truncated or corrupt",
+        ),
+        (
+            "newer",
+            Box::new({
+                let mut bytes = fixture_bytes.clone();
+                bytes[12..20].copy_from_slice(&100_000u64.to_le_bytes());
+                move |p: &Path| std::fs::write(p, &bytes).unwrap()
+            }),
+            "upgrade dbrelease",
+        ),
+        (
+            "empty-db",
+            Box::new(|p: &Path| make_db(p, "SELECT 1")),
+            "no tables",
+        ),
+    ];
+    for (label, setup, expected) in cases {
+        let case_dir = dir.path().join(label);
+        std::fs::create_dir(&case_dir).unwrap();
+        let db = case_dir.join("data.duckdb");
+        setup(&db);
+        let before = std::fs::read(&db).ok();
+        write_config(&case_dir, &db, "");
+        let output = build(&case_dir, &[]);
+        assert_eq!(output.status.code(), Some(3), "{label}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{label}: expected {expected:?} in {stderr}");
+        assert!(stderr.contains("data.duckdb"), "{label}: the message names the file: {stderr}");
+        assert!(!case_dir.join("dist/manifest.json").exists(), "{label}");
+        assert_eq!(list_dir(&case_dir.join("dist")).len(), 0, "{label}: leftovers");
+        assert_eq!(std::fs::read(&db).ok(), before, "{label}: source modified");
+    }
+}
+
+#[test]
+fn a_database_locked_by_a_writer_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.duckdb");
+    make_db(&db, "CREATE TABLE t (x INTEGER);");
+    // This process holds DuckDB's write lock, as a running ingestion job would.
+    let writer = duckdb::Connection::open(&db).unwrap();
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &[]);
+    drop(writer);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("locked by another process"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn config_and_output_problems_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo_root().join("fixtures/binance_futures_availability.duckdb");
+
+    write_config(dir.path(), &fixture, "[export]\ncompresion = \"zstd\"\n");
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("compresion"));
+
+    let output = dbrelease()
+        .args(["build", "--config"])
+        .arg(dir.path().join("nope.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.toml"));
+
+    write_config(
+        dir.path(),
+        &fixture,
+        "[export.tables.daily_availability]\nsort_by = [\"dat\"]\n",
+    );
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\"dat\""));
+
+    // The output directory is a file.
+    write_config(dir.path(), &fixture, "");
+    std::fs::write(dir.path().join("dist"), "in the way").unwrap();
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dist"));
+}
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    // A 1 MiB tmpfs cannot hold the fixture's artifacts. Mounting needs root (CI runs as root).
+    let dir = tempfile::tempdir().unwrap();
+    let mount_point = dir.path().join("small");
+    std::fs::create_dir(&mount_point).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mount_point)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: cannot mount a tmpfs (not root)");
+        return;
+    }
+    let fixture = repo_root().join("fixtures/binance_futures_availability.duckdb");
+    write_config(dir.path(), &fixture, "");
+    let output = dbrelease()
+        .args(["build", "--config"])
+        .arg(dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(&mount_point)
+        .output()
+        .unwrap();
+    let leftovers = list_dir(&mount_point);
+    let _ = Command::new("umount").arg(&mount_point).status();
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("disk is full"),
+        "{}",
+        text(&output)
+    );
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[test]
+fn manifest_schema_documents_every_field() {
+    let output = dbrelease().arg("manifest-schema").output().unwrap();
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    for field in ["manifest_version", "dataset", "tag", "created_at", "generator", "source", "artifacts"] {
+        assert!(
+            properties[field]["description"].is_string()
+                || properties[field].get("$ref").is_some()
+                || properties[field].get("allOf").is_some(),
+            "{field} is undocumented: {}",
+            properties[field]
+        );
+    }
+    assert!(schema.to_string().contains("application/vnd.apache.parquet"));
+}

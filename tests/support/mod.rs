@@ -1,0 +1,99 @@
+//! Shared test helpers: fixture databases made from SQL, running the binary, hashing files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+/// The dbrelease binary built by cargo for these tests.
+pub fn dbrelease() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbrelease"));
+    command.env_remove("SOURCE_DATE_EPOCH").env_remove("RUST_LOG");
+    command
+}
+
+/// Repository root (where the committed fixture and dbrelease.toml live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Creates a DuckDB database at `path` by running `sql`, checkpointed and closed.
+pub fn make_db(path: &Path, sql: &str) {
+    let conn = duckdb::Connection::open(path).expect("create test database");
+    conn.execute_batch(sql).expect("fixture SQL runs");
+    conn.execute_batch("CHECKPOINT").expect("checkpoint");
+}
+
+/// Writes a minimal config naming `db`.
+pub fn write_config(dir: &Path, db: &Path, extra: &str) -> PathBuf {
+    let config = dir.join("dbrelease.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[dataset]\nname = \"test-data\"\ndatabase = {:?}\n{extra}",
+            db.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Runs `dbrelease build` with the config in `dir`, into `dir/dist`.
+pub fn build(dir: &Path, extra_args: &[&str]) -> Output {
+    dbrelease()
+        .arg("build")
+        .arg("--config")
+        .arg(dir.join("dbrelease.toml"))
+        .arg("--out")
+        .arg(dir.join("dist"))
+        .args(extra_args)
+        .output()
+        .expect("run dbrelease")
+}
+
+/// Text of stdout and stderr together, for messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// The manifest in a dist directory.
+pub fn manifest(dist: &Path) -> dbrelease::manifest::Manifest {
+    serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Names of the files in a directory, sorted (hidden ones too).
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// True when `python3 -c "import duckdb"` works and it is 1.4.x (the fixture writer).
+pub fn python_duckdb_14() -> bool {
+    let available = Command::new("python3")
+        .args(["-c", "import duckdb, sys; sys.exit(0 if duckdb.__version__.startswith('1.4') else 1)"])
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false);
+    if !available && std::env::var_os("CI").is_some() {
+        panic!("CI must install Python duckdb 1.4.x (pip install 'duckdb>=1.4,<1.5')");
+    }
+    available
+}
