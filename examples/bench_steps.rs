@@ -36,7 +36,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for table in &snapshot.tables {
                 let dest = config.out_dir.join(format!("{}.parquet", table.name));
                 if mode == "parquet-ours" {
-                    parquet::export_table(&conn, table, &config.export, &provenance, &dest, &|_| {})?;
+                    parquet::export_table(
+                        &conn,
+                        table,
+                        &config.export,
+                        &provenance,
+                        &dest,
+                        &|_| {},
+                    )?;
                 } else {
                     let options = parquet::table_options(table, &config.export)?;
                     let (query, _) = parquet::export_query(table, &options.sort_by)?;
@@ -54,7 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             gzip::gzip_parallel(input, output, 6, 0, threads, &|_| {})?;
         }
         _ => {
-            eprintln!("usage: bench_steps parquet-ours|parquet-duckdb CONFIG DB OUT | gzip-ours FILE OUT");
+            eprintln!(
+                "usage: bench_steps parquet-ours|parquet-duckdb CONFIG DB OUT | gzip-ours FILE OUT"
+            );
             std::process::exit(2);
         }
     }

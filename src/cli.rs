@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand};
 /// writes manifest.json, SHA256SUMS and datapackage.json describing every artifact.
 #[derive(Debug, Parser)]
 #[command(name = "dbrelease", version, propagate_version = true)]
-#[command(after_help = "Start with `dbrelease build --help`. Exit codes: 0 success, \
+#[command(
+    after_help = "Start with `dbrelease build --help`. Exit codes: 0 success, \
 1 unexpected failure, 2 usage or configuration error, 3 problem with the source database, \
-4 cannot write the output directory.")]
+4 cannot write the output directory."
+)]
 pub struct Cli {
     /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -44,7 +46,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Configuration file. Relative paths inside it are relative to its folder.
-    #[arg(long, short = 'c', value_name = "FILE", default_value = "dbrelease.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        default_value = "dbrelease.toml"
+    )]
     pub config: PathBuf,
 
     /// DuckDB database to release (overrides `dataset.database` in the config).

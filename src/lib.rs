@@ -32,8 +32,8 @@ pub fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::ManifestSchema => {
-            let schema = serde_json::to_string_pretty(&manifest::json_schema())
-                .expect("schema serializes");
+            let schema =
+                serde_json::to_string_pretty(&manifest::json_schema()).expect("schema serializes");
             println!("{schema}");
             Ok(())
         }

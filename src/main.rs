@@ -1,5 +1,7 @@
 //! Thin entry point: parse, set up logging, run, map the error to an exit code.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +28,7 @@ fn init_tracing(cli: &Cli) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
 }

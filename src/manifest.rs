@@ -226,7 +226,10 @@ fn datapackage_resource(artifact: &Artifact) -> Value {
     }
     if let Some(table) = &artifact.table {
         object.insert("type".into(), json!("table"));
-        object.insert("title".into(), json!(format!("{}.{}", table.schema, table.name)));
+        object.insert(
+            "title".into(),
+            json!(format!("{}.{}", table.schema, table.name)),
+        );
         object.insert("schema".into(), table_schema(table));
     }
     resource
@@ -237,7 +240,13 @@ fn datapackage_resource_name(artifact_name: &str) -> String {
     artifact_name
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -246,7 +255,10 @@ fn table_schema(table: &TableInfo) -> Value {
         .columns
         .iter()
         .map(|column| {
-            let read_type = column.parquet_type.as_deref().unwrap_or(&column.duckdb_type);
+            let read_type = column
+                .parquet_type
+                .as_deref()
+                .unwrap_or(&column.duckdb_type);
             let (field_type, format) = table_schema_type(read_type);
             let mut field = json!({
                 "name": column.name,
@@ -290,9 +302,11 @@ fn table_schema_type(duckdb_type: &str) -> (&'static str, Option<&'static str>) 
         "BOOLEAN" => ("boolean", None),
         "DATE" => ("date", None),
         "TIME" => ("time", None),
-        "TIMESTAMP" | "TIMESTAMP_S" | "TIMESTAMP_MS" | "TIMESTAMP_NS" | "TIMESTAMP WITH TIME ZONE" => {
-            ("datetime", None)
-        }
+        "TIMESTAMP"
+        | "TIMESTAMP_S"
+        | "TIMESTAMP_MS"
+        | "TIMESTAMP_NS"
+        | "TIMESTAMP WITH TIME ZONE" => ("datetime", None),
         "UUID" => ("string", Some("uuid")),
         "BLOB" => ("string", Some("binary")),
         "STRUCT" | "MAP" => ("object", None),
@@ -387,7 +401,10 @@ mod tests {
         assert_eq!(resource["name"], "my_table.parquet");
         assert_eq!(resource["hash"], "sha256:cd");
         assert_eq!(resource["schema"]["fields"][0]["type"], "integer");
-        assert_eq!(resource["schema"]["fields"][0]["constraints"]["required"], true);
+        assert_eq!(
+            resource["schema"]["fields"][0]["constraints"]["required"],
+            true
+        );
         assert_eq!(resource["schema"]["fields"][1]["type"], "array");
         assert_eq!(resource["schema"]["primaryKey"][0], "id");
         assert_eq!(package["licenses"][0]["name"], "CC-BY-4.0");

@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(sanitize_artifact_name("ünïcode"), "_n_code");
         assert_eq!(sanitize_artifact_name(""), "_");
         assert_eq!(sanitize_artifact_name(".hidden"), "_.hidden");
-        assert_eq!(sanitize_artifact_name("daily_availability"), "daily_availability");
+        assert_eq!(
+            sanitize_artifact_name("daily_availability"),
+            "daily_availability"
+        );
     }
 
     #[test]

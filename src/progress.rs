@@ -22,12 +22,20 @@ impl Progress {
 
     /// A bar counting bytes.
     pub fn bytes(&self, label: &str, total: u64) -> Bar {
-        self.add(label, total, "{prefix:>32} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+        self.add(
+            label,
+            total,
+            "{prefix:>32} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
     }
 
     /// A bar counting rows.
     pub fn rows(&self, label: &str, total: u64) -> Bar {
-        self.add(label, total, "{prefix:>32} [{bar:30}] {human_pos}/{human_len} rows")
+        self.add(
+            label,
+            total,
+            "{prefix:>32} [{bar:30}] {human_pos}/{human_len} rows",
+        )
     }
 
     fn add(&self, label: &str, total: u64, template: &str) -> Bar {

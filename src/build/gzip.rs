@@ -201,7 +201,9 @@ mod tests {
             let data = pseudo_random(len);
             let (gz, outcome) = compress(&data, 2);
             let mut back = Vec::new();
-            GzDecoder::new(gz.as_slice()).read_to_end(&mut back).unwrap();
+            GzDecoder::new(gz.as_slice())
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data, "len {len}");
             assert_eq!(outcome.uncompressed.bytes, len as u64);
             assert_eq!(outcome.compressed.bytes, gz.len() as u64);

@@ -72,35 +72,51 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         ));
     }
 
-    std::fs::create_dir_all(&config.out_dir).map_err(|err| Error::output(&config.out_dir, &err))?;
-    let staging = tempfile::Builder::new()
-        .prefix(STAGING_PREFIX)
-        .tempdir_in(&config.out_dir)
-        .map_err(|err| Error::output(&config.out_dir, &err))?;
-
     let source_file_name = config
         .database
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| Error::source(&config.database, "the path has no file name"))?;
+    // The checkpointed copy needs the staging folder first; otherwise everything is validated
+    // before the output directory is touched, so a mistake leaves no trace.
+    let mut staging = None;
     let release_source = match &wal {
-        Some(wal) => checkpointed_copy(&config.database, wal, staging.path(), &source_file_name)?,
+        Some(wal) => {
+            let folder = create_staging(&config.out_dir)?;
+            let copy = checkpointed_copy(&config.database, wal, folder.path(), &source_file_name)?;
+            staging = Some(folder);
+            copy
+        }
         None => config.database.clone(),
     };
 
     let conn = source::open_read_only(&release_source, &header)?;
     let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
     debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
+    for table in &snapshot.tables {
+        parquet::table_options(table, &config.export)?;
+        parquet::export_query(table, &[])?;
+    }
 
     let mut taken: BTreeSet<String> = [MANIFEST_FILE, SHA256SUMS_FILE, DATAPACKAGE_FILE]
         .iter()
         .map(|name| name.to_ascii_lowercase())
         .collect();
-    let database_artifact = unique_name(&sanitize_artifact_name(&source_file_name), ".gz", &mut taken);
+    let database_artifact = unique_name(
+        &sanitize_artifact_name(&source_file_name),
+        ".gz",
+        &mut taken,
+    );
     let table_artifacts: Vec<String> = snapshot
         .tables
         .iter()
-        .map(|table| unique_name(&sanitize_artifact_name(&table.display_name()), ".parquet", &mut taken))
+        .map(|table| {
+            unique_name(
+                &sanitize_artifact_name(&table.display_name()),
+                ".parquet",
+                &mut taken,
+            )
+        })
         .collect();
     for extra in &config.files {
         if !taken.insert(extra.name.to_ascii_lowercase()) {
@@ -109,7 +125,17 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
                 extra.name
             )));
         }
+        if !extra.path.is_file() {
+            return Err(Error::Config(format!(
+                "files: {} is not a readable file (check `path` under [[files]] in the config)",
+                extra.path.display()
+            )));
+        }
     }
+    let staging = match staging {
+        Some(folder) => folder,
+        None => create_staging(&config.out_dir)?,
+    };
 
     let provenance = parquet::ParquetProvenance {
         source_file: source_file_name.clone(),
@@ -125,11 +151,16 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
     // Parquet encoding): together they keep both cores busy for the whole build.
     let (gzip_result, table_results) = std::thread::scope(|scope| {
         let gzip_bar = progress.bytes(&database_artifact, header_len(&release_source));
-        let gzip_task = scope.spawn(|| {
+        let (release_source, gzip_path) = (&release_source, &gzip_path);
+        let gzip_task = scope.spawn(move || {
             let started = Instant::now();
-            let result = gzip_file(&release_source, &gzip_path, config.gzip_level, mtime, &|done| {
-                gzip_bar.set(done)
-            });
+            let result = gzip_file(
+                release_source,
+                gzip_path,
+                config.gzip_level,
+                mtime,
+                &|done| gzip_bar.set(done),
+            );
             gzip_bar.finish();
             result.map(|outcome| (outcome, started.elapsed()))
         });
@@ -167,7 +198,12 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
     drop(conn);
 
     let mut built = Vec::new();
-    for ((table, artifact), result) in snapshot.tables.iter().zip(&table_artifacts).zip(table_results) {
+    for ((table, artifact), result) in snapshot
+        .tables
+        .iter()
+        .zip(&table_artifacts)
+        .zip(table_results)
+    {
         let export = result?;
         built.push(Built {
             name: artifact.clone(),
@@ -235,6 +271,16 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
     })
 }
 
+/// Creates the output directory and a hidden staging folder inside it (same file system, so
+/// the final moves are atomic renames).
+fn create_staging(out_dir: &Path) -> Result<tempfile::TempDir> {
+    std::fs::create_dir_all(out_dir).map_err(|err| Error::output(out_dir, &err))?;
+    tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(out_dir)
+        .map_err(|err| Error::output(out_dir, &err))
+}
+
 fn header_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
@@ -299,7 +345,12 @@ fn created_at(source_date_epoch: Option<i64>) -> String {
 }
 
 /// Copies the database and its WAL into `staging` and checkpoints the copy there.
-fn checkpointed_copy(database: &Path, wal: &Path, staging: &Path, file_name: &str) -> Result<PathBuf> {
+fn checkpointed_copy(
+    database: &Path,
+    wal: &Path,
+    staging: &Path,
+    file_name: &str,
+) -> Result<PathBuf> {
     let folder = staging.join(".source");
     std::fs::create_dir(&folder).map_err(|err| Error::output(&folder, &err))?;
     let copy = folder.join(file_name);
@@ -322,13 +373,25 @@ fn gzip_file(
     mtime: u32,
     progress: &dyn Fn(u64),
 ) -> Result<gzip::GzipOutcome> {
-    let input = File::open(source).map_err(|err| Error::source(source, format!("cannot read: {err}")))?;
+    let input =
+        File::open(source).map_err(|err| Error::source(source, format!("cannot read: {err}")))?;
     let output = File::create(dest).map_err(|err| Error::output(dest, &err))?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let mut writer = BufWriter::with_capacity(1 << 20, output);
-    let outcome = gzip::gzip_parallel(BufReader::new(input), &mut writer, level, mtime, threads, progress)
-        .map_err(|err| Error::output(dest, &err))?;
-    let file = writer.into_inner().map_err(|err| Error::output(dest, err.error()))?;
+    let outcome = gzip::gzip_parallel(
+        BufReader::new(input),
+        &mut writer,
+        level,
+        mtime,
+        threads,
+        progress,
+    )
+    .map_err(|err| Error::output(dest, &err))?;
+    let file = writer
+        .into_inner()
+        .map_err(|err| Error::output(dest, err.error()))?;
     file.sync_all().map_err(|err| Error::output(dest, &err))?;
     Ok(outcome)
 }
@@ -345,7 +408,9 @@ fn copy_hashed(source: &Path, dest: &Path) -> Result<Digested> {
     let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
     std::io::copy(&mut input, &mut writer).map_err(|err| Error::output(dest, &err))?;
     let (buffered, digest) = writer.finish().map_err(|err| Error::output(dest, &err))?;
-    let file = buffered.into_inner().map_err(|err| Error::output(dest, err.error()))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|err| Error::output(dest, err.error()))?;
     file.sync_all().map_err(|err| Error::output(dest, &err))?;
     Ok(digest)
 }
@@ -360,7 +425,10 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
     .expect("datapackage serializes")
         + "\n";
     let sums = manifest.sha256sums(&[
-        (DATAPACKAGE_FILE, digest_bytes(datapackage.as_bytes()).sha256),
+        (
+            DATAPACKAGE_FILE,
+            digest_bytes(datapackage.as_bytes()).sha256,
+        ),
         (MANIFEST_FILE, digest_bytes(manifest_json.as_bytes()).sha256),
     ]);
     for (name, text) in [
@@ -391,7 +459,11 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
     }
     if let Some(previous) = previous {
         for stale in previous.artifacts {
-            if !manifest.artifacts.iter().any(|artifact| artifact.name == stale.name) {
+            if !manifest
+                .artifacts
+                .iter()
+                .any(|artifact| artifact.name == stale.name)
+            {
                 let path = out.join(&stale.name);
                 if let Err(err) = std::fs::remove_file(&path)
                     && err.kind() != std::io::ErrorKind::NotFound
@@ -410,7 +482,8 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = File::create(path).map_err(|err| Error::output(path, &err))?;
-    file.write_all(bytes).map_err(|err| Error::output(path, &err))?;
+    file.write_all(bytes)
+        .map_err(|err| Error::output(path, &err))?;
     file.sync_all().map_err(|err| Error::output(path, &err))
 }
 

@@ -45,10 +45,17 @@ pub fn table_options(table: &SourceTable, export: &ExportOptions) -> Result<Tabl
     let options = export
         .tables
         .get(&table.display_name())
-        .or_else(|| export.tables.get(&format!("{}.{}", table.schema, table.name)))
+        .or_else(|| {
+            export
+                .tables
+                .get(&format!("{}.{}", table.schema, table.name))
+        })
         .cloned()
         .unwrap_or_default();
-    for (key, columns) in [("sort_by", &options.sort_by), ("bloom_filter", &options.bloom_filter)] {
+    for (key, columns) in [
+        ("sort_by", &options.sort_by),
+        ("bloom_filter", &options.bloom_filter),
+    ] {
         for wanted in columns {
             if !table.columns.iter().any(|column| &column.name == wanted) {
                 return Err(Error::Config(format!(
@@ -130,7 +137,10 @@ fn writer_properties(
         Codec::None => Compression::UNCOMPRESSED,
     };
     let mut metadata = vec![
-        KeyValue::new("dbrelease.version".into(), env!("CARGO_PKG_VERSION").to_string()),
+        KeyValue::new(
+            "dbrelease.version".into(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
         KeyValue::new("dbrelease.source".into(), provenance.source_file.clone()),
         KeyValue::new("dbrelease.table".into(), table.display_name()),
     ];
@@ -265,7 +275,10 @@ fn verify_read_back(
             message: format!("DuckDB cannot read the Parquet file back: {err}"),
         })?;
     for (column, (name, read_type)) in columns.iter().zip(&described) {
-        let expected = column.parquet_type.as_deref().unwrap_or(&column.duckdb_type);
+        let expected = column
+            .parquet_type
+            .as_deref()
+            .unwrap_or(&column.duckdb_type);
         if &column.name != name || expected != read_type {
             return Err(Error::Table {
                 table: table.display_name(),

@@ -194,7 +194,10 @@ pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
 fn bundled_storage_version() -> Option<u64> {
     let folder = tempfile::tempdir().ok()?;
     let path = folder.path().join("probe.duckdb");
-    Connection::open(&path).ok()?.execute_batch("CHECKPOINT").ok()?;
+    Connection::open(&path)
+        .ok()?
+        .execute_batch("CHECKPOINT")
+        .ok()?;
     read_header(&path).ok().map(|header| header.storage_version)
 }
 
@@ -233,7 +236,10 @@ fn open_error(err: &duckdb::Error) -> String {
 /// Reads the catalog: tables (filtered by the config), columns, row counts, primary keys.
 pub fn snapshot(conn: &Connection, path: &Path, export: &ExportOptions) -> Result<Snapshot> {
     let query_error = |err: duckdb::Error| {
-        Error::source(path, format!("cannot read the catalog ({err}): the file may be corrupt"))
+        Error::source(
+            path,
+            format!("cannot read the catalog ({err}): the file may be corrupt"),
+        )
     };
     let duckdb_version: String = conn
         .query_row("SELECT version()", [], |row| row.get(0))
@@ -294,9 +300,11 @@ pub fn snapshot(conn: &Connection, path: &Path, export: &ExportOptions) -> Resul
             primary_key,
         };
         table.rows = conn
-            .query_row(&format!("SELECT count(*) FROM {}", table.sql_name()), [], |row| {
-                row.get::<_, i64>(0)
-            })
+            .query_row(
+                &format!("SELECT count(*) FROM {}", table.sql_name()),
+                [],
+                |row| row.get::<_, i64>(0),
+            )
             .map_err(|err| Error::Table {
                 table: table.display_name(),
                 message: format!("cannot count rows ({err}): the file may be corrupt"),
@@ -347,9 +355,17 @@ fn select_tables(
         .iter()
         .filter(|name| {
             export.include.is_empty()
-                || export.include.iter().any(|wanted| table_matches(name, wanted))
+                || export
+                    .include
+                    .iter()
+                    .any(|wanted| table_matches(name, wanted))
         })
-        .filter(|name| !export.exclude.iter().any(|unwanted| table_matches(name, unwanted)))
+        .filter(|name| {
+            !export
+                .exclude
+                .iter()
+                .any(|unwanted| table_matches(name, unwanted))
+        })
         .cloned()
         .collect())
 }
@@ -377,5 +393,7 @@ fn read_primary_key(conn: &Connection, schema: &str, table: &str) -> duckdb::Res
          WHERE database_name = current_database() AND schema_name = ? AND table_name = ? \
          AND constraint_type = 'PRIMARY KEY'",
     )?;
-    statement.query_map([schema, table], |row| row.get(0))?.collect()
+    statement
+        .query_map([schema, table], |row| row.get(0))?
+        .collect()
 }

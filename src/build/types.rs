@@ -10,7 +10,7 @@
 //! | ENUM(...)                          | VARCHAR                    | Parquet stores the labels as strings |
 //! | UUID                               | VARCHAR                    | canonical text form; `CAST(x AS UUID)` restores it |
 //! | INTERVAL, TIME WITH TIME ZONE, BIT, BIGNUM, UNION | VARCHAR     | no exact Parquet type; DuckDB's text form casts back |
-//! | TIMESTAMP_S, TIMESTAMP_MS          | TIMESTAMP                  | same instants, microsecond type |
+//! | TIMESTAMP_S, TIMESTAMP_MS          | TIMESTAMP                  | same instants; Parquet has no seconds unit |
 //! | fixed-size ARRAY `T[n]`            | LIST `T[]`                 | Parquet has no fixed-size list |
 
 use std::fmt;
@@ -41,7 +41,11 @@ impl fmt::Display for Ty {
             Ty::List(child) => write!(f, "{child}[]"),
             Ty::Array(child, size) => write!(f, "{child}[{size}]"),
             Ty::Struct(fields) | Ty::Union(fields) => {
-                let keyword = if matches!(self, Ty::Struct(_)) { "STRUCT" } else { "UNION" };
+                let keyword = if matches!(self, Ty::Struct(_)) {
+                    "STRUCT"
+                } else {
+                    "UNION"
+                };
                 write!(f, "{keyword}(")?;
                 for (index, (name, ty)) in fields.iter().enumerate() {
                     if index > 0 {
@@ -78,7 +82,10 @@ impl<'a> Parser<'a> {
             self.pos += wanted.len_utf8();
             Ok(())
         } else {
-            Err(format!("expected '{wanted}' at offset {} in type {:?}", self.pos, self.text))
+            Err(format!(
+                "expected '{wanted}' at offset {} in type {:?}",
+                self.pos, self.text
+            ))
         }
     }
 
@@ -205,7 +212,10 @@ fn parse(text: &str) -> Result<Ty, String> {
     let ty = parser.parse()?;
     parser.skip_spaces();
     if parser.pos != text.len() {
-        return Err(format!("unexpected text at offset {} in type {text:?}", parser.pos));
+        return Err(format!(
+            "unexpected text at offset {} in type {text:?}",
+            parser.pos
+        ));
     }
     Ok(ty)
 }
@@ -215,6 +225,8 @@ fn cast_for_export(ty: &Ty) -> Ty {
     match ty {
         Ty::Simple(name) => match name.to_ascii_uppercase().as_str() {
             "HUGEINT" | "UHUGEINT" => Ty::Simple("DECIMAL(38,0)".into()),
+            // Parquet has no seconds unit and arrow-rs would write plain INT64.
+            "TIMESTAMP_S" | "TIMESTAMP_MS" => Ty::Simple("TIMESTAMP".into()),
             "UUID" | "INTERVAL" | "TIME WITH TIME ZONE" | "BIT" | "BIGNUM" | "VARINT" => {
                 Ty::Simple("VARCHAR".into())
             }
@@ -236,14 +248,11 @@ fn cast_for_export(ty: &Ty) -> Ty {
     }
 }
 
-/// What DuckDB reads back from Parquet for an (already cast) exported type.
+/// What DuckDB reads back from Parquet for an (already cast) exported type: only the
+/// shape changes (fixed-size arrays become lists).
 fn read_back(ty: &Ty) -> Ty {
     match ty {
-        Ty::Simple(name) => match name.to_ascii_uppercase().as_str() {
-            "TIMESTAMP_S" | "TIMESTAMP_MS" => Ty::Simple("TIMESTAMP".into()),
-            _ => ty.clone(),
-        },
-        Ty::Enum(_) | Ty::Union(_) => Ty::Simple("VARCHAR".into()),
+        Ty::Simple(_) | Ty::Enum(_) | Ty::Union(_) => ty.clone(),
         Ty::List(child) | Ty::Array(child, _) => Ty::List(Box::new(read_back(child))),
         Ty::Struct(fields) => Ty::Struct(
             fields
@@ -297,8 +306,7 @@ mod tests {
 
     #[test]
     fn conversions_apply_inside_nested_types() {
-        let plan =
-            plan_column("STRUCT(\"x, y\" ENUM('a', 'b)'), z HUGEINT, w UUID[])").unwrap();
+        let plan = plan_column("STRUCT(\"x, y\" ENUM('a', 'b)'), z HUGEINT, w UUID[])").unwrap();
         assert_eq!(
             plan.cast_to.as_deref(),
             Some("STRUCT(\"x, y\" VARCHAR, z DECIMAL(38,0), w VARCHAR[])")

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 /// The dbrelease binary built by cargo for these tests.
 pub fn dbrelease() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dbrelease"));
-    command.env_remove("SOURCE_DATE_EPOCH").env_remove("RUST_LOG");
+    command
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("RUST_LOG");
     command
 }
 
@@ -88,7 +90,10 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
 /// True when `python3 -c "import duckdb"` works and it is 1.4.x (the fixture writer).
 pub fn python_duckdb_14() -> bool {
     let available = Command::new("python3")
-        .args(["-c", "import duckdb, sys; sys.exit(0 if duckdb.__version__.startswith('1.4') else 1)"])
+        .args([
+            "-c",
+            "import duckdb, sys; sys.exit(0 if duckdb.__version__.startswith('1.4') else 1)",
+        ])
         .status()
         .map(|status| status.success())
         .unwrap_or(false);
