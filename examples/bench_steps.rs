@@ -4,6 +4,7 @@
 //! Usage:
 //!   bench_steps parquet-ours   CONFIG DB OUT_DIR   # dbrelease's Parquet export of every table
 //!   bench_steps parquet-duckdb CONFIG DB OUT_DIR   # DuckDB COPY of the same SELECTs, zstd
+//!   bench_steps scan-only      CONFIG DB OUT_DIR   # DuckDB scan + Arrow conversion only
 //!   bench_steps gzip-ours      FILE OUT            # dbrelease's parallel gzip, level 6
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use dbrelease::config::load_build_config;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some(mode @ ("parquet-ours" | "parquet-duckdb")) => {
+        Some(mode @ ("parquet-ours" | "parquet-duckdb" | "scan-only")) => {
             let build_args = BuildArgs {
                 config: PathBuf::from(&args[2]),
                 db: Some(PathBuf::from(&args[3])),
@@ -35,7 +36,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             for table in &snapshot.tables {
                 let dest = config.out_dir.join(format!("{}.parquet", table.name));
-                if mode == "parquet-ours" {
+                if mode == "scan-only" {
+                    // The floor: DuckDB's scan + Arrow conversion of the same query, no Parquet.
+                    let options = parquet::table_options(table, &config.export)?;
+                    let (query, _) = parquet::export_query(table, &options.sort_by)?;
+                    let mut statement = conn.prepare(&query)?;
+                    let rows: usize = statement
+                        .stream_arrow([])?
+                        .map(|batch| batch.map(|b| b.num_rows()))
+                        .sum::<Result<usize, _>>()?;
+                    eprintln!("{}: {rows} rows", table.name);
+                } else if mode == "parquet-ours" {
                     parquet::export_table(
                         &conn,
                         table,

@@ -813,3 +813,41 @@ fn manifest_schema_documents_every_field() {
             .contains("application/vnd.apache.parquet")
     );
 }
+
+#[test]
+fn row_groups_split_at_the_configured_size_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("groups.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE g AS SELECT range AS id, range * 0.5 AS x, 's' || (range % 7) AS s, \
+         [range, NULL] AS l, {'a': range % 3, 'b': NULL} AS st FROM range(10001);",
+    );
+    write_config(dir.path(), &db, "[export]\nrow_group_rows = 1000\n");
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let file = std::fs::File::open(dist.join("g.parquet")).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let groups: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|group| group.num_rows())
+        .collect();
+    assert_eq!(groups.len(), 11);
+    assert!(groups[..10].iter().all(|&rows| rows == 1000), "{groups:?}");
+    assert_eq!(groups[10], 1);
+    assert_round_trip(&db, &dist, &manifest(&dist));
+    // Storage order is kept when no sort_by is configured.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let out_of_order = count(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM read_parquet('{}', file_row_number = true) WHERE id <> file_row_number",
+            dist.join("g.parquet").display()
+        ),
+    );
+    assert_eq!(out_of_order, 0);
+}
