@@ -170,7 +170,7 @@ pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
         .access_mode(AccessMode::ReadOnly)
         .and_then(|config| config.enable_autoload_extension(false))
         .map_err(|err| Error::Other(anyhow::anyhow!("configuring DuckDB: {err}")))?;
-    Connection::open_with_flags(path, config).map_err(|err| {
+    let conn = Connection::open_with_flags(path, config).map_err(|err| {
         // DuckDB checks the header checksum before the version, so a file from a newer
         // DuckDB can look "corrupt" to it; the version in the header tells the truth.
         match bundled_storage_version() {
@@ -187,7 +187,20 @@ pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
             ),
             _ => Error::source(path, open_error(&err)),
         }
-    })
+    })?;
+    // A large ORDER BY may spill; DuckDB's default spill folder is `<db>.tmp` beside the
+    // source, and nothing may be written there.
+    let spill = std::env::temp_dir();
+    conn.execute_batch(&format!(
+        "SET temp_directory = {}",
+        quote_literal(&spill.to_string_lossy())
+    ))
+    .map_err(|err| {
+        Error::Other(anyhow::anyhow!(
+            "configuring DuckDB's temp directory: {err}"
+        ))
+    })?;
+    Ok(conn)
 }
 
 /// The storage format number the embedded DuckDB writes for a new file: the newest it reads.
