@@ -851,3 +851,52 @@ fn row_groups_split_at_the_configured_size_and_round_trip() {
     );
     assert_eq!(out_of_order, 0);
 }
+
+#[test]
+fn datapackage_json_is_a_valid_frictionless_data_package() {
+    let has_frictionless = Command::new("python3")
+        .args(["-c", "import frictionless"])
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false);
+    if !has_frictionless {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install frictionless (pip install frictionless)"
+        );
+        eprintln!("skipped: Python frictionless is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    let output = dbrelease()
+        .current_dir(repo_root())
+        .args(["build", "--tag", "v1.0.0", "--out"])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    // frictionless validates against the Data Package v2 profile offline; any metadata
+    // error (or an exception for an invalid field type) fails the script.
+    let script = r#"
+import json, sys
+from frictionless import Package
+descriptor = json.load(open("datapackage.json"))
+errors = list(Package.metadata_validate(descriptor))
+for error in errors:
+    print(error.message)
+package = Package("datapackage.json")
+print(len(errors), len(package.resources), package.resources[0].schema.primary_key)
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&dist)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "0 3 ['date', 'symbol']\n"
+    );
+}
