@@ -38,8 +38,55 @@ pub enum Command {
     /// Nothing outside the output directory is touched.
     Build(BuildArgs),
 
+    /// Build, then publish the release to GitHub: draft → upload → verify → publish.
+    ///
+    /// Re-running converges: identical assets are skipped (by GitHub's sha256 digest),
+    /// leftovers of failed uploads are cleaned up, and published assets that differ are
+    /// refused unless --replace. manifest.json is always uploaded last.
+    Publish(PublishArgs),
+
     /// Print the JSON Schema of manifest.json.
     ManifestSchema,
+}
+
+/// Options of `dbrelease publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Build options (the tag is required here).
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Publish to GitHub Releases (token from GITHUB_TOKEN or GH_TOKEN, API from GITHUB_API_URL).
+    #[arg(long)]
+    pub github: bool,
+
+    /// Repository OWNER/NAME (default: [github] repo in the config, then GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Read the remote state and print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Replace published assets whose bytes differ (a rolling tag such as `latest`).
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Release notes for a new release (e.g. semantic-release's notes).
+    #[arg(long, value_name = "FILE")]
+    pub notes_file: Option<PathBuf>,
+
+    /// Title of a new release (default: the tag).
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+
+    /// Mark a new release as a pre-release.
+    #[arg(long)]
+    pub prerelease: bool,
+
+    /// Upload and verify, but leave the release a draft.
+    #[arg(long)]
+    pub draft: bool,
 }
 
 /// Options of `dbrelease build` (and of every command that builds first).

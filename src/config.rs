@@ -23,6 +23,17 @@ pub struct ConfigFile {
     /// Files released as they are, next to the generated artifacts.
     #[serde(default)]
     pub files: Vec<ExtraFileSection>,
+    /// Where `publish --github` releases to.
+    #[serde(default)]
+    pub github: GithubSection,
+}
+
+/// `[github]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSection {
+    /// `owner/name`; `--repo` and GITHUB_REPOSITORY override it.
+    pub repo: Option<String>,
 }
 
 /// `[dataset]`
@@ -188,6 +199,8 @@ pub struct BuildConfig {
     pub checkpoint_wal: bool,
     /// Seconds since the epoch for `created_at` and the gzip header (SOURCE_DATE_EPOCH).
     pub source_date_epoch: Option<i64>,
+    /// `[github] repo`.
+    pub github_repo: Option<String>,
 }
 
 /// Table selection and Parquet writer options.
@@ -335,6 +348,7 @@ pub fn resolve(
         files,
         checkpoint_wal: args.checkpoint_wal,
         source_date_epoch,
+        github_repo: file.github.repo,
     })
 }
 

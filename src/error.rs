@@ -8,6 +8,10 @@ pub const EXIT_CONFIG: i32 = 2;
 pub const EXIT_SOURCE: i32 = 3;
 /// Exit code for an output directory that cannot be written.
 pub const EXIT_OUTPUT: i32 = 4;
+/// Exit code for a publish target (GitHub, S3) that failed or refused a request.
+pub const EXIT_REMOTE: i32 = 5;
+/// Exit code for a publish refused to protect published data (differs without --replace, immutable).
+pub const EXIT_REFUSED: i32 = 6;
 /// Exit code for anything else.
 pub const EXIT_FAILURE: i32 = 1;
 
@@ -30,6 +34,14 @@ pub enum Error {
     #[error("{path}: {message}")]
     Output { path: PathBuf, message: String },
 
+    /// A publish target failed.
+    #[error("{0}")]
+    Remote(String),
+
+    /// Publishing would change published data without permission.
+    #[error("{0}")]
+    Refused(String),
+
     /// An internal failure that the user cannot fix by changing input.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -42,6 +54,8 @@ impl Error {
             Error::Config(_) => EXIT_CONFIG,
             Error::Source { .. } | Error::Table { .. } => EXIT_SOURCE,
             Error::Output { .. } => EXIT_OUTPUT,
+            Error::Remote(_) => EXIT_REMOTE,
+            Error::Refused(_) => EXIT_REFUSED,
             Error::Other(_) => EXIT_FAILURE,
         }
     }

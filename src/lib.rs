@@ -9,7 +9,9 @@ pub mod config;
 pub mod error;
 pub mod manifest;
 pub mod naming;
+pub mod plan;
 pub mod progress;
+pub mod publish;
 pub mod report;
 
 use std::io::IsTerminal;
@@ -28,6 +30,20 @@ pub fn run(cli: &Cli) -> Result<()> {
                 print!("{}", report::build_json(&outcome));
             } else {
                 print!("{}", report::build_table(&outcome));
+            }
+            Ok(())
+        }
+        Command::Publish(args) => {
+            let json = args.build.json;
+            let show_progress = !cli.quiet && !json && std::io::stderr().is_terminal();
+            let report = publish::run_publish(args, &progress::Progress::new(show_progress))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                );
+            } else {
+                print!("{}", publish::report_table(&report));
             }
             Ok(())
         }

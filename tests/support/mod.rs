@@ -102,3 +102,4 @@ pub fn python_duckdb_14() -> bool {
     }
     available
 }
+pub mod github_fake;

@@ -1,0 +1,571 @@
+//! The GitHub edge: the few REST calls a release needs, with GitHub's failure modes handled
+//! (retries with backoff, rate limits, leftovers of failed uploads). Uploads stream from disk.
+
+use std::path::Path;
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, USER_AGENT};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{debug, warn};
+
+/// Largest asset GitHub accepts.
+pub const MAX_ASSET_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// A token that never shows up in Debug output or logs.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token.
+    pub fn new(value: String) -> Self {
+        Token(value)
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// A release as the REST API returns it (the fields we use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Release {
+    /// Id.
+    pub id: u64,
+    /// Tag.
+    pub tag_name: String,
+    /// Draft releases are invisible to the public and to `GET /releases/tags/{tag}`.
+    pub draft: bool,
+    /// Immutable releases cannot change once published.
+    #[serde(default)]
+    pub immutable: bool,
+    /// Web page.
+    pub html_url: String,
+    /// Upload endpoint template, e.g. `https://uploads.github.com/...{?name,label}`.
+    pub upload_url: String,
+    /// Assets.
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+}
+
+/// A release asset.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Asset {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Size.
+    pub size: u64,
+    /// `uploaded` when complete.
+    pub state: String,
+    /// `sha256:<hex>`, null on old assets.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// Public download URL.
+    #[serde(default)]
+    pub browser_download_url: String,
+}
+
+impl Asset {
+    /// Hex sha256 from `digest`, when GitHub reports one.
+    pub fn sha256(&self) -> Option<String> {
+        self.digest
+            .as_deref()
+            .and_then(|digest| digest.strip_prefix("sha256:"))
+            .map(str::to_string)
+    }
+}
+
+/// Why a GitHub call failed, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    /// 401.
+    #[error(
+        "GitHub rejected the token (401 Bad credentials): set a valid GITHUB_TOKEN or GH_TOKEN"
+    )]
+    BadToken,
+    /// 404 on the repository.
+    #[error(
+        "repository {repo} not found, or the token cannot see it: check --repo and that the token has access (contents: write)"
+    )]
+    NotFound {
+        /// owner/name.
+        repo: String,
+    },
+    /// 403 without rate-limit signs.
+    #[error(
+        "GitHub refused {what} (403: {message}): the token needs `contents: write` on {repo} (in Actions: `permissions: contents: write`)"
+    )]
+    Forbidden {
+        /// The operation.
+        what: String,
+        /// GitHub's message.
+        message: String,
+        /// owner/name.
+        repo: String,
+    },
+    /// 422 and other client errors.
+    #[error("GitHub rejected {what} ({status}: {message})")]
+    Rejected {
+        /// The operation.
+        what: String,
+        /// Status.
+        status: u16,
+        /// GitHub's message.
+        message: String,
+    },
+    /// Still failing after the retries.
+    #[error("{what} kept failing after {attempts} attempts: {last}")]
+    Exhausted {
+        /// The operation.
+        what: String,
+        /// Attempts made.
+        attempts: usize,
+        /// The last failure.
+        last: String,
+    },
+}
+
+/// Retry schedule for transient failures.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// First delay.
+    pub min_delay: Duration,
+    /// Largest delay between attempts.
+    pub max_delay: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// Longest rate-limit wait we accept before giving up.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retries: 6,
+            max_rate_limit_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A GitHub REST client for one repository.
+#[derive(Debug, Clone)]
+pub struct GitHub {
+    http: reqwest::Client,
+    api: String,
+    repo: String,
+    token: Option<Token>,
+    retry: RetryPolicy,
+}
+
+enum Outcome {
+    Done(Response),
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
+}
+
+impl GitHub {
+    /// A client for `repo` (`owner/name`) at `api` (e.g. `https://api.github.com`).
+    pub fn new(api: &str, repo: &str, token: Option<Token>, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            // A stalled upload or response fails instead of hanging the release job.
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .expect("HTTP client builds");
+        GitHub {
+            http,
+            api: api.trim_end_matches('/').to_string(),
+            repo: repo.to_string(),
+            token,
+            retry,
+        }
+    }
+
+    /// The repository this client talks to.
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(USER_AGENT, concat!("dbrelease/", env!("CARGO_PKG_VERSION")))
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(Token(token)) = &self.token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request
+    }
+
+    /// Sends `make()` with retries on network errors, 5xx, and rate limits.
+    async fn send(
+        &self,
+        what: &str,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, GitHubError> {
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter()
+            .build();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let outcome = match make().send().await {
+                Ok(response) => self.classify(what, response).await?,
+                Err(err) => Outcome::Retry {
+                    reason: describe_reqwest(&err),
+                    wait: None,
+                },
+            };
+            match outcome {
+                Outcome::Done(response) => return Ok(response),
+                Outcome::Retry { reason, wait } => {
+                    let Some(backoff) = delays.next() else {
+                        return Err(GitHubError::Exhausted {
+                            what: what.to_string(),
+                            attempts,
+                            last: reason,
+                        });
+                    };
+                    let wait = wait.unwrap_or(backoff);
+                    if wait > self.retry.max_rate_limit_wait {
+                        return Err(GitHubError::Exhausted {
+                            what: what.to_string(),
+                            attempts,
+                            last: format!("{reason}; GitHub asks to wait {}s", wait.as_secs()),
+                        });
+                    }
+                    warn!(%what, %reason, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn classify(&self, what: &str, response: Response) -> Result<Outcome, GitHubError> {
+        let status = response.status();
+        if status.is_success() || status == StatusCode::FOUND {
+            return Ok(Outcome::Done(response));
+        }
+        let rate_wait = rate_limit_wait(status, response.headers());
+        let body = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .map(|value| {
+                let mut text = value["message"].as_str().unwrap_or("").to_string();
+                if let Some(errors) = value["errors"].as_array() {
+                    for error in errors {
+                        if let Some(code) = error["code"].as_str() {
+                            text.push_str(&format!(" [{code}]"));
+                        }
+                    }
+                }
+                text
+            })
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        if let Some(wait) = rate_wait {
+            return Ok(Outcome::Retry {
+                reason: format!("rate limited ({status}: {message})"),
+                wait: Some(wait),
+            });
+        }
+        if status.is_server_error() {
+            return Ok(Outcome::Retry {
+                reason: format!("{status}: {message}"),
+                wait: None,
+            });
+        }
+        Err(match status {
+            StatusCode::UNAUTHORIZED => GitHubError::BadToken,
+            StatusCode::NOT_FOUND => GitHubError::NotFound {
+                repo: self.repo.clone(),
+            },
+            StatusCode::FORBIDDEN => GitHubError::Forbidden {
+                what: what.to_string(),
+                message,
+                repo: self.repo.clone(),
+            },
+            _ => GitHubError::Rejected {
+                what: what.to_string(),
+                status: status.as_u16(),
+                message,
+            },
+        })
+    }
+
+    fn repo_url(&self, rest: &str) -> String {
+        format!("{}/repos/{}{rest}", self.api, self.repo)
+    }
+
+    /// Every release of the tag, drafts included (the tag endpoint hides drafts).
+    pub async fn releases_for_tag(&self, tag: &str) -> Result<Vec<Release>, GitHubError> {
+        let mut found = Vec::new();
+        for page in 1.. {
+            let url = self.repo_url(&format!("/releases?per_page=100&page={page}"));
+            let response = self
+                .send("listing releases", || {
+                    self.request(Method::GET, &url)
+                        .header(ACCEPT, "application/vnd.github+json")
+                })
+                .await?;
+            let releases: Vec<Release> = parse(response, "listing releases").await?;
+            let full_page = releases.len() == 100;
+            found.extend(releases.into_iter().filter(|r| r.tag_name == tag));
+            if !full_page {
+                break;
+            }
+        }
+        found.sort_by_key(|release| release.id);
+        Ok(found)
+    }
+
+    /// Creates a draft release for `tag`.
+    pub async fn create_draft(
+        &self,
+        tag: &str,
+        title: &str,
+        notes: &str,
+        prerelease: bool,
+    ) -> Result<Release, GitHubError> {
+        let url = self.repo_url("/releases");
+        let body = json!({
+            "tag_name": tag, "name": title, "body": notes, "draft": true, "prerelease": prerelease,
+        });
+        let response = self
+            .send("creating the draft release", || {
+                self.request(Method::POST, &url).json(&body)
+            })
+            .await?;
+        parse(response, "creating the draft release").await
+    }
+
+    /// Publishes a draft.
+    pub async fn publish(&self, release_id: u64) -> Result<Release, GitHubError> {
+        let url = self.repo_url(&format!("/releases/{release_id}"));
+        let response = self
+            .send("publishing the release", || {
+                self.request(Method::PATCH, &url)
+                    .json(&json!({ "draft": false }))
+            })
+            .await?;
+        parse(response, "publishing the release").await
+    }
+
+    /// Deletes a release (used for duplicate drafts only).
+    pub async fn delete_release(&self, release_id: u64) -> Result<(), GitHubError> {
+        let url = self.repo_url(&format!("/releases/{release_id}"));
+        self.send("deleting a duplicate draft", || {
+            self.request(Method::DELETE, &url)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The release's assets, fresh.
+    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, GitHubError> {
+        let mut assets = Vec::new();
+        for page in 1.. {
+            let url = self.repo_url(&format!(
+                "/releases/{release_id}/assets?per_page=100&page={page}"
+            ));
+            let response = self
+                .send("listing assets", || self.request(Method::GET, &url))
+                .await?;
+            let batch: Vec<Asset> = parse(response, "listing assets").await?;
+            let full_page = batch.len() == 100;
+            assets.extend(batch);
+            if !full_page {
+                break;
+            }
+        }
+        Ok(assets)
+    }
+
+    /// Downloads an asset's bytes (small files only: the published manifest).
+    pub async fn download_asset(&self, asset_id: u64) -> Result<Vec<u8>, GitHubError> {
+        let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
+        let response = self
+            .send("downloading the published manifest", || {
+                self.request(Method::GET, &url)
+                    .header(ACCEPT, "application/octet-stream")
+            })
+            .await?;
+        response
+            .bytes()
+            .await
+            .map(|bytes| bytes.to_vec())
+            .map_err(|err| GitHubError::Exhausted {
+                what: "downloading the published manifest".into(),
+                attempts: 1,
+                last: describe_reqwest(&err),
+            })
+    }
+
+    /// Renames an asset.
+    pub async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<Asset, GitHubError> {
+        let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
+        let what = format!("renaming asset to {name}");
+        let response = self
+            .send(&what, || {
+                self.request(Method::PATCH, &url)
+                    .json(&json!({ "name": name }))
+            })
+            .await?;
+        parse(response, &what).await
+    }
+
+    /// Deletes an asset.
+    pub async fn delete_asset(&self, asset_id: u64) -> Result<(), GitHubError> {
+        let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
+        self.send("deleting an asset", || self.request(Method::DELETE, &url))
+            .await
+            .map(drop)
+    }
+
+    /// Uploads `path` as asset `name`, streaming from disk. After a failed attempt the
+    /// release is re-listed and an incomplete asset of that name deleted before retrying.
+    pub async fn upload(
+        &self,
+        release: &Release,
+        name: &str,
+        path: &Path,
+        bytes: u64,
+        media_type: &str,
+    ) -> Result<Asset, GitHubError> {
+        let base = release
+            .upload_url
+            .split('{')
+            .next()
+            .unwrap_or(&release.upload_url)
+            .to_string();
+        let mut url = reqwest::Url::parse(&base).map_err(|err| GitHubError::Rejected {
+            what: "the release's upload_url".into(),
+            status: 0,
+            message: err.to_string(),
+        })?;
+        url.query_pairs_mut().append_pair("name", name);
+        let what = format!("uploading {name}");
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter()
+            .build();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|err| GitHubError::Rejected {
+                    what: what.clone(),
+                    status: 0,
+                    message: format!("cannot read {}: {err}", path.display()),
+                })?;
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                file,
+                256 * 1024,
+            ));
+            let sent = self
+                .request(Method::POST, url.as_str())
+                .header(CONTENT_TYPE, media_type)
+                .header(CONTENT_LENGTH, bytes)
+                .body(body)
+                .send()
+                .await;
+            let outcome = match sent {
+                Ok(response) => self.classify(&what, response).await?,
+                Err(err) => Outcome::Retry {
+                    reason: describe_reqwest(&err),
+                    wait: None,
+                },
+            };
+            let (reason, wait) = match outcome {
+                Outcome::Done(response) => return parse(response, &what).await,
+                Outcome::Retry { reason, wait } => (reason, wait),
+            };
+            let Some(backoff) = delays.next() else {
+                return Err(GitHubError::Exhausted {
+                    what,
+                    attempts,
+                    last: reason,
+                });
+            };
+            warn!(%what, %reason, "upload failed; cleaning up and retrying");
+            tokio::time::sleep(wait.unwrap_or(backoff)).await;
+            // A failed upload can leave an incomplete asset that blocks the name (422).
+            for asset in self.list_assets(release.id).await? {
+                if asset.name == name && asset.state != "uploaded" {
+                    debug!(id = asset.id, state = %asset.state, "deleting leftover of a failed upload");
+                    self.delete_asset(asset.id).await?;
+                }
+            }
+        }
+    }
+}
+
+/// How long GitHub asks us to wait, when the response is a rate limit.
+fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    if header("x-ratelimit-remaining").as_deref() == Some("0")
+        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
+    {
+        let now = jiff::Timestamp::now().as_second();
+        return Some(Duration::from_secs((reset - now).max(1) as u64));
+    }
+    // A 429 without headers: GitHub's guidance is to wait at least a minute.
+    (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))
+}
+
+fn describe_reqwest(err: &reqwest::Error) -> String {
+    // reqwest's errors name the URL (never headers), so no token can leak through them.
+    if err.is_timeout() {
+        format!("timed out: {err}")
+    } else if err.is_connect() {
+        format!("cannot connect: {err}")
+    } else {
+        err.to_string()
+    }
+}
+
+async fn parse<T: serde::de::DeserializeOwned>(
+    response: Response,
+    what: &str,
+) -> Result<T, GitHubError> {
+    let text = response
+        .text()
+        .await
+        .map_err(|err| GitHubError::Exhausted {
+            what: what.to_string(),
+            attempts: 1,
+            last: describe_reqwest(&err),
+        })?;
+    serde_json::from_str(&text).map_err(|err| GitHubError::Rejected {
+        what: what.to_string(),
+        status: 200,
+        message: format!("unexpected response ({err})"),
+    })
+}

@@ -1,0 +1,569 @@
+//! `dbrelease publish`: build, read the target's state, plan, then execute the plan
+//! (artifacts first, metadata last, manifest.json very last), verify, publish.
+
+pub mod github;
+
+use std::path::Path;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::info;
+
+use crate::build::{self, hashing::digest_bytes};
+use crate::cli::PublishArgs;
+use crate::error::{Error, Result};
+use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use crate::plan::{self, AssetAction, AssetPlan, LocalFile, RemoteAsset, TEMP_PREFIX};
+use crate::progress::Progress;
+use github::{Asset, GitHub, GitHubError, Release, RetryPolicy, Token};
+
+/// Uploads in flight at once: enough to hide latency, few enough for GitHub's
+/// content-creation limits.
+const UPLOAD_CONCURRENCY: usize = 3;
+
+/// What happened to one asset.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetReport {
+    /// Asset name.
+    pub name: String,
+    /// `skip`, `upload`, `replace` or `delete_leftover`.
+    pub action: String,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// The result of a publish.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// Tag.
+    pub tag: String,
+    /// Repository.
+    pub repo: String,
+    /// Release page, when a release exists.
+    pub release_url: Option<String>,
+    /// True when the release was left (or is) a draft.
+    pub draft: bool,
+    /// True when nothing had to change.
+    pub up_to_date: bool,
+    /// True for `--dry-run`.
+    pub dry_run: bool,
+    /// Per-asset actions.
+    pub assets: Vec<AssetReport>,
+    /// Notes for the user (e.g. planned without a token).
+    pub notes: Vec<String>,
+}
+
+impl From<GitHubError> for Error {
+    fn from(err: GitHubError) -> Self {
+        Error::Remote(err.to_string())
+    }
+}
+
+/// Runs `dbrelease publish`.
+pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
+    let tag = args.build.tag.clone().ok_or_else(|| {
+        Error::Config("publish needs --tag TAG (e.g. the tag semantic-release just created)".into())
+    })?;
+    if !args.github {
+        return Err(Error::Config(
+            "choose where to publish: --github (GitHub Releases)".into(),
+        ));
+    }
+    let config = crate::config::load_build_config(&args.build)?;
+    let repo = args
+        .repo
+        .clone()
+        .or_else(|| config.github_repo.clone())
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok().filter(|r| !r.is_empty()))
+        .ok_or_else(|| {
+            Error::Config(
+                "no repository: pass --repo OWNER/NAME, set [github] repo in the config, or GITHUB_REPOSITORY".into(),
+            )
+        })?;
+    if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+        return Err(Error::Config(format!(
+            "repository {repo:?} must look like OWNER/NAME"
+        )));
+    }
+    let notes = match &args.notes_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|err| {
+            Error::Config(format!(
+                "cannot read --notes-file {}: {err}",
+                path.display()
+            ))
+        })?,
+        None => String::new(),
+    };
+
+    // Refuse what GitHub cannot hold before spending time on a build.
+    for extra in &config.files {
+        let bytes = std::fs::metadata(&extra.path).map(|m| m.len()).unwrap_or(0);
+        if bytes >= github::MAX_ASSET_BYTES {
+            return Err(too_big(&extra.name, bytes));
+        }
+    }
+    let outcome = build::run_build(&config, progress)?;
+    for artifact in &outcome.manifest.artifacts {
+        if artifact.bytes >= github::MAX_ASSET_BYTES {
+            return Err(too_big(&artifact.name, artifact.bytes));
+        }
+    }
+    let local = plan::local_files(&outcome.manifest, &metadata_digests(&outcome.out_dir)?);
+
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .map(Token::new);
+    if token.is_none() && !args.dry_run {
+        return Err(Error::Config(
+            "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
+        ));
+    }
+    let api = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".into());
+    let client = GitHub::new(&api, &repo, token.clone(), retry_policy_from_env());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Other(err.into()))?;
+    let title = args.title.clone().unwrap_or_else(|| tag.clone());
+    runtime.block_on(publish_github(PublishJob {
+        client: &client,
+        tag: &tag,
+        title: &title,
+        notes: &notes,
+        local: &local,
+        out_dir: &outcome.out_dir,
+        has_token: token.is_some(),
+        args,
+    }))
+}
+
+fn too_big(name: &str, bytes: u64) -> Error {
+    Error::Config(format!(
+        "{name} is {bytes} bytes; GitHub release assets must be smaller than 2 GiB. Publish it to S3 instead, or leave it out"
+    ))
+}
+
+/// Test hook: `DBRELEASE_RETRY_MIN_MS` shortens the backoff so fault-injection tests run fast.
+fn retry_policy_from_env() -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
+    if let Some(ms) = std::env::var("DBRELEASE_RETRY_MIN_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        policy.min_delay = std::time::Duration::from_millis(ms);
+        policy.max_delay = std::time::Duration::from_millis(ms * 20);
+    }
+    policy
+}
+
+/// Sizes and digests of the metadata files in `out_dir`.
+fn metadata_digests(out_dir: &Path) -> Result<Vec<(&'static str, u64, String)>> {
+    [DATAPACKAGE_FILE, SHA256SUMS_FILE, MANIFEST_FILE]
+        .into_iter()
+        .map(|name| {
+            let path = out_dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|err| Error::output(&path, &err))?;
+            let digest = digest_bytes(&bytes);
+            Ok((name, digest.bytes, digest.sha256))
+        })
+        .collect()
+}
+
+struct PublishJob<'a> {
+    client: &'a GitHub,
+    tag: &'a str,
+    title: &'a str,
+    notes: &'a str,
+    local: &'a [LocalFile],
+    out_dir: &'a Path,
+    has_token: bool,
+    args: &'a PublishArgs,
+}
+
+async fn publish_github(job: PublishJob<'_>) -> Result<PublishReport> {
+    let PublishJob {
+        client,
+        tag,
+        local,
+        args,
+        ..
+    } = job;
+    let mut notes = Vec::new();
+    let (target, duplicates) = if job.has_token {
+        let mut releases = client.releases_for_tag(tag).await?;
+        // A published release wins; otherwise the oldest draft. Any other draft of the tag is
+        // a duplicate left by an earlier failed run.
+        let position = releases
+            .iter()
+            .position(|r| !r.draft)
+            .or(if releases.is_empty() { None } else { Some(0) });
+        let target = position.map(|index| releases.remove(index));
+        let duplicates: Vec<Release> = releases.into_iter().filter(|r| r.draft).collect();
+        (target, duplicates)
+    } else {
+        notes.push("no GITHUB_TOKEN: planned against an empty release".to_string());
+        (None, Vec::new())
+    };
+
+    let (remote, published) = match &target {
+        Some(release) => {
+            let assets = client.list_assets(release.id).await?;
+            let published = published_manifest(client, &assets).await;
+            (assets, published)
+        }
+        None => (Vec::new(), None),
+    };
+    let remote_assets: Vec<RemoteAsset> = remote.iter().map(to_remote).collect();
+    let plan = plan::plan_assets(local, &remote_assets, published.as_ref(), args.replace);
+
+    let mut report = PublishReport {
+        tag: tag.to_string(),
+        repo: client.repo().to_string(),
+        release_url: target.as_ref().map(|r| r.html_url.clone()),
+        draft: target.as_ref().is_none_or(|r| r.draft),
+        up_to_date: plan.is_noop() && target.as_ref().is_some_and(|r| !r.draft || args.draft),
+        dry_run: args.dry_run,
+        assets: plan_reports(&plan),
+        notes,
+    };
+    if args.dry_run {
+        if !plan.conflicts.is_empty() {
+            report
+                .notes
+                .push(conflict_message(&plan, target.as_ref(), client.repo()));
+        }
+        return Ok(report);
+    }
+    if !plan.conflicts.is_empty() {
+        return Err(Error::Refused(conflict_message(
+            &plan,
+            target.as_ref(),
+            client.repo(),
+        )));
+    }
+    if let Some(release) = &target
+        && !release.draft
+        && release.immutable
+        && !plan.is_noop()
+    {
+        return Err(Error::Refused(format!(
+            "release {tag} is published and immutable: its assets can never change. Publish the new data under a new tag"
+        )));
+    }
+
+    for duplicate in &duplicates {
+        info!(id = duplicate.id, "deleting a duplicate draft of {tag}");
+        client.delete_release(duplicate.id).await?;
+    }
+    if report.up_to_date {
+        report.assets = plan_reports(&plan);
+        return Ok(report);
+    }
+
+    let release = match target {
+        Some(release) => release,
+        None => {
+            client
+                .create_draft(tag, job.title, job.notes, args.prerelease)
+                .await?
+        }
+    };
+    report.release_url = Some(release.html_url.clone());
+
+    let mut reports = Vec::new();
+    for action in &plan.actions {
+        if let AssetAction::DeleteLeftover { id, name, .. } = action {
+            let started = Instant::now();
+            client.delete_asset(*id).await?;
+            reports.push(AssetReport {
+                name: name.clone(),
+                action: "delete_leftover".into(),
+                bytes: 0,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let is_metadata = |name: &str| local.iter().any(|f| f.name == name && f.metadata);
+    // Artifacts first, concurrently; then metadata one by one in plan order, manifest last.
+    let data_actions: Vec<&AssetAction> = plan
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, AssetAction::DeleteLeftover { .. }) && !is_metadata(a.name()))
+        .collect();
+    let results: Vec<Result<(AssetReport, Option<Swap>)>> = futures::stream::iter(data_actions)
+        .map(|action| execute(client, &release, local, job.out_dir, action))
+        .buffer_unordered(UPLOAD_CONCURRENCY)
+        .collect()
+        .await;
+    // Replacements swap in only after every new file is uploaded and verified, one right
+    // after the other, so each name is missing only between two consecutive requests.
+    let mut swaps = Vec::new();
+    for result in results {
+        let (report, swap) = result?;
+        reports.push(report);
+        swaps.extend(swap);
+    }
+    swaps.sort_by_key(|swap| local.iter().position(|f| f.name == swap.name));
+    for swap in &swaps {
+        swap.apply(client).await?;
+    }
+    let data_files: Vec<&LocalFile> = local.iter().filter(|f| !f.metadata).collect();
+    verify(client, release.id, &data_files).await?;
+    for action in plan
+        .actions
+        .iter()
+        .filter(|a| is_metadata(a.name()) && !matches!(a, AssetAction::DeleteLeftover { .. }))
+    {
+        let (report, swap) = execute(client, &release, local, job.out_dir, action).await?;
+        if let Some(swap) = swap {
+            swap.apply(client).await?;
+        }
+        reports.push(report);
+    }
+    let all_files: Vec<&LocalFile> = local.iter().collect();
+    verify(client, release.id, &all_files).await?;
+
+    let mut release = release;
+    if release.draft && !args.draft {
+        release = client.publish(release.id).await?;
+    }
+    report.release_url = Some(release.html_url.clone());
+    report.draft = release.draft;
+    reports.sort_by_key(|r| {
+        local
+            .iter()
+            .position(|f| f.name == r.name)
+            .unwrap_or(usize::MAX)
+    });
+    report.assets = reports;
+    Ok(report)
+}
+
+fn to_remote(asset: &Asset) -> RemoteAsset {
+    RemoteAsset {
+        id: asset.id,
+        name: asset.name.clone(),
+        bytes: asset.size,
+        state: asset.state.clone(),
+        sha256: asset.sha256(),
+    }
+}
+
+async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Option<Manifest> {
+    let asset = assets
+        .iter()
+        .find(|a| a.name == MANIFEST_FILE && a.state == "uploaded")?;
+    let bytes = client.download_asset(asset.id).await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn plan_reports(plan: &AssetPlan) -> Vec<AssetReport> {
+    plan.actions
+        .iter()
+        .map(|action| AssetReport {
+            name: action.name().to_string(),
+            action: match action {
+                AssetAction::Skip { .. } => "skip",
+                AssetAction::Upload { .. } => "upload",
+                AssetAction::Replace { .. } => "replace",
+                AssetAction::DeleteLeftover { .. } => "delete_leftover",
+            }
+            .into(),
+            bytes: action.upload_bytes(),
+            seconds: 0.0,
+        })
+        .collect()
+}
+
+fn conflict_message(plan: &AssetPlan, target: Option<&Release>, repo: &str) -> String {
+    let mut text = format!(
+        "the release on {repo} already has assets that differ from this build ({} differing):",
+        plan.conflicts.len()
+    );
+    for conflict in &plan.conflicts {
+        text.push_str(&format!(
+            "\n  {}: published {} bytes sha256 {}, built {} bytes sha256 {}",
+            conflict.name,
+            conflict.remote_bytes,
+            conflict.remote_sha256.as_deref().unwrap_or("unknown"),
+            conflict.local_bytes,
+            conflict.local_sha256
+        ));
+    }
+    if target.is_some_and(|r| r.immutable && !r.draft) {
+        text.push_str("\nThe release is immutable: publish the new data under a new tag.");
+    } else {
+        text.push_str("\nPass --replace to replace them, or publish under a new tag.");
+    }
+    text
+}
+
+/// A verified replacement waiting under its temporary name.
+struct Swap {
+    name: String,
+    temporary_id: u64,
+    old_id: u64,
+}
+
+impl Swap {
+    /// Deletes the old asset and gives the new one its name (GitHub names are unique, so
+    /// this order is the only one possible).
+    async fn apply(&self, client: &GitHub) -> Result<()> {
+        client.delete_asset(self.old_id).await?;
+        client.rename_asset(self.temporary_id, &self.name).await?;
+        Ok(())
+    }
+}
+
+async fn execute(
+    client: &GitHub,
+    release: &Release,
+    local: &[LocalFile],
+    out_dir: &Path,
+    action: &AssetAction,
+) -> Result<(AssetReport, Option<Swap>)> {
+    let started = Instant::now();
+    let file = local
+        .iter()
+        .find(|f| f.name == action.name())
+        .expect("planned files are local");
+    let path = out_dir.join(&file.name);
+    let mut swap = None;
+    let action_name = match action {
+        AssetAction::Skip { .. } => "skip",
+        AssetAction::Upload { .. } => {
+            let asset = client
+                .upload(release, &file.name, &path, file.bytes, &file.media_type)
+                .await?;
+            check_asset(&asset, file)?;
+            "upload"
+        }
+        AssetAction::Replace { old_id, .. } => {
+            // New bytes under a temporary name, verified; the old asset stays downloadable
+            // until the swap.
+            let temporary = format!("{TEMP_PREFIX}{}", file.name);
+            let asset = client
+                .upload(release, &temporary, &path, file.bytes, &file.media_type)
+                .await?;
+            check_asset_bytes(&asset, file)?;
+            swap = Some(Swap {
+                name: file.name.clone(),
+                temporary_id: asset.id,
+                old_id: *old_id,
+            });
+            "replace"
+        }
+        AssetAction::DeleteLeftover { .. } => "delete_leftover",
+    };
+    let bytes = action.upload_bytes();
+    info!(asset = %file.name, action = action_name, bytes, seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()), "asset done");
+    let report = AssetReport {
+        name: file.name.clone(),
+        action: action_name.into(),
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((report, swap))
+}
+
+/// Size, state and digest match, whatever the asset is called.
+fn check_asset_bytes(asset: &Asset, file: &LocalFile) -> Result<()> {
+    check_asset(
+        asset,
+        &LocalFile {
+            name: asset.name.clone(),
+            ..file.clone()
+        },
+    )
+}
+
+fn check_asset(asset: &Asset, file: &LocalFile) -> Result<()> {
+    let digest_ok = asset.sha256().is_none_or(|sha| sha == file.sha256);
+    if asset.name != file.name
+        || asset.state != "uploaded"
+        || asset.size != file.bytes
+        || !digest_ok
+    {
+        return Err(Error::Remote(format!(
+            "GitHub stored {} as {} bytes (state {}, digest {}), expected {} bytes sha256 {}; nothing was published",
+            asset.name,
+            asset.size,
+            asset.state,
+            asset.digest.as_deref().unwrap_or("none"),
+            file.bytes,
+            file.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Every file is on the release, complete, with our size and digest.
+async fn verify(client: &GitHub, release_id: u64, files: &[&LocalFile]) -> Result<()> {
+    let assets = client.list_assets(release_id).await?;
+    let mut problems = Vec::new();
+    for file in files {
+        match assets.iter().find(|a| a.name == file.name) {
+            None => problems.push(format!("{} is missing", file.name)),
+            Some(asset) => {
+                if let Err(err) = check_asset(asset, file) {
+                    problems.push(err.to_string());
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Remote(format!(
+            "verification of the release failed; the manifest was not published:\n  {}",
+            problems.join("\n  ")
+        )))
+    }
+}
+
+/// The publish report as a table.
+pub fn report_table(report: &PublishReport) -> String {
+    let width = report
+        .assets
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut text = String::new();
+    if report.dry_run {
+        text.push_str("dry run: nothing was changed; this is the plan\n");
+    }
+    text.push_str(&format!(
+        "{:<width$}  {:<15}  {:>10}  {:>7}\n",
+        "asset", "action", "sent", "seconds"
+    ));
+    for asset in &report.assets {
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}  {:>7.2}\n",
+            asset.name,
+            asset.action,
+            crate::report::human_bytes(asset.bytes),
+            asset.seconds
+        ));
+    }
+    for note in &report.notes {
+        text.push_str(&format!("note: {note}\n"));
+    }
+    if report.up_to_date {
+        text.push_str(&format!("{} {}: up to date\n", report.repo, report.tag));
+    }
+    if let Some(url) = &report.release_url {
+        let state = if report.draft { " (draft)" } else { "" };
+        text.push_str(&format!("release: {url}{state}\n"));
+    }
+    text
+}

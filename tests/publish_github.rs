@@ -1,0 +1,462 @@
+//! `dbrelease publish --github` against a stateful GitHub fake on loopback.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use support::github_fake::{Fault, GitHubFake, On};
+use support::*;
+
+const TOKEN: &str = "ghs_s3cr3tT0kenValue1234567890";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    fake: GitHubFake,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data.duckdb");
+        std::fs::copy(
+            repo_root().join("fixtures/binance_futures_availability.duckdb"),
+            &db,
+        )
+        .unwrap();
+        write_config(
+            dir.path(),
+            &db,
+            "[export.tables.daily_availability]\nsort_by = [\"date\", \"symbol\"]\n",
+        );
+        Setup {
+            dir,
+            fake: GitHubFake::start("owner", "data", TOKEN),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("data.duckdb")
+    }
+
+    fn publish(&self, extra: &[&str]) -> Output {
+        self.publish_with_token(Some(TOKEN), extra)
+    }
+
+    fn publish_with_token(&self, token: Option<&str>, extra: &[&str]) -> Output {
+        let mut command = dbrelease();
+        command
+            .env("GITHUB_API_URL", &self.fake.url)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .env_remove("GITHUB_REPOSITORY")
+            .args([
+                "publish",
+                "--github",
+                "--repo",
+                "owner/data",
+                "--tag",
+                "v1.0.0",
+            ])
+            .arg("--config")
+            .arg(self.dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(self.dir.path().join("dist"))
+            .args(extra);
+        if let Some(token) = token {
+            command.env("GITHUB_TOKEN", token);
+        }
+        command.output().unwrap()
+    }
+
+    /// Asserts the tag has exactly one published release holding exactly our files.
+    fn assert_release_matches_dist(&self) {
+        let releases = self.fake.releases("v1.0.0");
+        assert_eq!(releases.len(), 1, "expected one release: {releases:#?}");
+        let release = &releases[0];
+        assert!(!release.draft, "release left as a draft");
+        let dist = self.dir.path().join("dist");
+        let mut expected: Vec<String> = manifest(&dist)
+            .artifacts
+            .iter()
+            .map(|a| a.name.clone())
+            .chain(["datapackage.json", "SHA256SUMS", "manifest.json"].map(String::from))
+            .collect();
+        expected.sort();
+        let mut names: Vec<String> = release.assets.iter().map(|a| a.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, expected);
+        for asset in &release.assets {
+            assert_eq!(asset.state, "uploaded", "{}", asset.name);
+            assert_eq!(
+                asset.data,
+                std::fs::read(dist.join(&asset.name)).unwrap(),
+                "{} differs from dist",
+                asset.name
+            );
+        }
+    }
+
+    fn change_database(&self) {
+        let conn = duckdb::Connection::open(self.db()).unwrap();
+        conn.execute_batch(
+            "UPDATE daily_symbol_counts SET total_symbols = total_symbols + 1; CHECKPOINT;",
+        )
+        .unwrap();
+    }
+}
+
+fn uploads(fake: &GitHubFake) -> Vec<String> {
+    fake.state
+        .lock()
+        .unwrap()
+        .events
+        .iter()
+        .filter_map(|(what, _)| what.strip_prefix("upload ").map(String::from))
+        .collect()
+}
+
+#[test]
+fn first_publish_creates_one_verified_release_with_the_manifest_last() {
+    let setup = Setup::new();
+    let notes = setup.dir.path().join("notes.md");
+    std::fs::write(&notes, "## Changes\n- more data\n").unwrap();
+    let output = setup.publish(&[
+        "--notes-file",
+        notes.to_str().unwrap(),
+        "--title",
+        "Data v1.0.0",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+    let release = &setup.fake.releases("v1.0.0")[0];
+    assert_eq!(release.body, "## Changes\n- more data\n");
+    assert_eq!(release.name, "Data v1.0.0");
+    let order = uploads(&setup.fake);
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("manifest.json"),
+        "{order:?}"
+    );
+    let metadata_start = order.iter().position(|n| n == "datapackage.json").unwrap();
+    assert!(
+        order[..metadata_start]
+            .iter()
+            .all(|n| n.ends_with(".parquet") || n.ends_with(".gz")),
+        "artifacts come before metadata: {order:?}"
+    );
+    // Published only after every asset was uploaded.
+    let events = setup.fake.state.lock().unwrap().events.clone();
+    assert_eq!(events.last().unwrap().0, "update release");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("release: https://github.com/owner/data/releases/tag/v1.0.0"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_identical_rerun_uploads_nothing() {
+    let setup = Setup::new();
+    assert!(setup.publish(&[]).status.success());
+    let sent = setup.fake.state.lock().unwrap().uploads_bytes;
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        setup.fake.state.lock().unwrap().uploads_bytes,
+        sent,
+        "bytes were re-uploaded"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("up to date"),
+        "{}",
+        text(&output)
+    );
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn a_rebuild_that_only_changes_created_at_is_up_to_date() {
+    // Without SOURCE_DATE_EPOCH, created_at is the build time; the data is what counts.
+    let setup = Setup::new();
+    let run = |out: &str| {
+        dbrelease()
+            .env("GITHUB_API_URL", &setup.fake.url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .args([
+                "publish",
+                "--github",
+                "--repo",
+                "owner/data",
+                "--tag",
+                "v1.0.0",
+                "--config",
+            ])
+            .arg(setup.dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(setup.dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    assert!(run("dist").status.success());
+    let first = manifest(&setup.dir.path().join("dist")).created_at;
+    let sent = setup.fake.state.lock().unwrap().uploads_bytes;
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let output = run("dist2");
+    assert!(output.status.success(), "{}", text(&output));
+    assert_ne!(manifest(&setup.dir.path().join("dist2")).created_at, first);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("up to date"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(setup.fake.state.lock().unwrap().uploads_bytes, sent);
+}
+
+#[test]
+fn changed_data_is_refused_without_replace_and_swapped_in_with_it() {
+    let setup = Setup::new();
+    assert!(setup.publish(&[]).status.success());
+    let before: Vec<String> = setup.fake.releases("v1.0.0")[0]
+        .assets
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    setup.change_database();
+
+    let output = setup.publish(&[]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("daily_symbol_counts.parquet"), "{stderr}");
+    assert!(stderr.contains("--replace"), "{stderr}");
+    assert!(
+        !stderr.contains("daily_availability.parquet:"),
+        "unchanged asset listed: {stderr}"
+    );
+
+    let events_before = setup.fake.state.lock().unwrap().events.len();
+    let output = setup.publish(&["--replace"]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+
+    // Rolling replacement: a name is only ever missing between deleting the old asset and
+    // renaming its verified replacement, with no other change in between.
+    let events = setup.fake.state.lock().unwrap().events[events_before..].to_vec();
+    for (index, (what, names)) in events.iter().enumerate() {
+        for name in &before {
+            if !names.contains(name) {
+                assert!(
+                    what.starts_with("delete asset"),
+                    "{name} missing after {what}"
+                );
+                let (next, next_names) = &events[index + 1];
+                assert!(
+                    next.starts_with("rename asset") && next_names.contains(name),
+                    "{name} not restored by {next}"
+                );
+            }
+        }
+    }
+    let output = setup.publish(&[]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("up to date"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn random_fault_schedules_all_converge() {
+    for seed in 1..=6u64 {
+        let setup = Setup::new();
+        setup.fake.random_faults(seed, 0.35, 6);
+        let output = setup.publish(&[]);
+        assert!(output.status.success(), "seed {seed}: {}", text(&output));
+        setup.assert_release_matches_dist();
+        let output = setup.publish(&[]);
+        assert!(
+            output.status.success(),
+            "seed {seed} rerun: {}",
+            text(&output)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("up to date"));
+        for text in [&output.stdout, &output.stderr] {
+            assert!(!String::from_utf8_lossy(text).contains(TOKEN));
+        }
+    }
+}
+
+#[test]
+fn a_starter_leftover_and_duplicate_drafts_are_cleaned_up() {
+    let setup = Setup::new();
+    // An earlier run died: GitHub kept failing uploads (each leaving a `starter` asset).
+    for _ in 0..100 {
+        setup.fake.fail_next(On::Upload, Fault::Status(502));
+    }
+    let output = setup.publish(&[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("kept failing"));
+    let drafts = setup.fake.releases("v1.0.0");
+    assert_eq!(drafts.len(), 1);
+    assert!(drafts[0].draft, "a failed run must not publish");
+    assert!(!drafts[0].assets.iter().any(|a| a.name == "manifest.json"));
+    setup.fake.state.lock().unwrap().queued_faults.clear();
+    // A second draft, as a concurrent earlier run would have left.
+    {
+        let mut state = setup.fake.state.lock().unwrap();
+        let mut duplicate = state.releases[0].clone();
+        duplicate.id = 999;
+        duplicate.assets.clear();
+        state.releases.push(duplicate);
+    }
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn timeouts_and_rate_limits_are_retried() {
+    let setup = Setup::new();
+    setup.fake.fail_next(On::Any, Fault::RateLimit);
+    setup.fake.fail_next(On::Upload, Fault::TooMany);
+    setup.fake.fail_next(On::Upload, Fault::Reset);
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn credentials_and_repository_problems_are_explained_and_publish_nothing() {
+    let setup = Setup::new();
+    let output = setup.publish_with_token(Some("wrong-token"), &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Bad credentials"));
+
+    let output = setup.publish_with_token(None, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("GITHUB_TOKEN"));
+
+    setup.fake.state.lock().unwrap().read_only_token = Some("read-only".into());
+    let output = setup.publish_with_token(Some("read-only"), &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("contents: write"),
+        "{}",
+        text(&output)
+    );
+
+    let output = dbrelease()
+        .env("GITHUB_API_URL", &setup.fake.url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .args([
+            "publish",
+            "--github",
+            "--repo",
+            "owner/nope",
+            "--tag",
+            "v1.0.0",
+            "--config",
+        ])
+        .arg(setup.dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(setup.dir.path().join("dist"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("owner/nope not found"));
+    assert!(setup.fake.releases("v1.0.0").is_empty());
+}
+
+#[test]
+fn an_asset_of_2_gib_is_refused_before_anything_is_sent() {
+    let setup = Setup::new();
+    let big = setup.dir.path().join("big.bin");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(2 * 1024 * 1024 * 1024).unwrap(); // sparse: no disk used
+    write_config(
+        setup.dir.path(),
+        &setup.db(),
+        "[[files]]\npath = \"big.bin\"\n",
+    );
+    let output = setup.publish(&[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("2 GiB") && stderr.contains("S3"),
+        "{stderr}"
+    );
+    assert!(setup.fake.state.lock().unwrap().requests.is_empty());
+    assert!(!setup.dir.path().join("dist/big.bin").exists());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let setup = Setup::new();
+    let output = setup.publish_with_token(None, &["--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("planned against an empty release"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("upload"), "{stdout}");
+
+    assert!(setup.publish(&[]).status.success());
+    setup.change_database();
+    let output = setup.publish(&["--dry-run", "--replace", "--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let actions: Vec<(String, String)> = report["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("daily_symbol_counts.parquet".into(), "replace".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("daily_availability.parquet".into(), "skip".into())),
+        "{actions:?}"
+    );
+    assert_eq!(report["dry_run"], true);
+    // Nothing changed on the release.
+    let events = setup.fake.state.lock().unwrap().events.clone();
+    let release = &setup.fake.releases("v1.0.0")[0];
+    assert!(
+        release
+            .assets
+            .iter()
+            .all(|a| !a.name.starts_with("dbrelease-tmp-"))
+    );
+    assert_eq!(events.last().unwrap().0, "update release");
+}
+
+#[test]
+fn the_token_never_appears_in_output_at_any_verbosity() {
+    let setup = Setup::new();
+    setup.fake.fail_next(On::Upload, Fault::Status(502));
+    for verbosity in [&[][..], &["-v"][..], &["-vv"][..]] {
+        let mut args = verbosity.to_vec();
+        args.push("--replace");
+        let output = setup.publish(&args);
+        assert!(output.status.success(), "{}", text(&output));
+        for stream in [&output.stdout, &output.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains(TOKEN),
+                "token leaked with {verbosity:?}"
+            );
+        }
+    }
+    let output = setup.publish_with_token(Some("ghp_wrongButSecret"), &["-vv"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("ghp_wrongButSecret"));
+}

@@ -1,0 +1,840 @@
+//! A stateful fake of the GitHub REST API for releases, on 127.0.0.1.
+//!
+//! It follows GitHub's documented behaviour (shapes from @octokit/openapi's
+//! api.github.com.json): `GET /releases/tags/{tag}` hides drafts, `GET /releases` lists
+//! them; uploads go to the host in `upload_url`; a name already taken is 422
+//! `already_exists`; a 502 during upload leaves an empty asset in state `starter`; assets
+//! carry `digest: "sha256:…"`; published immutable releases refuse changes. Faults are
+//! injected per request, from a queue or at random with a fixed seed.
+#![allow(dead_code)]
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// A fault to inject into one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer with this status (uploads with 5xx leave a `starter` asset, as GitHub does).
+    Status(u16),
+    /// Secondary rate limit: 403 with `retry-after: 1`.
+    RateLimit,
+    /// 429 with `retry-after: 1`.
+    TooMany,
+    /// Drop the connection after reading part of the request.
+    Reset,
+    /// Answer only after this long (longer than the client's read timeout = a stall).
+    Delay(Duration),
+}
+
+/// Which requests a queued fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum On {
+    /// Asset uploads.
+    Upload,
+    /// Any request.
+    Any,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeAsset {
+    pub id: u64,
+    pub name: String,
+    pub state: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeRelease {
+    pub id: u64,
+    pub tag: String,
+    pub name: String,
+    pub body: String,
+    pub draft: bool,
+    pub prerelease: bool,
+    pub immutable: bool,
+    pub assets: Vec<FakeAsset>,
+}
+
+/// Everything the fake knows; tests read and change it directly.
+#[derive(Debug)]
+pub struct GitHubState {
+    pub base: String,
+    pub owner: String,
+    pub repo: String,
+    pub token: String,
+    /// A token that may read but not write (403 on changes).
+    pub read_only_token: Option<String>,
+    /// Releases become immutable when published.
+    pub immutable_releases: bool,
+    pub releases: Vec<FakeRelease>,
+    next_id: u64,
+    pub queued_faults: VecDeque<(On, Fault)>,
+    /// Random faults: (rng, probability, faults left).
+    pub random_faults: Option<(StdRng, f64, usize)>,
+    /// After every change: (what happened, asset names of that release).
+    pub events: Vec<(String, BTreeSet<String>)>,
+    /// Every request line, in order (method, path).
+    pub requests: Vec<String>,
+    /// Every header value seen, to check no secret leaks (kept for inspection).
+    pub uploads_bytes: u64,
+}
+
+pub type Shared = Arc<Mutex<GitHubState>>;
+
+/// A running fake.
+pub struct GitHubFake {
+    pub url: String,
+    pub state: Shared,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl GitHubFake {
+    /// Starts the fake for `owner/repo` accepting `token`.
+    pub fn start(owner: &str, repo: &str, token: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(GitHubState {
+            base: url.clone(),
+            owner: owner.into(),
+            repo: repo.into(),
+            token: token.into(),
+            read_only_token: None,
+            immutable_releases: false,
+            releases: Vec::new(),
+            next_id: 1,
+            queued_faults: VecDeque::new(),
+            random_faults: None,
+            events: Vec::new(),
+            requests: Vec::new(),
+            uploads_bytes: 0,
+        }));
+        let app = Router::new()
+            .route(
+                "/repos/{owner}/{repo}/releases",
+                get(list_releases).post(create_release),
+            )
+            .route(
+                "/repos/{owner}/{repo}/releases/tags/{tag}",
+                get(release_by_tag),
+            )
+            .route(
+                "/repos/{owner}/{repo}/releases/{id}",
+                patch(update_release)
+                    .delete(delete_release)
+                    .get(get_release),
+            )
+            .route(
+                "/repos/{owner}/{repo}/releases/{id}/assets",
+                get(list_assets),
+            )
+            .route(
+                "/repos/{owner}/{repo}/releases/assets/{id}",
+                get(get_asset).patch(update_asset).delete(delete_asset),
+            )
+            .route(
+                "/uploads/repos/{owner}/{repo}/releases/{id}/assets",
+                post(upload_asset),
+            )
+            .route("/download/{id}", get(download))
+            .layer(DefaultBodyLimit::disable())
+            .with_state(state.clone());
+        runtime.spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        GitHubFake {
+            url,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// Queues a fault for the next matching request.
+    pub fn fail_next(&self, on: On, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .queued_faults
+            .push_back((on, fault));
+    }
+
+    /// Injects up to `count` random faults, each request failing with `probability`.
+    pub fn random_faults(&self, seed: u64, probability: f64, count: usize) {
+        self.state.lock().unwrap().random_faults =
+            Some((StdRng::seed_from_u64(seed), probability, count));
+    }
+
+    /// Releases of a tag (published and drafts).
+    pub fn releases(&self, tag: &str) -> Vec<FakeRelease> {
+        let state = self.state.lock().unwrap();
+        state
+            .releases
+            .iter()
+            .filter(|r| r.tag == tag)
+            .cloned()
+            .collect()
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(
+            json!({ "message": message, "documentation_url": "https://docs.github.com/rest" }),
+        ),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-ratelimit-remaining", "4999".parse().unwrap());
+    response
+}
+
+fn already_exists(resource: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({
+            "message": "Validation Failed",
+            "errors": [{ "resource": resource, "code": "already_exists", "field": "name" }],
+            "documentation_url": "https://docs.github.com/rest"
+        })),
+    )
+        .into_response()
+}
+
+/// Checks auth and repository; picks a fault. `Err` is the response to send instead.
+async fn gate(
+    state: &Shared,
+    headers: &HeaderMap,
+    owner: &str,
+    repo: &str,
+    write: bool,
+    upload: bool,
+    line: String,
+) -> Result<(), Response> {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(line);
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let presented = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("token "))
+            .unwrap_or("");
+        let read_only = s.read_only_token.as_deref() == Some(presented);
+        if presented != s.token && !read_only {
+            return Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
+        }
+        if owner != s.owner || repo != s.repo {
+            return Err(error(StatusCode::NOT_FOUND, "Not Found"));
+        }
+        if write && read_only {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "Resource not accessible by integration",
+            ));
+        }
+        let queued = s
+            .queued_faults
+            .iter()
+            .position(|(on, _)| *on == On::Any || (upload && *on == On::Upload));
+        match queued {
+            Some(index) => s.queued_faults.remove(index).map(|(_, fault)| fault),
+            None => match &mut s.random_faults {
+                Some((rng, probability, left)) if *left > 0 && (write || upload) => {
+                    if rng.random_bool(*probability) {
+                        *left -= 1;
+                        Some(match rng.random_range(0..5) {
+                            0 => Fault::Status(502),
+                            1 => Fault::Status(500),
+                            2 => Fault::RateLimit,
+                            3 => Fault::TooMany,
+                            _ => Fault::Reset,
+                        })
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            },
+        }
+    };
+    match fault {
+        None => Ok(()),
+        Some(Fault::Delay(duration)) => {
+            tokio::time::sleep(duration).await;
+            Ok(())
+        }
+        Some(Fault::Status(code)) => Err(error(
+            StatusCode::from_u16(code).unwrap(),
+            "Server Error (injected)",
+        )),
+        Some(Fault::RateLimit) => {
+            let mut response = error(
+                StatusCode::FORBIDDEN,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            );
+            response
+                .headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+            Err(response)
+        }
+        Some(Fault::TooMany) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            response
+                .headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+            Err(response)
+        }
+        Some(Fault::Reset) => {
+            // Dropping the connection mid-request: the handler task dies, hyper closes the
+            // socket, the client sees a reset.
+            panic!("injected connection reset (expected in fault-injection tests)");
+        }
+    }
+}
+
+fn asset_json(base: &str, owner: &str, repo: &str, asset: &FakeAsset) -> Value {
+    let digest = (asset.state == "uploaded")
+        .then(|| format!("sha256:{}", hex::encode(Sha256::digest(&asset.data))));
+    json!({
+        "url": format!("{base}/repos/{owner}/{repo}/releases/assets/{}", asset.id),
+        "browser_download_url": format!("{base}/download/{}", asset.id),
+        "id": asset.id,
+        "node_id": format!("RA_{}", asset.id),
+        "name": asset.name,
+        "label": "",
+        "state": asset.state,
+        "content_type": asset.content_type,
+        "size": asset.data.len(),
+        "digest": digest,
+        "download_count": 0,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "uploader": null
+    })
+}
+
+fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
+    let base = &s.base;
+    let (owner, repo) = (&s.owner, &s.repo);
+    json!({
+        "url": format!("{base}/repos/{owner}/{repo}/releases/{}", release.id),
+        "html_url": format!("https://github.com/{owner}/{repo}/releases/tag/{}", release.tag),
+        "assets_url": format!("{base}/repos/{owner}/{repo}/releases/{}/assets", release.id),
+        "upload_url": format!("{base}/uploads/repos/{owner}/{repo}/releases/{}/assets{{?name,label}}", release.id),
+        "tarball_url": null,
+        "zipball_url": null,
+        "id": release.id,
+        "node_id": format!("RE_{}", release.id),
+        "tag_name": release.tag,
+        "target_commitish": "main",
+        "name": release.name,
+        "body": release.body,
+        "draft": release.draft,
+        "prerelease": release.prerelease,
+        "immutable": release.immutable,
+        "created_at": "2026-01-01T00:00:00Z",
+        "published_at": if release.draft { Value::Null } else { json!("2026-01-01T00:00:00Z") },
+        "author": null,
+        "assets": release.assets.iter().map(|a| asset_json(base, owner, repo, a)).collect::<Vec<_>>(),
+    })
+}
+
+fn record(s: &mut GitHubState, release_id: u64, what: String) {
+    let names = s
+        .releases
+        .iter()
+        .find(|r| r.id == release_id)
+        .map(|r| r.assets.iter().map(|a| a.name.clone()).collect())
+        .unwrap_or_default();
+    s.events.push((what, names));
+}
+
+type Repo = Path<(String, String)>;
+
+async fn list_releases(
+    State(state): State<Shared>,
+    Path((owner, repo)): Repo,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        "GET releases".into(),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    // Newest first, as GitHub lists them.
+    let all: Vec<Value> = s
+        .releases
+        .iter()
+        .rev()
+        .map(|r| release_json(&s, r))
+        .collect();
+    let slice: Vec<Value> = all
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    axum::Json(Value::Array(slice)).into_response()
+}
+
+async fn release_by_tag(
+    State(state): State<Shared>,
+    Path((owner, repo, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        format!("GET releases/tags/{tag}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    match s.releases.iter().find(|r| r.tag == tag && !r.draft) {
+        Some(release) => axum::Json(release_json(&s, release)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn get_release(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        format!("GET releases/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    match s.releases.iter().find(|r| r.id == id) {
+        Some(release) => axum::Json(release_json(&s, release)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn create_release(
+    State(state): State<Shared>,
+    Path((owner, repo)): Repo,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        false,
+        "POST releases".into(),
+    )
+    .await
+    {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let tag = body["tag_name"].as_str().unwrap_or("").to_string();
+    if tag.is_empty() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation Failed: tag_name is missing",
+        );
+    }
+    let draft = body["draft"].as_bool().unwrap_or(false);
+    if !draft && s.releases.iter().any(|r| r.tag == tag && !r.draft) {
+        return already_exists("Release");
+    }
+    let id = s.next_id;
+    s.next_id += 1;
+    let release = FakeRelease {
+        id,
+        tag,
+        name: body["name"].as_str().unwrap_or("").into(),
+        body: body["body"].as_str().unwrap_or("").into(),
+        draft,
+        prerelease: body["prerelease"].as_bool().unwrap_or(false),
+        immutable: false,
+        assets: Vec::new(),
+    };
+    let json = release_json(&s, &release);
+    s.releases.push(release);
+    record(&mut s, id, "create release".into());
+    (StatusCode::CREATED, axum::Json(json)).into_response()
+}
+
+async fn update_release(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        false,
+        format!("PATCH releases/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let immutable_releases = s.immutable_releases;
+    let Some(index) = s.releases.iter().position(|r| r.id == id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if s.releases[index].immutable {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot modify an immutable release",
+        );
+    }
+    let release = &mut s.releases[index];
+    if let Some(draft) = body["draft"].as_bool() {
+        release.draft = draft;
+        if !draft && immutable_releases {
+            release.immutable = true;
+        }
+    }
+    if let Some(name) = body["name"].as_str() {
+        release.name = name.into();
+    }
+    let json = release_json(&s, &s.releases[index]);
+    record(&mut s, id, "update release".into());
+    axum::Json(json).into_response()
+}
+
+async fn delete_release(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        false,
+        format!("DELETE releases/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let before = s.releases.len();
+    s.releases.retain(|r| r.id != id);
+    if s.releases.len() == before {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_assets(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        format!("GET releases/{id}/assets"),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let Some(release) = s.releases.iter().find(|r| r.id == id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let assets: Vec<Value> = release
+        .assets
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|a| asset_json(&s.base, &s.owner, &s.repo, a))
+        .collect();
+    axum::Json(Value::Array(assets)).into_response()
+}
+
+fn find_asset(s: &mut GitHubState, id: u64) -> Option<(usize, usize)> {
+    s.releases
+        .iter()
+        .enumerate()
+        .find_map(|(ri, r)| r.assets.iter().position(|a| a.id == id).map(|ai| (ri, ai)))
+}
+
+async fn get_asset(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        format!("GET assets/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let wants_bytes = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/octet-stream"));
+    let mut s = state.lock().unwrap();
+    let Some((ri, ai)) = find_asset(&mut s, id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if wants_bytes {
+        // GitHub answers with a redirect to its download host.
+        let location = format!("{}/download/{id}", s.base);
+        return (StatusCode::FOUND, [("location", location)]).into_response();
+    }
+    axum::Json(asset_json(
+        &s.base,
+        &s.owner,
+        &s.repo,
+        &s.releases[ri].assets[ai],
+    ))
+    .into_response()
+}
+
+async fn download(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
+    let mut s = state.lock().unwrap();
+    match find_asset(&mut s, id) {
+        Some((ri, ai)) => s.releases[ri].assets[ai].data.clone().into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn update_asset(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        false,
+        format!("PATCH assets/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let Some((ri, ai)) = find_asset(&mut s, id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if s.releases[ri].immutable {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot modify an asset of an immutable release",
+        );
+    }
+    if let Some(name) = body["name"].as_str() {
+        if s.releases[ri]
+            .assets
+            .iter()
+            .any(|a| a.name == name && a.id != id)
+        {
+            return already_exists("ReleaseAsset");
+        }
+        s.releases[ri].assets[ai].name = name.into();
+    }
+    let release_id = s.releases[ri].id;
+    let json = asset_json(&s.base, &s.owner, &s.repo, &s.releases[ri].assets[ai]);
+    record(&mut s, release_id, format!("rename asset {id}"));
+    axum::Json(json).into_response()
+}
+
+async fn delete_asset(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        false,
+        format!("DELETE assets/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let Some((ri, ai)) = find_asset(&mut s, id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if s.releases[ri].immutable {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot delete an asset of an immutable release",
+        );
+    }
+    s.releases[ri].assets.remove(ai);
+    let release_id = s.releases[ri].id;
+    record(&mut s, release_id, format!("delete asset {id}"));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn upload_asset(
+    State(state): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let name = query.get("name").cloned().unwrap_or_default();
+    let gate_result = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        true,
+        true,
+        format!("UPLOAD {name}"),
+    )
+    .await;
+    let mut s = state.lock().unwrap();
+    let Some(ri) = s.releases.iter().position(|r| r.id == id) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if let Err(response) = gate_result {
+        // GitHub leaves an empty `starter` asset behind when an upload dies server-side.
+        if response.status().is_server_error()
+            && !s.releases[ri].assets.iter().any(|a| a.name == name)
+        {
+            let asset_id = s.next_id;
+            s.next_id += 1;
+            s.releases[ri].assets.push(FakeAsset {
+                id: asset_id,
+                name: name.clone(),
+                state: "starter".into(),
+                content_type: "application/octet-stream".into(),
+                data: Vec::new(),
+            });
+            record(&mut s, id, format!("starter leftover {name}"));
+        }
+        return response;
+    }
+    if name.is_empty() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "name is required");
+    }
+    if s.releases[ri].immutable {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cannot upload assets to an immutable release",
+        );
+    }
+    if s.releases[ri].assets.iter().any(|a| a.name == name) {
+        return already_exists("ReleaseAsset");
+    }
+    let declared: Option<usize> = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared != Some(body.len()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Content-Length does not match the body",
+        );
+    }
+    let asset_id = s.next_id;
+    s.next_id += 1;
+    s.uploads_bytes += body.len() as u64;
+    let asset = FakeAsset {
+        id: asset_id,
+        name: name.clone(),
+        state: "uploaded".into(),
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .into(),
+        data: body.to_vec(),
+    };
+    let json = asset_json(&s.base, &s.owner, &s.repo, &asset);
+    s.releases[ri].assets.push(asset);
+    record(&mut s, id, format!("upload {name}"));
+    (StatusCode::CREATED, axum::Json(json)).into_response()
+}
