@@ -460,3 +460,113 @@ fn the_token_never_appears_in_output_at_any_verbosity() {
     let output = setup.publish_with_token(Some("ghp_wrongButSecret"), &["-vv"]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("ghp_wrongButSecret"));
 }
+
+#[test]
+fn a_stalled_upload_times_out_and_a_late_landing_is_recognised() {
+    let setup = Setup::new();
+    // The server sits on the upload longer than the client waits, then stores it anyway:
+    // the retry finds either a free name or an identical asset (422 already_exists).
+    setup.fake.fail_next(
+        On::Upload,
+        Fault::Delay(std::time::Duration::from_millis(1500)),
+    );
+    let output = dbrelease()
+        .env("GITHUB_API_URL", &setup.fake.url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("DBRELEASE_RETRY_MIN_MS", "5")
+        .env("DBRELEASE_READ_TIMEOUT_MS", "500")
+        .args([
+            "publish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+            "--config",
+        ])
+        .arg(setup.dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(setup.dir.path().join("dist"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn a_publish_killed_midway_converges_on_rerun() {
+    let setup = Setup::new();
+    setup
+        .fake
+        .fail_next(On::Upload, Fault::Delay(std::time::Duration::from_secs(3)));
+    let mut child = dbrelease()
+        .env("GITHUB_API_URL", &setup.fake.url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "publish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+            "--config",
+        ])
+        .arg(setup.dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(setup.dir.path().join("dist"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !uploads(&setup.fake)
+        .iter()
+        .any(|n| n.ends_with(".parquet") || n.ends_with(".gz"))
+    {
+        assert!(std::time::Instant::now() < deadline, "no upload started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let releases = setup.fake.releases("v1.0.0");
+    assert_eq!(releases.len(), 1);
+    assert!(releases[0].draft, "killed before publishing: still a draft");
+    assert!(!releases[0].assets.iter().any(|a| a.name == "manifest.json"));
+
+    std::thread::sleep(std::time::Duration::from_secs(3)); // the stalled upload lands late
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn an_immutable_release_is_never_changed() {
+    let setup = Setup::new();
+    setup.fake.state.lock().unwrap().immutable_releases = true;
+    assert!(setup.publish(&[]).status.success());
+    setup.change_database();
+    let output = setup.publish(&["--replace"]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("immutable") && stderr.contains("new tag"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn draft_leaves_the_release_unpublished_until_a_later_run() {
+    let setup = Setup::new();
+    let output = setup.publish(&["--draft"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(setup.fake.releases("v1.0.0")[0].draft);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("(draft)"));
+    let sent = setup.fake.state.lock().unwrap().uploads_bytes;
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(setup.fake.state.lock().unwrap().uploads_bytes, sent);
+    setup.assert_release_matches_dist();
+}

@@ -142,6 +142,8 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     /// Longest rate-limit wait we accept before giving up.
     pub max_rate_limit_wait: Duration,
+    /// How long a response (or a stalled upload) may stay silent.
+    pub read_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -151,6 +153,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(30),
             max_retries: 6,
             max_rate_limit_wait: Duration::from_secs(300),
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -179,7 +182,7 @@ impl GitHub {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             // A stalled upload or response fails instead of hanging the release job.
-            .read_timeout(Duration::from_secs(60))
+            .read_timeout(retry.read_timeout)
             .build()
             .expect("HTTP client builds");
         GitHub {
@@ -436,13 +439,16 @@ impl GitHub {
     }
 
     /// Uploads `path` as asset `name`, streaming from disk. After a failed attempt the
-    /// release is re-listed and an incomplete asset of that name deleted before retrying.
+    /// release is re-listed and an incomplete asset of that name deleted before retrying;
+    /// an attempt whose response was lost but whose bytes landed (422 `already_exists` with
+    /// our digest) counts as done.
     pub async fn upload(
         &self,
         release: &Release,
         name: &str,
         path: &Path,
         bytes: u64,
+        sha256: &str,
         media_type: &str,
     ) -> Result<Asset, GitHubError> {
         let base = release
@@ -486,7 +492,43 @@ impl GitHub {
                 .send()
                 .await;
             let outcome = match sent {
-                Ok(response) => self.classify(&what, response).await?,
+                Ok(response) => match self.classify(&what, response).await {
+                    Ok(outcome) => outcome,
+                    Err(GitHubError::Rejected {
+                        status: 422,
+                        message,
+                        ..
+                    }) if message.contains("already_exists") => {
+                        let existing = self
+                            .list_assets(release.id)
+                            .await?
+                            .into_iter()
+                            .find(|asset| asset.name == name);
+                        match existing {
+                            Some(asset)
+                                if asset.state == "uploaded"
+                                    && asset.size == bytes
+                                    && asset.sha256().is_none_or(|digest| digest == sha256) =>
+                            {
+                                return Ok(asset);
+                            }
+                            Some(asset) if asset.state != "uploaded" => Outcome::Retry {
+                                reason: "an incomplete asset blocks the name".into(),
+                                wait: Some(Duration::ZERO),
+                            },
+                            _ => {
+                                return Err(GitHubError::Rejected {
+                                    what,
+                                    status: 422,
+                                    message: format!(
+                                        "{message}: another asset named {name} with different bytes appeared on the release"
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                    Err(err) => return Err(err),
+                },
                 Err(err) => Outcome::Retry {
                     reason: describe_reqwest(&err),
                     wait: None,

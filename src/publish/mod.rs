@@ -151,9 +151,16 @@ fn too_big(name: &str, bytes: u64) -> Error {
     ))
 }
 
-/// Test hook: `DBRELEASE_RETRY_MIN_MS` shortens the backoff so fault-injection tests run fast.
+/// Test hooks: `DBRELEASE_RETRY_MIN_MS` shortens the backoff and `DBRELEASE_READ_TIMEOUT_MS`
+/// the stall timeout, so fault-injection tests run in seconds.
 fn retry_policy_from_env() -> RetryPolicy {
     let mut policy = RetryPolicy::default();
+    if let Some(ms) = std::env::var("DBRELEASE_READ_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        policy.read_timeout = std::time::Duration::from_millis(ms);
+    }
     if let Some(ms) = std::env::var("DBRELEASE_RETRY_MIN_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -441,7 +448,14 @@ async fn execute(
         AssetAction::Skip { .. } => "skip",
         AssetAction::Upload { .. } => {
             let asset = client
-                .upload(release, &file.name, &path, file.bytes, &file.media_type)
+                .upload(
+                    release,
+                    &file.name,
+                    &path,
+                    file.bytes,
+                    &file.sha256,
+                    &file.media_type,
+                )
                 .await?;
             check_asset(&asset, file)?;
             "upload"
@@ -451,7 +465,14 @@ async fn execute(
             // until the swap.
             let temporary = format!("{TEMP_PREFIX}{}", file.name);
             let asset = client
-                .upload(release, &temporary, &path, file.bytes, &file.media_type)
+                .upload(
+                    release,
+                    &temporary,
+                    &path,
+                    file.bytes,
+                    &file.sha256,
+                    &file.media_type,
+                )
                 .await?;
             check_asset_bytes(&asset, file)?;
             swap = Some(Swap {
