@@ -53,3 +53,34 @@ hyperfine --runs "$runs" --export-markdown "$work/build.md" \
 echo; echo "== peak RSS of dbrelease build =="
 /usr/bin/time -v "$bin" --quiet build --config "$config" --db "$db" --out "$work/dist" 2>&1 >/dev/null \
   | grep -E "Maximum resident|Elapsed"
+
+echo; echo "== publish --github to the GitHub fake on loopback =="
+cargo build --release --quiet --example github_fake_server
+fake_out="$work/fake.url"
+"$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$fake_out" &
+fake_pid=$!
+trap 'kill $fake_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -s "$fake_out" ] && break; sleep 0.1; done
+export GITHUB_API_URL="$(cat "$fake_out")" GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000
+publish="$bin --quiet publish --github --repo owner/data"
+$publish --tag v1.0.0 --config "$config" --out "$work/gh-dist" >/dev/null
+hyperfine --runs 5 --export-markdown "$work/noop.md" \
+  -n "no-op republish of the fixture release" "$publish --tag v1.0.0 --config $config --out $work/gh-dist"
+
+if [ ! -f "$work/big.bin" ]; then head -c 1073741824 /dev/urandom > "$work/big.bin"; fi
+cat > "$work/big.toml" <<TOML
+[dataset]
+name = "bench"
+database = "$PWD/fixtures/binance_futures_availability.duckdb"
+[[files]]
+path = "big.bin"
+TOML
+/usr/bin/time -v $publish --tag v-big --config "$work/big.toml" --out "$work/big-dist" --json \
+  > "$work/big.json" 2> "$work/big.time"
+python3 - "$work/big.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+big = next(a for a in report["assets"] if a["name"] == "big.bin")
+print(f"1 GiB asset upload: {big['seconds']:.2f} s, {big['bytes'] / big['seconds'] / 2**20:.0f} MiB/s")
+PY
+grep -E "Maximum resident|Elapsed" "$work/big.time"

@@ -561,20 +561,36 @@ pub fn report_table(report: &PublishReport) -> String {
         .max(5);
     let mut text = String::new();
     if report.dry_run {
-        text.push_str("dry run: nothing was changed; this is the plan\n");
-    }
-    text.push_str(&format!(
-        "{:<width$}  {:<15}  {:>10}  {:>7}\n",
-        "asset", "action", "sent", "seconds"
-    ));
-    for asset in &report.assets {
         text.push_str(&format!(
-            "{:<width$}  {:<15}  {:>10}  {:>7.2}\n",
-            asset.name,
-            asset.action,
-            crate::report::human_bytes(asset.bytes),
-            asset.seconds
+            "dry run for {} {}: nothing was changed; this is the plan\n",
+            report.repo, report.tag
         ));
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}\n",
+            "asset", "action", "to send"
+        ));
+        for asset in &report.assets {
+            text.push_str(&format!(
+                "{:<width$}  {:<15}  {:>10}\n",
+                asset.name,
+                asset.action,
+                crate::report::human_bytes(asset.bytes)
+            ));
+        }
+    } else {
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}  {:>7}\n",
+            "asset", "action", "sent", "seconds"
+        ));
+        for asset in &report.assets {
+            text.push_str(&format!(
+                "{:<width$}  {:<15}  {:>10}  {:>7.2}\n",
+                asset.name,
+                asset.action,
+                crate::report::human_bytes(asset.bytes),
+                asset.seconds
+            ));
+        }
     }
     for note in &report.notes {
         text.push_str(&format!("note: {note}\n"));
