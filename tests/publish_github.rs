@@ -570,3 +570,93 @@ fn draft_leaves_the_release_unpublished_until_a_later_run() {
     assert_eq!(setup.fake.state.lock().unwrap().uploads_bytes, sent);
     setup.assert_release_matches_dist();
 }
+
+/// Checks that `value` has every property `schema` requires, with the declared JSON type.
+fn assert_follows_schema(spec: &serde_json::Value, schema: &str, value: &serde_json::Value) {
+    let definition = &spec["components"]["schemas"][schema];
+    for field in definition["required"].as_array().unwrap() {
+        let field = field.as_str().unwrap();
+        let property = &definition["properties"][field];
+        let actual = value
+            .get(field)
+            .unwrap_or_else(|| panic!("{schema}.{field} is required by GitHub's API but missing"));
+        let reference = property["$ref"].as_str().unwrap_or("");
+        let nullable =
+            property["nullable"].as_bool().unwrap_or(false) || reference.contains("nullable-");
+        if actual.is_null() {
+            assert!(nullable, "{schema}.{field} is null but not nullable");
+            continue;
+        }
+        let matches = match property["type"].as_str() {
+            Some("string") => actual.is_string(),
+            Some("integer") => actual.is_i64() || actual.is_u64(),
+            Some("boolean") => actual.is_boolean(),
+            Some("array") => actual.is_array(),
+            Some("object") | None => actual.is_object() || actual.is_array(),
+            Some(_) => true,
+        };
+        assert!(
+            matches,
+            "{schema}.{field} = {actual} does not match {property}"
+        );
+        if let Some(allowed) = property["enum"].as_array() {
+            assert!(
+                allowed.contains(actual),
+                "{schema}.{field} = {actual} not in {allowed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fake_and_the_client_follow_githubs_openapi_description() {
+    let Some(spec_path) = std::env::var_os("DBRELEASE_GITHUB_OPENAPI") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide DBRELEASE_GITHUB_OPENAPI (api.github.com.json from @octokit/openapi)"
+        );
+        eprintln!(
+            "skipped: set DBRELEASE_GITHUB_OPENAPI to @octokit/openapi's generated/api.github.com.json"
+        );
+        return;
+    };
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(spec_path).unwrap()).unwrap();
+    let setup = Setup::new();
+    // Exercise every call the client makes: create, upload (with a failed attempt and its
+    // cleanup), list, download the manifest, replace (temp upload, delete, rename), publish,
+    // delete a duplicate draft.
+    setup.fake.fail_next(On::Upload, Fault::Status(502));
+    assert!(setup.publish(&["--draft"]).status.success());
+    {
+        let mut state = setup.fake.state.lock().unwrap();
+        let mut duplicate = state.releases[0].clone();
+        duplicate.id = 999;
+        duplicate.assets.clear();
+        state.releases.push(duplicate);
+    }
+    setup.change_database();
+    let output = setup.publish(&["--replace"]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    let state = setup.fake.state.lock().unwrap();
+    assert!(state.routes.len() >= 8, "{:?}", state.routes);
+    for route in &state.routes {
+        let (method, template) = route.split_once(' ').unwrap();
+        if template.starts_with("/download/") {
+            continue; // GitHub's download host, not part of the REST API
+        }
+        let template = template.strip_prefix("/uploads").unwrap_or(template);
+        assert!(
+            spec["paths"][template][method.to_ascii_lowercase()].is_object(),
+            "{route} is not an operation of GitHub's REST API"
+        );
+    }
+    let release = github_fake_release_json(&state);
+    assert_follows_schema(&spec, "release", &release);
+    assert_follows_schema(&spec, "release-asset", &release["assets"][0]);
+}
+
+fn github_fake_release_json(state: &support::github_fake::GitHubState) -> serde_json::Value {
+    support::github_fake::release_json(state, &state.releases[0])
+}

@@ -88,8 +88,10 @@ pub struct GitHubState {
     pub events: Vec<(String, BTreeSet<String>)>,
     /// Every request line, in order (method, path).
     pub requests: Vec<String>,
-    /// Every header value seen, to check no secret leaks (kept for inspection).
+    /// Bytes received by successful uploads.
     pub uploads_bytes: u64,
+    /// Every route used, as `METHOD /template` (templates as in GitHub's OpenAPI paths).
+    pub routes: BTreeSet<String>,
 }
 
 pub type Shared = Arc<Mutex<GitHubState>>;
@@ -127,7 +129,9 @@ impl GitHubFake {
             events: Vec::new(),
             requests: Vec::new(),
             uploads_bytes: 0,
+            routes: BTreeSet::new(),
         }));
+        // Route templates use GitHub's OpenAPI parameter names, so tests can look them up.
         let app = Router::new()
             .route(
                 "/repos/{owner}/{repo}/releases",
@@ -138,24 +142,28 @@ impl GitHubFake {
                 get(release_by_tag),
             )
             .route(
-                "/repos/{owner}/{repo}/releases/{id}",
+                "/repos/{owner}/{repo}/releases/{release_id}",
                 patch(update_release)
                     .delete(delete_release)
                     .get(get_release),
             )
             .route(
-                "/repos/{owner}/{repo}/releases/{id}/assets",
+                "/repos/{owner}/{repo}/releases/{release_id}/assets",
                 get(list_assets),
             )
             .route(
-                "/repos/{owner}/{repo}/releases/assets/{id}",
+                "/repos/{owner}/{repo}/releases/assets/{asset_id}",
                 get(get_asset).patch(update_asset).delete(delete_asset),
             )
             .route(
-                "/uploads/repos/{owner}/{repo}/releases/{id}/assets",
+                "/uploads/repos/{owner}/{repo}/releases/{release_id}/assets",
                 post(upload_asset),
             )
-            .route("/download/{id}", get(download))
+            .route("/download/{asset_id}", get(download))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                record_route,
+            ))
             .layer(DefaultBodyLimit::disable())
             .with_state(state.clone());
         runtime.spawn(async move {
@@ -193,6 +201,19 @@ impl GitHubFake {
             .cloned()
             .collect()
     }
+}
+
+async fn record_route(
+    State(state): State<Shared>,
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(matched) = matched {
+        let line = format!("{} {}", request.method(), matched.as_str());
+        state.lock().unwrap().routes.insert(line);
+    }
+    next.run(request).await
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -315,7 +336,7 @@ async fn gate(
     }
 }
 
-fn asset_json(base: &str, owner: &str, repo: &str, asset: &FakeAsset) -> Value {
+pub fn asset_json(base: &str, owner: &str, repo: &str, asset: &FakeAsset) -> Value {
     let digest = (asset.state == "uploaded")
         .then(|| format!("sha256:{}", hex::encode(Sha256::digest(&asset.data))));
     json!({
@@ -336,7 +357,7 @@ fn asset_json(base: &str, owner: &str, repo: &str, asset: &FakeAsset) -> Value {
     })
 }
 
-fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
+pub fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
     let base = &s.base;
     let (owner, repo) = (&s.owner, &s.repo);
     json!({
@@ -357,8 +378,27 @@ fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
         "immutable": release.immutable,
         "created_at": "2026-01-01T00:00:00Z",
         "published_at": if release.draft { Value::Null } else { json!("2026-01-01T00:00:00Z") },
-        "author": null,
+        "author": bot_user(base),
         "assets": release.assets.iter().map(|a| asset_json(base, owner, repo, a)).collect::<Vec<_>>(),
+    })
+}
+
+/// The `simple-user` GitHub reports as a release's author (the Actions bot).
+fn bot_user(base: &str) -> Value {
+    let user = format!("{base}/users/github-actions%5Bbot%5D");
+    json!({
+        "login": "github-actions[bot]", "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=",
+        "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
+        "url": user, "html_url": "https://github.com/apps/github-actions",
+        "followers_url": format!("{user}/followers"),
+        "following_url": format!("{user}/following{{/other_user}}"),
+        "gists_url": format!("{user}/gists{{/gist_id}}"),
+        "starred_url": format!("{user}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{user}/subscriptions"),
+        "organizations_url": format!("{user}/orgs"), "repos_url": format!("{user}/repos"),
+        "events_url": format!("{user}/events{{/privacy}}"),
+        "received_events_url": format!("{user}/received_events"),
+        "type": "Bot", "site_admin": false
     })
 }
 
