@@ -88,6 +88,16 @@ impl AssetAction {
         }
     }
 
+    /// The action's name in reports: `skip`, `upload`, `replace` or `delete_leftover`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AssetAction::Skip { .. } => "skip",
+            AssetAction::Upload { .. } => "upload",
+            AssetAction::Replace { .. } => "replace",
+            AssetAction::DeleteLeftover { .. } => "delete_leftover",
+        }
+    }
+
     /// Bytes this action sends.
     pub fn upload_bytes(&self) -> u64 {
         match self {

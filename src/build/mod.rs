@@ -41,6 +41,8 @@ pub struct BuildOutcome {
     pub out_dir: PathBuf,
     /// Wall time of the build.
     pub elapsed: Duration,
+    /// datapackage.json, SHA256SUMS and manifest.json: name, bytes, sha256.
+    pub metadata: Vec<(&'static str, u64, String)>,
 }
 
 /// One built artifact before it is described in the manifest.
@@ -263,11 +265,12 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         wal.is_some(),
         built,
     );
-    commit(config, &manifest, staging.path())?;
+    let metadata = commit(config, &manifest, staging.path())?;
     Ok(BuildOutcome {
         manifest,
         out_dir: config.out_dir.clone(),
         elapsed: started.elapsed(),
+        metadata,
     })
 }
 
@@ -416,7 +419,12 @@ fn copy_hashed(source: &Path, dest: &Path) -> Result<Digested> {
 }
 
 /// Writes the metadata files and moves everything into the output directory, manifest last.
-fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<()> {
+/// Returns the metadata files' names, sizes and digests.
+fn commit(
+    config: &BuildConfig,
+    manifest: &Manifest,
+    staging: &Path,
+) -> Result<Vec<(&'static str, u64, String)>> {
     let out = &config.out_dir;
     let manifest_json = manifest.to_json();
     let datapackage = serde_json::to_string_pretty(
@@ -424,13 +432,13 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
     )
     .expect("datapackage serializes")
         + "\n";
+    let datapackage_digest = digest_bytes(datapackage.as_bytes());
+    let manifest_digest = digest_bytes(manifest_json.as_bytes());
     let sums = manifest.sha256sums(&[
-        (
-            DATAPACKAGE_FILE,
-            digest_bytes(datapackage.as_bytes()).sha256,
-        ),
-        (MANIFEST_FILE, digest_bytes(manifest_json.as_bytes()).sha256),
+        (DATAPACKAGE_FILE, datapackage_digest.sha256.clone()),
+        (MANIFEST_FILE, manifest_digest.sha256.clone()),
     ]);
+    let sums_digest = digest_bytes(sums.as_bytes());
     for (name, text) in [
         (DATAPACKAGE_FILE, &datapackage),
         (SHA256SUMS_FILE, &sums),
@@ -438,6 +446,15 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
     ] {
         write_synced(&staging.join(name), text.as_bytes())?;
     }
+    let metadata = vec![
+        (
+            DATAPACKAGE_FILE,
+            datapackage_digest.bytes,
+            datapackage_digest.sha256,
+        ),
+        (SHA256SUMS_FILE, sums_digest.bytes, sums_digest.sha256),
+        (MANIFEST_FILE, manifest_digest.bytes, manifest_digest.sha256),
+    ];
 
     // Whatever an earlier build left is ours to replace; first withdraw its manifest so the
     // directory never pairs an old manifest with new files.
@@ -477,7 +494,7 @@ fn commit(config: &BuildConfig, manifest: &Manifest, staging: &Path) -> Result<(
     if let Ok(dir) = File::open(out) {
         let _ = dir.sync_all();
     }
-    Ok(())
+    Ok(metadata)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -146,6 +146,18 @@ pub struct RetryPolicy {
     pub read_timeout: Duration,
 }
 
+impl RetryPolicy {
+    /// The waits between attempts: exponential with jitter, `max_retries` of them.
+    fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+            .build()
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -217,12 +229,7 @@ impl GitHub {
         what: &str,
         make: impl Fn() -> RequestBuilder,
     ) -> Result<Response, GitHubError> {
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
-            .build();
+        let mut delays = self.retry.delays();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -464,12 +471,7 @@ impl GitHub {
         })?;
         url.query_pairs_mut().append_pair("name", name);
         let what = format!("uploading {name}");
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
-            .build();
+        let mut delays = self.retry.delays();
         let mut attempts = 0;
         loop {
             attempts += 1;

@@ -10,10 +10,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::info;
 
-use crate::build::{self, hashing::digest_bytes};
+use crate::build;
 use crate::cli::PublishArgs;
 use crate::error::{Error, Result};
-use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plan::{self, AssetAction, AssetPlan, LocalFile, RemoteAsset, TEMP_PREFIX};
 use crate::progress::Progress;
 use github::{Asset, GitHub, GitHubError, Release, RetryPolicy, Token};
@@ -111,7 +111,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
             return Err(too_big(&artifact.name, artifact.bytes));
         }
     }
-    let local = plan::local_files(&outcome.manifest, &metadata_digests(&outcome.out_dir)?);
+    let local = plan::local_files(&outcome.manifest, &outcome.metadata);
 
     let token = ["GITHUB_TOKEN", "GH_TOKEN"]
         .iter()
@@ -169,19 +169,6 @@ fn retry_policy_from_env() -> RetryPolicy {
         policy.max_delay = std::time::Duration::from_millis(ms * 20);
     }
     policy
-}
-
-/// Sizes and digests of the metadata files in `out_dir`.
-fn metadata_digests(out_dir: &Path) -> Result<Vec<(&'static str, u64, String)>> {
-    [DATAPACKAGE_FILE, SHA256SUMS_FILE, MANIFEST_FILE]
-        .into_iter()
-        .map(|name| {
-            let path = out_dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|err| Error::output(&path, &err))?;
-            let digest = digest_bytes(&bytes);
-            Ok((name, digest.bytes, digest.sha256))
-        })
-        .collect()
 }
 
 struct PublishJob<'a> {
@@ -377,13 +364,7 @@ fn plan_reports(plan: &AssetPlan) -> Vec<AssetReport> {
         .iter()
         .map(|action| AssetReport {
             name: action.name().to_string(),
-            action: match action {
-                AssetAction::Skip { .. } => "skip",
-                AssetAction::Upload { .. } => "upload",
-                AssetAction::Replace { .. } => "replace",
-                AssetAction::DeleteLeftover { .. } => "delete_leftover",
-            }
-            .into(),
+            action: action.kind().into(),
             bytes: action.upload_bytes(),
             seconds: 0.0,
         })
@@ -444,8 +425,8 @@ async fn execute(
         .expect("planned files are local");
     let path = out_dir.join(&file.name);
     let mut swap = None;
-    let action_name = match action {
-        AssetAction::Skip { .. } => "skip",
+    match action {
+        AssetAction::Skip { .. } | AssetAction::DeleteLeftover { .. } => {}
         AssetAction::Upload { .. } => {
             let asset = client
                 .upload(
@@ -458,7 +439,6 @@ async fn execute(
                 )
                 .await?;
             check_asset(&asset, file)?;
-            "upload"
         }
         AssetAction::Replace { old_id, .. } => {
             // New bytes under a temporary name, verified; the old asset stays downloadable
@@ -480,10 +460,9 @@ async fn execute(
                 temporary_id: asset.id,
                 old_id: *old_id,
             });
-            "replace"
         }
-        AssetAction::DeleteLeftover { .. } => "delete_leftover",
-    };
+    }
+    let action_name = action.kind();
     let bytes = action.upload_bytes();
     info!(asset = %file.name, action = action_name, bytes, seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()), "asset done");
     let report = AssetReport {
