@@ -60,6 +60,18 @@ pub struct PublishArgs {
     #[arg(long)]
     pub github: bool,
 
+    /// Publish to S3 under {prefix}/{tag}/ (credentials from the AWS default chain).
+    #[arg(long)]
+    pub s3: bool,
+
+    /// S3 bucket (default: [s3] bucket in the config).
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// S3 key prefix (default: [s3] prefix in the config).
+    #[arg(long, value_name = "PREFIX")]
+    pub s3_prefix: Option<String>,
+
     /// Repository OWNER/NAME (default: [github] repo in the config, then GITHUB_REPOSITORY).
     #[arg(long, value_name = "OWNER/NAME")]
     pub repo: Option<String>,

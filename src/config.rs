@@ -26,6 +26,62 @@ pub struct ConfigFile {
     /// Where `publish --github` releases to.
     #[serde(default)]
     pub github: GithubSection,
+    /// Where `publish --s3` releases to.
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+/// `[s3]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// Bucket name (`--s3-bucket` overrides).
+    pub bucket: Option<String>,
+    /// Key prefix; versions go to `{prefix}/{tag}/` (`--s3-prefix` overrides).
+    pub prefix: Option<String>,
+    /// Region; the AWS default chain when unset.
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible store (MinIO, R2); AWS_ENDPOINT_URL works too.
+    pub endpoint: Option<String>,
+    /// Path-style requests (always on with a custom endpoint).
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Public URL of the bucket (e.g. a CDN) used in versions.json.
+    pub public_base_url: Option<String>,
+    /// Also update `{prefix}/latest/` (default true).
+    pub latest: Option<bool>,
+    /// Files of at least this many bytes go multipart (default 100 MiB).
+    pub multipart_threshold: Option<u64>,
+    /// Multipart part size in bytes (default 16 MiB; S3 allows 5 MiB to 5 GiB).
+    pub part_size: Option<u64>,
+    /// Only send checksums S3 requires (for stores that reject aws-chunked trailers).
+    #[serde(default)]
+    pub checksum_when_required: bool,
+}
+
+/// Validated S3 settings (bucket still optional until `--s3` asks for it).
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Bucket.
+    pub bucket: String,
+    /// Prefix without surrounding slashes.
+    pub prefix: String,
+    /// Region.
+    pub region: Option<String>,
+    /// Endpoint.
+    pub endpoint: Option<String>,
+    /// Path style.
+    pub force_path_style: bool,
+    /// Public base URL.
+    pub public_base_url: Option<String>,
+    /// Update `latest/`.
+    pub latest: bool,
+    /// Multipart threshold in bytes.
+    pub multipart_threshold: u64,
+    /// Part size in bytes.
+    pub part_size: u64,
+    /// Checksums only when required.
+    pub checksum_when_required: bool,
 }
 
 /// `[github]`
@@ -201,6 +257,62 @@ pub struct BuildConfig {
     pub source_date_epoch: Option<i64>,
     /// `[github] repo`.
     pub github_repo: Option<String>,
+    /// `[s3]` as written.
+    pub s3: S3Defaults,
+}
+
+/// `[s3]` values carried to `publish`, where flags complete them.
+#[derive(Debug, Clone, Default)]
+pub struct S3Defaults {
+    /// Bucket.
+    pub bucket: Option<String>,
+    /// Prefix.
+    pub prefix: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Endpoint.
+    pub endpoint: Option<String>,
+    /// Path style.
+    pub force_path_style: bool,
+    /// Public base URL.
+    pub public_base_url: Option<String>,
+    /// latest alias.
+    pub latest: bool,
+    /// Multipart threshold.
+    pub multipart_threshold: u64,
+    /// Part size.
+    pub part_size: u64,
+    /// Checksums only when required.
+    pub checksum_when_required: bool,
+}
+
+impl S3Defaults {
+    /// Completes the settings with the flags; the bucket must be known by now.
+    pub fn resolve(&self, bucket: Option<&str>, prefix: Option<&str>) -> Result<S3Options> {
+        let bucket = bucket
+            .map(str::to_string)
+            .or_else(|| self.bucket.clone())
+            .ok_or_else(|| {
+                Error::Config("no S3 bucket: pass --s3-bucket B or set `bucket` under [s3]".into())
+            })?;
+        Ok(S3Options {
+            bucket,
+            prefix: prefix
+                .map(str::to_string)
+                .or_else(|| self.prefix.clone())
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_string(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            force_path_style: self.force_path_style,
+            public_base_url: self.public_base_url.clone(),
+            latest: self.latest,
+            multipart_threshold: self.multipart_threshold,
+            part_size: self.part_size,
+            checksum_when_required: self.checksum_when_required,
+        })
+    }
 }
 
 /// Table selection and Parquet writer options.
@@ -349,6 +461,29 @@ pub fn resolve(
         checkpoint_wal: args.checkpoint_wal,
         source_date_epoch,
         github_repo: file.github.repo,
+        s3: resolve_s3(file.s3)?,
+    })
+}
+
+fn resolve_s3(section: S3Section) -> Result<S3Defaults> {
+    const MIB: u64 = 1024 * 1024;
+    let part_size = section.part_size.unwrap_or(16 * MIB);
+    if !(5 * MIB..=5 * 1024 * MIB).contains(&part_size) {
+        return Err(Error::Config(format!(
+            "s3.part_size {part_size} is outside S3's limits: use 5 MiB (5242880) to 5 GiB"
+        )));
+    }
+    Ok(S3Defaults {
+        bucket: section.bucket,
+        prefix: section.prefix,
+        region: section.region,
+        endpoint: section.endpoint,
+        force_path_style: section.force_path_style,
+        public_base_url: section.public_base_url,
+        latest: section.latest.unwrap_or(true),
+        multipart_threshold: section.multipart_threshold.unwrap_or(100 * MIB),
+        part_size,
+        checksum_when_required: section.checksum_when_required,
     })
 }
 

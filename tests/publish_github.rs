@@ -409,6 +409,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     let output = setup.publish(&["--dry-run", "--replace", "--json"]);
     assert!(output.status.success(), "{}", text(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = &report["github"];
     let actions: Vec<(String, String)> = report["assets"]
         .as_array()
         .unwrap()

@@ -2,6 +2,7 @@
 //! (artifacts first, metadata last, manifest.json very last), verify, publish.
 
 pub mod github;
+pub mod s3;
 
 use std::path::Path;
 use std::time::Instant;
@@ -35,9 +36,20 @@ pub struct AssetReport {
     pub seconds: f64,
 }
 
-/// The result of a publish.
+/// The result of a publish, per target.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublishReport {
+    /// GitHub, when `--github`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubReport>,
+    /// S3, when `--s3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<s3::S3Report>,
+}
+
+/// The result of the GitHub step.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubReport {
     /// Tag.
     pub tag: String,
     /// Repository.
@@ -67,12 +79,111 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
     let tag = args.build.tag.clone().ok_or_else(|| {
         Error::Config("publish needs --tag TAG (e.g. the tag semantic-release just created)".into())
     })?;
-    if !args.github {
+    if !args.github && !args.s3 {
         return Err(Error::Config(
-            "choose where to publish: --github (GitHub Releases)".into(),
+            "choose where to publish: --github (GitHub Releases) and/or --s3".into(),
         ));
     }
     let config = crate::config::load_build_config(&args.build)?;
+    let repo = if args.github {
+        Some(resolve_repo(args, &config)?)
+    } else {
+        None
+    };
+    let s3_options = if args.s3 {
+        Some(
+            config
+                .s3
+                .resolve(args.s3_bucket.as_deref(), args.s3_prefix.as_deref())?,
+        )
+    } else {
+        None
+    };
+    let notes = match &args.notes_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|err| {
+            Error::Config(format!(
+                "cannot read --notes-file {}: {err}",
+                path.display()
+            ))
+        })?,
+        None => String::new(),
+    };
+
+    // Refuse what GitHub cannot hold before spending time on a build.
+    for extra in config.files.iter().filter(|_| args.github) {
+        let bytes = std::fs::metadata(&extra.path).map(|m| m.len()).unwrap_or(0);
+        if bytes >= github::MAX_ASSET_BYTES {
+            return Err(too_big(&extra.name, bytes));
+        }
+    }
+    let outcome = build::run_build(&config, progress)?;
+    for artifact in outcome.manifest.artifacts.iter().filter(|_| args.github) {
+        if artifact.bytes >= github::MAX_ASSET_BYTES {
+            return Err(too_big(&artifact.name, artifact.bytes));
+        }
+    }
+    let local = plan::local_files(&outcome.manifest, &outcome.metadata);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Other(err.into()))?;
+    let github = match repo {
+        Some(repo) => {
+            let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+                .map(Token::new);
+            if token.is_none() && !args.dry_run {
+                return Err(Error::Config(
+                    "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
+                ));
+            }
+            let api = std::env::var("GITHUB_API_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| "https://api.github.com".into());
+            let client = GitHub::new(&api, &repo, token.clone(), retry_policy_from_env());
+            let title = args.title.clone().unwrap_or_else(|| tag.clone());
+            Some(runtime.block_on(publish_github(PublishJob {
+                client: &client,
+                tag: &tag,
+                title: &title,
+                notes: &notes,
+                local: &local,
+                out_dir: &outcome.out_dir,
+                has_token: token.is_some(),
+                args,
+            }))?)
+        }
+        None => None,
+    };
+    let s3 = match s3_options {
+        Some(options) => Some(runtime.block_on(async {
+            s3::publish_s3(
+                &options,
+                &tag,
+                &outcome.manifest,
+                &local,
+                &outcome.out_dir,
+                args.replace,
+                args.dry_run,
+            )
+            .await
+        })?),
+        None => None,
+    };
+    Ok(PublishReport { github, s3 })
+}
+
+fn too_big(name: &str, bytes: u64) -> Error {
+    Error::Config(format!(
+        "{name} is {bytes} bytes; GitHub release assets must be smaller than 2 GiB. Publish it to S3 instead, or leave it out"
+    ))
+}
+
+fn resolve_repo(args: &PublishArgs, config: &crate::config::BuildConfig) -> Result<String> {
     let repo = args
         .repo
         .clone()
@@ -88,67 +199,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
             "repository {repo:?} must look like OWNER/NAME"
         )));
     }
-    let notes = match &args.notes_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|err| {
-            Error::Config(format!(
-                "cannot read --notes-file {}: {err}",
-                path.display()
-            ))
-        })?,
-        None => String::new(),
-    };
-
-    // Refuse what GitHub cannot hold before spending time on a build.
-    for extra in &config.files {
-        let bytes = std::fs::metadata(&extra.path).map(|m| m.len()).unwrap_or(0);
-        if bytes >= github::MAX_ASSET_BYTES {
-            return Err(too_big(&extra.name, bytes));
-        }
-    }
-    let outcome = build::run_build(&config, progress)?;
-    for artifact in &outcome.manifest.artifacts {
-        if artifact.bytes >= github::MAX_ASSET_BYTES {
-            return Err(too_big(&artifact.name, artifact.bytes));
-        }
-    }
-    let local = plan::local_files(&outcome.manifest, &outcome.metadata);
-
-    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-        .map(Token::new);
-    if token.is_none() && !args.dry_run {
-        return Err(Error::Config(
-            "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
-        ));
-    }
-    let api = std::env::var("GITHUB_API_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| "https://api.github.com".into());
-    let client = GitHub::new(&api, &repo, token.clone(), retry_policy_from_env());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Other(err.into()))?;
-    let title = args.title.clone().unwrap_or_else(|| tag.clone());
-    runtime.block_on(publish_github(PublishJob {
-        client: &client,
-        tag: &tag,
-        title: &title,
-        notes: &notes,
-        local: &local,
-        out_dir: &outcome.out_dir,
-        has_token: token.is_some(),
-        args,
-    }))
-}
-
-fn too_big(name: &str, bytes: u64) -> Error {
-    Error::Config(format!(
-        "{name} is {bytes} bytes; GitHub release assets must be smaller than 2 GiB. Publish it to S3 instead, or leave it out"
-    ))
+    Ok(repo)
 }
 
 /// Test hooks: `DBRELEASE_RETRY_MIN_MS` shortens the backoff and `DBRELEASE_READ_TIMEOUT_MS`
@@ -182,7 +233,7 @@ struct PublishJob<'a> {
     args: &'a PublishArgs,
 }
 
-async fn publish_github(job: PublishJob<'_>) -> Result<PublishReport> {
+async fn publish_github(job: PublishJob<'_>) -> Result<GithubReport> {
     let PublishJob {
         client,
         tag,
@@ -218,7 +269,7 @@ async fn publish_github(job: PublishJob<'_>) -> Result<PublishReport> {
     let remote_assets: Vec<RemoteAsset> = remote.iter().map(to_remote).collect();
     let plan = plan::plan_assets(local, &remote_assets, published.as_ref(), args.replace);
 
-    let mut report = PublishReport {
+    let mut report = GithubReport {
         tag: tag.to_string(),
         repo: client.repo().to_string(),
         release_url: target.as_ref().map(|r| r.html_url.clone()),
@@ -529,8 +580,31 @@ async fn verify(client: &GitHub, release_id: u64, files: &[&LocalFile]) -> Resul
     }
 }
 
-/// The publish report as a table.
+/// The publish report as text, one section per target.
 pub fn report_table(report: &PublishReport) -> String {
+    let mut text = String::new();
+    if let Some(github) = &report.github {
+        text.push_str(&github_table(github));
+    }
+    if let Some(s3) = &report.s3 {
+        text.push_str(&format!("\nS3 s3://{}/{}\n", s3.bucket, s3.prefix));
+        for asset in &s3.assets {
+            text.push_str(&format!(
+                "  {:<15}  {:>10}  {}\n",
+                asset.action,
+                crate::report::human_bytes(asset.bytes),
+                asset.name
+            ));
+        }
+        if s3.up_to_date {
+            text.push_str("S3: up to date\n");
+        }
+        text.push_str(&format!("manifest: {}\n", s3.manifest_url));
+    }
+    text
+}
+
+fn github_table(report: &GithubReport) -> String {
     let width = report
         .assets
         .iter()

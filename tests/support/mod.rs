@@ -103,3 +103,4 @@ pub fn python_duckdb_14() -> bool {
     available
 }
 pub mod github_fake;
+pub mod s3_server;

@@ -1,0 +1,673 @@
+//! The S3 edge: versioned keys written create-only with server-verified checksums, a `latest/`
+//! alias by server-side copy, and `versions.json`, each step's manifest last.
+
+use std::path::Path;
+use std::time::Instant;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
+};
+use base64::Engine;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tracing::info;
+
+use super::AssetReport;
+use crate::config::S3Options;
+use crate::error::{Error, Result};
+use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::plan::{self, AssetAction, LocalFile, RemoteAsset};
+
+/// Cache-Control of versioned keys: their bytes never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Cache-Control of `latest/` and `versions.json`: they move with every release.
+const SHORT: &str = "public, max-age=300";
+/// User metadata key holding the object's hex sha256 (also for multipart objects, whose S3
+/// checksum is a checksum of part checksums).
+const SHA256_META: &str = "sha256";
+
+/// `versions.json`: every published version, so clients resolve versions without GitHub.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionsIndex {
+    /// Newest last.
+    pub versions: Vec<VersionEntry>,
+}
+
+/// One published version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionEntry {
+    /// Tag.
+    pub tag: String,
+    /// When it was built.
+    pub created_at: String,
+    /// sha256 of its manifest.json.
+    pub manifest_sha256: String,
+    /// URL of its manifest.json.
+    pub manifest_url: String,
+    /// URL prefix of its artifacts.
+    pub base_url: String,
+}
+
+/// What the S3 step did.
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Report {
+    /// Bucket.
+    pub bucket: String,
+    /// Versioned prefix, e.g. `data/v1.0.0/`.
+    pub prefix: String,
+    /// Per key.
+    pub assets: Vec<AssetReport>,
+    /// URL of the versioned manifest.
+    pub manifest_url: String,
+    /// True when nothing had to change.
+    pub up_to_date: bool,
+}
+
+/// Builds a client from the AWS default chain plus the config's overrides.
+async fn client(options: &S3Options) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &options.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(options.force_path_style || options.endpoint.is_some());
+    if shared.region().is_none() {
+        // S3-compatible stores ignore the region, but the SDK needs one to sign.
+        builder = builder.region(Region::new("us-east-1"));
+    }
+    if options.checksum_when_required {
+        // For stores that reject the SDK's aws-chunked CRC trailer; our own sha256 header
+        // still makes the server verify every upload.
+        builder = builder
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    }
+    Client::from_conf(builder.build())
+}
+
+fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    bucket: &str,
+    err: SdkError<E>,
+) -> Error {
+    let (code, message) = match &err {
+        SdkError::ServiceError(service) => (
+            service.err().code().unwrap_or("").to_string(),
+            service.err().message().unwrap_or("").to_string(),
+        ),
+        other => (String::new(), format!("{other:?}")),
+    };
+    let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let advice = match (code.as_str(), status) {
+        ("NoSuchBucket", _) => format!("bucket {bucket} does not exist: create it or fix `bucket`"),
+        ("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken", _) => {
+            "S3 rejected the credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role (OIDC) setup".into()
+        }
+        ("AccessDenied", _) | (_, 403) => format!(
+            "access denied on bucket {bucket}: the credentials need s3:GetObject, s3:PutObject and s3:ListBucket"
+        ),
+        ("PermanentRedirect" | "AuthorizationHeaderMalformed", _) | (_, 301) => {
+            format!("bucket {bucket} is in another region: set `region` under [s3]")
+        }
+        ("BadDigest" | "XAmzContentSHA256Mismatch" | "InvalidDigest", _) => {
+            "S3 computed a different checksum than we sent: the file changed or was corrupted in transit; rebuild and retry".into()
+        }
+        ("PreconditionFailed", _) | (_, 412) => {
+            "the object appeared while publishing (another run?): re-run to compare it".into()
+        }
+        _ => format!("{code} {message}").trim().to_string(),
+    };
+    Error::Remote(format!("S3: {what} failed ({status} {code}): {advice}"))
+}
+
+struct Target<'a> {
+    client: &'a Client,
+    options: &'a S3Options,
+}
+
+impl Target<'_> {
+    fn key(&self, folder: &str, name: &str) -> String {
+        let prefix = self.options.prefix.trim_matches('/');
+        if prefix.is_empty() {
+            format!("{folder}/{name}")
+        } else {
+            format!("{prefix}/{folder}/{name}")
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        match &self.options.public_base_url {
+            Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
+            None => match &self.options.endpoint {
+                Some(endpoint) => format!(
+                    "{}/{}/{key}",
+                    endpoint.trim_end_matches('/'),
+                    self.options.bucket
+                ),
+                None => format!("https://{}.s3.amazonaws.com/{key}", self.options.bucket),
+            },
+        }
+    }
+
+    /// Size and sha256 of an object, or None when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
+            Ok(head) => {
+                let from_meta = head.metadata().and_then(|m| m.get(SHA256_META)).cloned();
+                // A single-part object's S3 checksum is the plain sha256 (base64).
+                let from_checksum = head
+                    .checksum_sha256()
+                    .filter(|c| !c.contains('-'))
+                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                    .map(hex::encode);
+                Ok(Some((
+                    head.content_length().unwrap_or(0) as u64,
+                    from_checksum.or(from_meta),
+                )))
+            }
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(s3_error(&format!("HEAD {key}"), &self.options.bucket, err)),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|err| Error::Remote(format!("S3: reading {key} failed: {err}")))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(s3_error(&format!("GET {key}"), &self.options.bucket, err)),
+        }
+    }
+
+    /// Uploads a file; `create_only` adds `If-None-Match: *`.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        file: &LocalFile,
+        create_only: bool,
+    ) -> Result<()> {
+        if file.bytes >= self.options.multipart_threshold {
+            return self.put_multipart(key, path, file, create_only).await;
+        }
+        let sha256_b64 = base64::engine::general_purpose::STANDARD
+            .encode(hex::decode(&file.sha256).expect("hex sha256"));
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|err| Error::Remote(format!("cannot read {}: {err}", path.display())))?;
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .body(body)
+            .content_length(file.bytes as i64)
+            .content_type(&file.media_type)
+            .cache_control(IMMUTABLE)
+            .metadata(SHA256_META, &file.sha256)
+            .checksum_sha256(sha256_b64);
+        if create_only {
+            request = request.if_none_match("*");
+        }
+        request
+            .send()
+            .await
+            .map_err(|err| s3_error(&format!("PUT {key}"), &self.options.bucket, err))?;
+        Ok(())
+    }
+
+    /// Multipart upload: parts read one at a time per worker (memory = part size × workers),
+    /// each with its sha256 for the server to verify; aborted on any failure.
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        file: &LocalFile,
+        create_only: bool,
+    ) -> Result<()> {
+        let bucket = &self.options.bucket;
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(&file.media_type)
+            .cache_control(IMMUTABLE)
+            .metadata(SHA256_META, &file.sha256)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(|err| s3_error(&format!("starting multipart {key}"), bucket, err))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = self.upload_parts(key, path, file, &upload_id).await;
+        let parts = match result {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.abort(key, &upload_id).await;
+                return Err(err);
+            }
+        };
+        let mut complete = self
+            .client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        if create_only {
+            complete = complete.if_none_match("*");
+        }
+        if let Err(err) = complete.send().await {
+            self.abort(key, &upload_id).await;
+            return Err(s3_error(
+                &format!("completing multipart {key}"),
+                bucket,
+                err,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn upload_parts(
+        &self,
+        key: &str,
+        path: &Path,
+        file: &LocalFile,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>> {
+        let part_size = self.options.part_size;
+        let count = file.bytes.div_ceil(part_size).max(1);
+        let results: Vec<Result<CompletedPart>> = futures::stream::iter(0..count)
+            .map(|index| async move {
+                let mut part = vec![0u8; part_size.min(file.bytes - index * part_size) as usize];
+                let mut reader = tokio::fs::File::open(path).await.map_err(|err| {
+                    Error::Remote(format!("cannot read {}: {err}", path.display()))
+                })?;
+                tokio::io::AsyncSeekExt::seek(
+                    &mut reader,
+                    std::io::SeekFrom::Start(index * part_size),
+                )
+                .await
+                .map_err(|err| Error::Remote(format!("cannot read {}: {err}", path.display())))?;
+                reader.read_exact(&mut part).await.map_err(|err| {
+                    Error::Remote(format!("cannot read {}: {err}", path.display()))
+                })?;
+                let checksum =
+                    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&part));
+                let part_number = index as i32 + 1;
+                let mut last_error = None;
+                // Each part is retried on its own; the body is in memory, so a retry re-sends it.
+                for _ in 0..3 {
+                    match self
+                        .client
+                        .upload_part()
+                        .bucket(&self.options.bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .part_number(part_number)
+                        .checksum_sha256(&checksum)
+                        .body(ByteStream::from(part.clone()))
+                        .send()
+                        .await
+                    {
+                        Ok(uploaded) => {
+                            return Ok(CompletedPart::builder()
+                                .part_number(part_number)
+                                .set_e_tag(uploaded.e_tag().map(str::to_string))
+                                .checksum_sha256(checksum.clone())
+                                .build());
+                        }
+                        Err(err) => last_error = Some(err),
+                    }
+                }
+                Err(s3_error(
+                    &format!("uploading part {part_number} of {key}"),
+                    &self.options.bucket,
+                    last_error.expect("at least one attempt"),
+                ))
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        // Best effort: a failed abort leaves parts that a lifecycle rule cleans up.
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+    }
+
+    async fn copy(&self, from: &str, to: &str, file: &LocalFile) -> Result<()> {
+        self.client
+            .copy_object()
+            .bucket(&self.options.bucket)
+            .key(to)
+            .copy_source(format!("{}/{from}", self.options.bucket))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&file.media_type)
+            .cache_control(SHORT)
+            .metadata(SHA256_META, &file.sha256)
+            .send()
+            .await
+            .map_err(|err| s3_error(&format!("COPY {from} → {to}"), &self.options.bucket, err))?;
+        Ok(())
+    }
+
+    async fn put_small(&self, key: &str, bytes: Vec<u8>, media_type: &str) -> Result<()> {
+        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
+        self.client
+            .put_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .content_type(media_type)
+            .cache_control(SHORT)
+            .checksum_sha256(checksum)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|err| s3_error(&format!("PUT {key}"), &self.options.bucket, err))?;
+        Ok(())
+    }
+
+    /// HEADs every file under `folder` and compares size and sha256.
+    async fn verify(&self, folder: &str, files: &[&LocalFile]) -> Result<()> {
+        let mut problems = Vec::new();
+        for file in files {
+            let key = self.key(folder, &file.name);
+            match self.head(&key).await? {
+                None => problems.push(format!("{key} is missing")),
+                Some((bytes, sha256)) => {
+                    if bytes != file.bytes || sha256.as_deref() != Some(file.sha256.as_str()) {
+                        problems.push(format!(
+                            "{key}: {bytes} bytes sha256 {}, expected {} bytes sha256 {}",
+                            sha256.as_deref().unwrap_or("unknown"),
+                            file.bytes,
+                            file.sha256
+                        ));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Remote(format!(
+                "S3 verification failed; the manifest was not written:\n  {}",
+                problems.join("\n  ")
+            )))
+        }
+    }
+}
+
+/// Publishes the release under `{prefix}/{tag}/`, then `latest/`, then `versions.json`.
+pub async fn publish_s3(
+    options: &S3Options,
+    tag: &str,
+    manifest: &Manifest,
+    local: &[LocalFile],
+    out_dir: &Path,
+    replace: bool,
+    dry_run: bool,
+) -> Result<S3Report> {
+    let client = &client(options).await;
+    let target = Target { client, options };
+    // Fail fast, and before any write, on a missing bucket, wrong region or bad credentials.
+    client
+        .head_bucket()
+        .bucket(&options.bucket)
+        .send()
+        .await
+        .map_err(|err| {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            match status {
+                Some(404) => Error::Remote(format!(
+                    "S3: bucket {} does not exist: create it or fix `bucket` under [s3] / --s3-bucket",
+                    options.bucket
+                )),
+                _ => s3_error("checking the bucket", &options.bucket, err),
+            }
+        })?;
+    let mut remote = Vec::new();
+    for file in local {
+        if let Some((bytes, sha256)) = target.head(&target.key(tag, &file.name)).await? {
+            remote.push(RemoteAsset {
+                id: 0,
+                name: file.name.clone(),
+                bytes,
+                state: "uploaded".into(),
+                sha256,
+            });
+        }
+    }
+    let published: Option<Manifest> = match remote.iter().any(|a| a.name == MANIFEST_FILE) {
+        true => target
+            .get(&target.key(tag, MANIFEST_FILE))
+            .await?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        false => None,
+    };
+    let plan = plan::plan_assets(local, &remote, published.as_ref(), replace);
+    let manifest_url = target.url(&target.key(tag, MANIFEST_FILE));
+    let mut report = S3Report {
+        bucket: options.bucket.clone(),
+        prefix: target.key(tag, ""),
+        assets: plan
+            .actions
+            .iter()
+            .map(|action| AssetReport {
+                name: target.key(tag, action.name()),
+                action: action.kind().into(),
+                bytes: action.upload_bytes(),
+                seconds: 0.0,
+            })
+            .collect(),
+        manifest_url,
+        up_to_date: plan.is_noop(),
+    };
+    if dry_run {
+        return Ok(report);
+    }
+    if !plan.conflicts.is_empty() {
+        let mut text = format!(
+            "S3 already holds objects under {} that differ from this build:",
+            report.prefix
+        );
+        for conflict in &plan.conflicts {
+            text.push_str(&format!(
+                "\n  {}: stored {} bytes sha256 {}, built {} bytes sha256 {}",
+                conflict.name,
+                conflict.remote_bytes,
+                conflict.remote_sha256.as_deref().unwrap_or("unknown"),
+                conflict.local_bytes,
+                conflict.local_sha256
+            ));
+        }
+        text.push_str("\nPass --replace to overwrite them, or publish under a new tag.");
+        return Err(Error::Refused(text));
+    }
+
+    let mut reports = Vec::new();
+    let is_metadata = |name: &str| local.iter().any(|f| f.name == name && f.metadata);
+    let run = |action: &AssetAction| {
+        let target = &target;
+        let action = action.clone();
+        async move {
+            let started = Instant::now();
+            let file = local
+                .iter()
+                .find(|f| f.name == action.name())
+                .expect("planned files are local");
+            let key = target.key(tag, &file.name);
+            match &action {
+                AssetAction::Upload { .. } => {
+                    target
+                        .put_file(&key, &out_dir.join(&file.name), file, true)
+                        .await?
+                }
+                // A PUT replaces an object atomically: readers see the old or the new bytes.
+                AssetAction::Replace { .. } => {
+                    target
+                        .put_file(&key, &out_dir.join(&file.name), file, false)
+                        .await?
+                }
+                AssetAction::Skip { .. } | AssetAction::DeleteLeftover { .. } => {}
+            }
+            info!(key = %key, action = action.kind(), "s3 object done");
+            Ok::<_, Error>(AssetReport {
+                name: key,
+                action: action.kind().into(),
+                bytes: action.upload_bytes(),
+                seconds: started.elapsed().as_secs_f64(),
+            })
+        }
+    };
+    let data: Vec<&AssetAction> = plan
+        .actions
+        .iter()
+        .filter(|a| !is_metadata(a.name()))
+        .collect();
+    let results: Vec<Result<AssetReport>> = futures::stream::iter(data)
+        .map(&run)
+        .buffer_unordered(3)
+        .collect()
+        .await;
+    for result in results {
+        reports.push(result?);
+    }
+    let data_files: Vec<&LocalFile> = local.iter().filter(|f| !f.metadata).collect();
+    target.verify(tag, &data_files).await?;
+    for action in plan.actions.iter().filter(|a| is_metadata(a.name())) {
+        reports.push(run(action).await?);
+    }
+    let all_files: Vec<&LocalFile> = local.iter().collect();
+    target.verify(tag, &all_files).await?;
+
+    if options.latest {
+        // Artifacts first, manifest last, each by server-side copy of the verified version.
+        for file in local {
+            let to = target.key("latest", &file.name);
+            let current = target.head(&to).await?;
+            if current.as_ref().is_some_and(|(bytes, sha)| {
+                *bytes == file.bytes && sha.as_deref() == Some(file.sha256.as_str())
+            }) {
+                continue;
+            }
+            target.copy(&target.key(tag, &file.name), &to, file).await?;
+            reports.push(AssetReport {
+                name: to,
+                action: "copy".into(),
+                bytes: 0,
+                seconds: 0.0,
+            });
+        }
+    }
+
+    let index_key = {
+        let prefix = options.prefix.trim_matches('/');
+        if prefix.is_empty() {
+            "versions.json".to_string()
+        } else {
+            format!("{prefix}/versions.json")
+        }
+    };
+    let mut index: VersionsIndex = match target.get(&index_key).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+            Error::Remote(format!(
+                "S3: {index_key} is not a dbrelease versions index ({err}); move it away or fix it"
+            ))
+        })?,
+        None => VersionsIndex::default(),
+    };
+    // The manifest on S3 is the one that counts (an up-to-date run keeps the published one).
+    let manifest_key = target.key(tag, MANIFEST_FILE);
+    let published_manifest = target.get(&manifest_key).await?.unwrap_or_default();
+    let entry = VersionEntry {
+        tag: tag.to_string(),
+        created_at: serde_json::from_slice::<Manifest>(&published_manifest)
+            .map(|m| m.created_at)
+            .unwrap_or_else(|_| manifest.created_at.clone()),
+        manifest_sha256: hex::encode(Sha256::digest(&published_manifest)),
+        manifest_url: target.url(&manifest_key),
+        base_url: target.url(&target.key(tag, "")),
+    };
+    let changed = match index.versions.iter_mut().find(|v| v.tag == tag) {
+        Some(existing) if *existing == entry => false,
+        Some(existing) => {
+            *existing = entry;
+            true
+        }
+        None => {
+            index.versions.push(entry);
+            true
+        }
+    };
+    if changed {
+        let bytes = serde_json::to_vec_pretty(&index).expect("index serializes");
+        target
+            .put_small(&index_key, bytes, "application/json")
+            .await?;
+        reports.push(AssetReport {
+            name: index_key,
+            action: "upload".into(),
+            bytes: 0,
+            seconds: 0.0,
+        });
+    }
+    report.up_to_date = report.up_to_date && !changed && reports.iter().all(|r| r.action == "skip");
+    report.assets = reports;
+    Ok(report)
+}

@@ -1,0 +1,253 @@
+//! `dbrelease publish --s3` against a real S3 protocol server (s3s-fs) on loopback.
+
+mod support;
+
+use std::process::Output;
+
+use support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use support::*;
+
+const BUCKET: &str = "releases";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    server: S3Server,
+}
+
+impl Setup {
+    fn new(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data.duckdb");
+        std::fs::copy(
+            repo_root().join("fixtures/binance_futures_availability.duckdb"),
+            &db,
+        )
+        .unwrap();
+        let server = S3Server::start(BUCKET);
+        write_config(
+            dir.path(),
+            &db,
+            &format!(
+                "[s3]\nbucket = \"{BUCKET}\"\nprefix = \"data\"\nendpoint = \"{}\"\n{extra_config}",
+                server.url
+            ),
+        );
+        Setup { dir, server }
+    }
+
+    fn publish(&self, tag: &str, extra: &[&str]) -> Output {
+        self.publish_with_secret(SECRET_KEY, tag, extra)
+    }
+
+    fn publish_with_secret(&self, secret: &str, tag: &str, extra: &[&str]) -> Output {
+        dbrelease()
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .args(["publish", "--s3", "--tag", tag, "--config"])
+            .arg(self.dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(self.dir.path().join("dist"))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn assert_version_matches_dist(&self, tag: &str) {
+        let dist = self.dir.path().join("dist");
+        let manifest = manifest(&dist);
+        for name in manifest
+            .artifacts
+            .iter()
+            .map(|a| a.name.clone())
+            .chain(["datapackage.json", "SHA256SUMS", "manifest.json"].map(String::from))
+        {
+            let stored = self
+                .server
+                .object(BUCKET, &format!("data/{tag}/{name}"))
+                .unwrap_or_else(|| panic!("data/{tag}/{name} missing"));
+            assert_eq!(stored, std::fs::read(dist.join(&name)).unwrap(), "{name}");
+        }
+    }
+
+    fn change_database(&self) {
+        let conn = duckdb::Connection::open(self.dir.path().join("data.duckdb")).unwrap();
+        conn.execute_batch(
+            "UPDATE daily_symbol_counts SET total_symbols = total_symbols + 1; CHECKPOINT;",
+        )
+        .unwrap();
+    }
+}
+
+fn versions(setup: &Setup) -> serde_json::Value {
+    serde_json::from_slice(&setup.server.object(BUCKET, "data/versions.json").unwrap()).unwrap()
+}
+
+#[test]
+fn first_publish_writes_the_version_latest_and_the_index() {
+    let setup = Setup::new("");
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_version_matches_dist("v1.0.0");
+    let dist = setup.dir.path().join("dist");
+    assert_eq!(
+        setup
+            .server
+            .object(BUCKET, "data/latest/manifest.json")
+            .unwrap(),
+        std::fs::read(dist.join("manifest.json")).unwrap()
+    );
+    let index = versions(&setup);
+    assert_eq!(index["versions"][0]["tag"], "v1.0.0");
+    assert!(
+        index["versions"][0]["manifest_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/releases/data/v1.0.0/manifest.json")
+    );
+
+    // A second run writes nothing.
+    let before: Vec<_> = setup
+        .server
+        .keys(BUCKET)
+        .iter()
+        .map(|k| {
+            std::fs::metadata(setup.server.root.join(BUCKET).join(k))
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
+        .collect();
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("S3: up to date"),
+        "{}",
+        text(&output)
+    );
+    let after: Vec<_> = setup
+        .server
+        .keys(BUCKET)
+        .iter()
+        .map(|k| {
+            std::fs::metadata(setup.server.root.join(BUCKET).join(k))
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(before, after, "objects were rewritten");
+}
+
+#[test]
+fn changed_data_is_refused_without_replace_and_converges_with_it() {
+    let setup = Setup::new("");
+    assert!(setup.publish("v1.0.0", &[]).status.success());
+    setup.change_database();
+    let output = setup.publish("v1.0.0", &[]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("daily_symbol_counts.parquet") && stderr.contains("--replace"),
+        "{stderr}"
+    );
+    let output = setup.publish("v1.0.0", &["--replace"]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_version_matches_dist("v1.0.0");
+    assert_eq!(versions(&setup)["versions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_versions_index_lists_every_version() {
+    let setup = Setup::new("");
+    for (index, tag) in ["v1.0.0", "v1.1.0", "v2.0.0"].iter().enumerate() {
+        if index > 0 {
+            setup.change_database();
+        }
+        let output = setup.publish(tag, &[]);
+        assert!(output.status.success(), "{tag}: {}", text(&output));
+    }
+    let tags: Vec<String> = versions(&setup)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tags, ["v1.0.0", "v1.1.0", "v2.0.0"]);
+    // latest/ follows the newest version.
+    assert_eq!(
+        setup.server.object(BUCKET, "data/latest/manifest.json"),
+        setup.server.object(BUCKET, "data/v2.0.0/manifest.json")
+    );
+}
+
+#[test]
+fn large_files_go_multipart_and_verify() {
+    let setup = Setup::new("multipart_threshold = 6291456\npart_size = 5242880\n");
+    let big = setup.dir.path().join("big.bin");
+    let mut bytes = vec![0u8; 12 * 1024 * 1024 + 123];
+    let mut state = 1u64;
+    for byte in bytes.iter_mut() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *byte = (state >> 33) as u8;
+    }
+    std::fs::write(&big, &bytes).unwrap();
+    let config = std::fs::read_to_string(setup.dir.path().join("dbrelease.toml")).unwrap();
+    std::fs::write(
+        setup.dir.path().join("dbrelease.toml"),
+        format!("{config}\n[[files]]\npath = \"big.bin\"\n"),
+    )
+    .unwrap();
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        setup.server.object(BUCKET, "data/v1.0.0/big.bin").unwrap(),
+        bytes
+    );
+    // A rerun recognises the multipart object as identical.
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("S3: up to date"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn wrong_credentials_and_missing_bucket_are_explained() {
+    let setup = Setup::new("");
+    let output = setup.publish_with_secret("wrong-secret", "v1.0.0", &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("credentials"),
+        "{}",
+        text(&output)
+    );
+    assert!(setup.server.keys(BUCKET).is_empty());
+
+    let output = setup.publish("v1.0.0", &["--s3-bucket", "nope"]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("bucket nope does not exist"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn dry_run_lists_keys_and_writes_nothing() {
+    let setup = Setup::new("");
+    let output = setup.publish("v1.0.0", &["--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("data/v1.0.0/manifest.json"), "{stdout}");
+    assert!(setup.server.keys(BUCKET).is_empty());
+}

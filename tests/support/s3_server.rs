@@ -1,0 +1,90 @@
+//! A real S3 protocol implementation (s3s + s3s-fs) on 127.0.0.1, checking SigV4,
+//! `x-amz-checksum-*` and `If-None-Match`, storing objects in a temporary folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Access key the server accepts.
+pub const ACCESS_KEY: &str = "AKIDDBRELEASETEST";
+/// Secret key the server accepts.
+pub const SECRET_KEY: &str = "dbrelease-test-secret-key";
+
+/// A running server.
+pub struct S3Server {
+    pub url: String,
+    pub root: PathBuf,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl S3Server {
+    /// Starts a server with one empty bucket.
+    pub fn start(bucket: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir(root.join(bucket)).unwrap();
+        let fs = s3s_fs::FileSystem::new(&root).unwrap();
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            url,
+            root,
+            _dir: dir,
+            _runtime: runtime,
+        }
+    }
+
+    /// The stored bytes of `bucket/key`, if any.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.root.join(bucket).join(key)).ok()
+    }
+
+    /// Every stored key under `bucket`, sorted (s3s-fs keeps its own metadata elsewhere).
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        collect(&self.root.join(bucket), &self.root.join(bucket), &mut keys);
+        keys.sort();
+        keys
+    }
+}
+
+fn collect(base: &Path, dir: &Path, keys: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(base, &path, keys);
+        } else {
+            let key = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if !key.starts_with('.') && !key.contains("/.") {
+                keys.push(key);
+            }
+        }
+    }
+}
