@@ -251,3 +251,107 @@ fn dry_run_lists_keys_and_writes_nothing() {
     assert!(stdout.contains("data/v1.0.0/manifest.json"), "{stdout}");
     assert!(setup.server.keys(BUCKET).is_empty());
 }
+
+#[test]
+fn a_dropped_part_leaves_no_manifest_and_no_orphaned_upload_and_a_rerun_converges() {
+    let setup = Setup::new("multipart_threshold = 6291456\npart_size = 5242880\n");
+    std::fs::write(
+        setup.dir.path().join("big.bin"),
+        vec![7u8; 11 * 1024 * 1024],
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(setup.dir.path().join("dbrelease.toml")).unwrap();
+    std::fs::write(
+        setup.dir.path().join("dbrelease.toml"),
+        format!("{config}\n[[files]]\npath = \"big.bin\"\n"),
+    )
+    .unwrap();
+    // More failures than a part's retries: the multipart upload must give up and abort.
+    setup
+        .server
+        .failing_parts
+        .store(100, std::sync::atomic::Ordering::SeqCst);
+    let output = setup.publish("v1.0.0", &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        setup
+            .server
+            .object(BUCKET, "data/v1.0.0/manifest.json")
+            .is_none()
+    );
+    assert!(setup.server.object(BUCKET, "data/versions.json").is_none());
+    assert!(setup.server.object(BUCKET, "data/v1.0.0/big.bin").is_none());
+    assert_eq!(
+        setup.server.open_multipart_uploads(),
+        0,
+        "orphaned multipart upload"
+    );
+
+    // A single dropped part is retried; then everything converges.
+    setup
+        .server
+        .failing_parts
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_version_matches_dist("v1.0.0");
+    assert_eq!(setup.server.open_multipart_uploads(), 0);
+}
+
+#[test]
+fn objects_carry_content_type_cache_control_and_a_verified_checksum() {
+    let setup = Setup::new("");
+    assert!(setup.publish("v1.0.0", &[]).status.success());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let heads = runtime.block_on(async {
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&setup.server.url)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "test",
+            ))
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        let mut heads = Vec::new();
+        for key in [
+            "data/v1.0.0/daily_availability.parquet",
+            "data/v1.0.0/manifest.json",
+            "data/latest/manifest.json",
+        ] {
+            let head = client
+                .head_object()
+                .bucket(BUCKET)
+                .key(key)
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            heads.push((
+                key,
+                head.content_type().map(str::to_string),
+                head.cache_control().map(str::to_string),
+                head.checksum_sha256().map(str::to_string),
+            ));
+        }
+        heads
+    });
+    let dist = setup.dir.path().join("dist");
+    let manifest = manifest(&dist);
+    let parquet_sha = &manifest.artifacts[0].sha256;
+    use base64::Engine;
+    let expected_checksum =
+        base64::engine::general_purpose::STANDARD.encode(hex::decode(parquet_sha).unwrap());
+    assert_eq!(
+        heads[0].1.as_deref(),
+        Some("application/vnd.apache.parquet")
+    );
+    assert_eq!(
+        heads[0].2.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(heads[0].3.as_deref(), Some(expected_checksum.as_str()));
+    assert_eq!(heads[1].1.as_deref(), Some("application/json"));
+    assert_eq!(heads[2].2.as_deref(), Some("public, max-age=300"));
+}

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Access key the server accepts.
 pub const ACCESS_KEY: &str = "AKIDDBRELEASETEST";
@@ -13,6 +15,8 @@ pub const SECRET_KEY: &str = "dbrelease-test-secret-key";
 pub struct S3Server {
     pub url: String,
     pub root: PathBuf,
+    /// How many of the next multipart part uploads fail with a 500 (a dropped part).
+    pub failing_parts: Arc<AtomicUsize>,
     _dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
@@ -36,15 +40,47 @@ impl S3Server {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let failing_parts = Arc::new(AtomicUsize::new(0));
+        let failures = failing_parts.clone();
         runtime.spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
                 let service = service.clone();
+                let failures = failures.clone();
+                // Fault injection in front of the real implementation: fail UploadPart
+                // requests while the counter is positive.
+                let faulty = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let service = service.clone();
+                        let failures = failures.clone();
+                        async move {
+                            let is_part = request.method() == hyper::Method::PUT
+                                && request
+                                    .uri()
+                                    .query()
+                                    .is_some_and(|q| q.contains("partNumber="));
+                            if is_part
+                                && failures
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                        n.checked_sub(1)
+                                    })
+                                    .is_ok()
+                            {
+                                let response = hyper::Response::builder()
+                                    .status(500)
+                                    .body(s3s::Body::from("injected part failure".to_string()))
+                                    .unwrap();
+                                return Ok(response);
+                            }
+                            hyper::service::Service::call(&service, request).await
+                        }
+                    },
+                );
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), faulty)
                         .await;
                 });
             }
@@ -52,9 +88,19 @@ impl S3Server {
         S3Server {
             url,
             root,
+            failing_parts,
             _dir: dir,
             _runtime: runtime,
         }
+    }
+
+    /// Multipart uploads in progress (s3s-fs keeps them as hidden files in its root).
+    pub fn open_multipart_uploads(&self) -> usize {
+        std::fs::read_dir(&self.root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload"))
+            .count()
     }
 
     /// The stored bytes of `bucket/key`, if any.
