@@ -12,7 +12,9 @@ runs="${BENCH_RUNS:-3}"
 if [ ! -f "$db" ]; then
   python3 scripts/make_fixture_db.py --out "$db" --days 2500 --symbols 700
 fi
-cargo build --release --quiet --bin dbrelease --example bench_steps
+# Build everything first, in the caller's environment: cc's build scripts track variables such
+# as SOURCE_DATE_EPOCH, and exporting one before a cargo call recompiles DuckDB (25 minutes).
+cargo build --release --quiet --bin dbrelease --example bench_steps --example github_fake_server --example s3_server
 bin="$CARGO_TARGET_DIR/release/dbrelease"
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
 config="$PWD/dbrelease.toml"
@@ -55,11 +57,11 @@ echo; echo "== peak RSS of dbrelease build =="
   | grep -E "Maximum resident|Elapsed"
 
 echo; echo "== publish --github to the GitHub fake on loopback =="
-cargo build --release --quiet --example github_fake_server
 fake_out="$work/fake.url"
 "$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$fake_out" &
 fake_pid=$!
-trap 'kill $fake_pid 2>/dev/null || true' EXIT
+s3_pid=""
+trap 'kill $fake_pid $s3_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s "$fake_out" ] && break; sleep 0.1; done
 export GITHUB_API_URL="$(cat "$fake_out")" GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000
 publish="$bin --quiet publish --github --repo owner/data"
@@ -79,8 +81,50 @@ TOML
   > "$work/big.json" 2> "$work/big.time"
 python3 - "$work/big.json" <<'PY'
 import json, sys
-report = json.load(open(sys.argv[1]))
+report = json.load(open(sys.argv[1]))["github"]
 big = next(a for a in report["assets"] if a["name"] == "big.bin")
 print(f"1 GiB asset upload: {big['seconds']:.2f} s, {big['bytes'] / big['seconds'] / 2**20:.0f} MiB/s")
 PY
 grep -E "Maximum resident|Elapsed" "$work/big.time"
+
+echo; echo "== publish --s3 to an s3s-fs server on loopback vs aws s3 cp (awscli from PyPI) =="
+s3_out="$work/s3.url"
+"$CARGO_TARGET_DIR/release/examples/s3_server" bench > "$s3_out" &
+s3_pid=$!
+for _ in $(seq 50); do [ -s "$s3_out" ] && break; sleep 0.1; done
+s3url="$(cat "$s3_out")"
+export AWS_ACCESS_KEY_ID=AKIDDBRELEASETEST AWS_SECRET_ACCESS_KEY=dbrelease-test-secret-key
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/nonexistent
+head -c 268435456 "$work/big.bin" > "$work/quarter.bin"
+for size in quarter big; do
+  cat > "$work/s3-$size.toml" <<TOML
+[dataset]
+name = "bench"
+database = "$PWD/fixtures/binance_futures_availability.duckdb"
+[s3]
+bucket = "bench"
+prefix = "p"
+endpoint = "$s3url"
+latest = false
+[[files]]
+path = "$size.bin"
+TOML
+done
+for run in 1 2 3; do
+  /usr/bin/time -v "$bin" --quiet publish --s3 --tag "v$run" --config "$work/s3-big.toml" --out "$work/s3-dist" --json \
+    > "$work/s3-$run.json" 2> "$work/s3-$run.time"
+  python3 - "$work/s3-$run.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))["s3"]
+big = next(a for a in report["assets"] if a["name"].endswith("big.bin"))
+print(f"dbrelease S3 upload of 1 GiB: {big['seconds']:.2f} s ({big['bytes'] / big['seconds'] / 2**20:.0f} MiB/s)")
+PY
+  grep "Maximum resident" "$work/s3-$run.time"
+  start=$(date +%s.%N)
+  aws --endpoint-url "$s3url" s3 cp --quiet "$work/big.bin" "s3://bench/awscli/big-$run.bin"
+  end=$(date +%s.%N)
+  echo "aws s3 cp of 1 GiB: $(echo "$end - $start" | bc) s"
+done
+/usr/bin/time -v "$bin" --quiet publish --s3 --tag v-quarter --config "$work/s3-quarter.toml" --out "$work/s3-qdist" \
+  > /dev/null 2> "$work/s3-quarter.time"
+echo "peak RSS with a 256 MiB file: $(grep "Maximum resident" "$work/s3-quarter.time")"

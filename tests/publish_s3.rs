@@ -188,10 +188,11 @@ fn the_versions_index_lists_every_version() {
 }
 
 #[test]
-fn large_files_go_multipart_and_verify() {
-    let setup = Setup::new("multipart_threshold = 6291456\npart_size = 5242880\n");
+fn an_artifact_over_100_mib_goes_multipart_and_verifies() {
+    // Default threshold (100 MiB) and part size (16 MiB): 7 parts.
+    let setup = Setup::new("");
     let big = setup.dir.path().join("big.bin");
-    let mut bytes = vec![0u8; 12 * 1024 * 1024 + 123];
+    let mut bytes = vec![0u8; 101 * 1024 * 1024 + 123];
     let mut state = 1u64;
     for byte in bytes.iter_mut() {
         state = state
