@@ -19,7 +19,11 @@ bin="$CARGO_TARGET_DIR/release/dbrelease"
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
 config="$PWD/dbrelease.toml"
 echo "database: $db ($(du -m "$db" | cut -f1) MiB), $(nproc) cores"
-
+# BENCH_SECTIONS="build github s3" (default: all) picks what runs.
+want() { [[ " ${BENCH_SECTIONS:-build github s3} " == *" $1 "* ]]; }
+if [ ! -f "$work/big.bin" ]; then head -c 1073741824 /dev/urandom > "$work/big.bin"; fi
+fake_pid="" 
+if want build; then
 echo; echo "== Parquet export: dbrelease vs DuckDB COPY (same SELECT, zstd) =="
 hyperfine --runs "$runs" --export-markdown "$work/parquet.md" \
   -n dbrelease "$steps parquet-ours $config $db $work/pq-ours" \
@@ -56,12 +60,13 @@ echo; echo "== peak RSS of dbrelease build =="
 /usr/bin/time -v "$bin" --quiet build --config "$config" --db "$db" --out "$work/dist" 2>&1 >/dev/null \
   | grep -E "Maximum resident|Elapsed"
 
+fi
+
+if want github; then
 echo; echo "== publish --github to the GitHub fake on loopback =="
 fake_out="$work/fake.url"
 "$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$fake_out" &
 fake_pid=$!
-s3_pid=""
-trap 'kill $fake_pid $s3_pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s "$fake_out" ] && break; sleep 0.1; done
 export GITHUB_API_URL="$(cat "$fake_out")" GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000
 publish="$bin --quiet publish --github --repo owner/data"
@@ -69,7 +74,6 @@ $publish --tag v1.0.0 --config "$config" --out "$work/gh-dist" >/dev/null
 hyperfine --runs 5 --export-markdown "$work/noop.md" \
   -n "no-op republish of the fixture release" "$publish --tag v1.0.0 --config $config --out $work/gh-dist"
 
-if [ ! -f "$work/big.bin" ]; then head -c 1073741824 /dev/urandom > "$work/big.bin"; fi
 cat > "$work/big.toml" <<TOML
 [dataset]
 name = "bench"
@@ -87,6 +91,9 @@ print(f"1 GiB asset upload: {big['seconds']:.2f} s, {big['bytes'] / big['seconds
 PY
 grep -E "Maximum resident|Elapsed" "$work/big.time"
 
+fi
+
+if want s3; then
 echo; echo "== publish --s3 to an s3s-fs server on loopback vs aws s3 cp (awscli from PyPI) =="
 s3_out="$work/s3.url"
 "$CARGO_TARGET_DIR/release/examples/s3_server" bench > "$s3_out" &
@@ -128,3 +135,4 @@ done
 /usr/bin/time -v "$bin" --quiet publish --s3 --tag v-quarter --config "$work/s3-quarter.toml" --out "$work/s3-qdist" \
   > /dev/null 2> "$work/s3-quarter.time"
 echo "peak RSS with a 256 MiB file: $(grep "Maximum resident" "$work/s3-quarter.time")"
+fi
