@@ -28,6 +28,8 @@ use crate::plan::{self, AssetAction, LocalFile, RemoteAsset};
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Cache-Control of `latest/` and `versions.json`: they move with every release.
 const SHORT: &str = "public, max-age=300";
+/// Multipart parts uploaded at once: memory stays at about this many parts.
+const PARTS_IN_FLIGHT: usize = 6;
 /// User metadata key holding the object's hex sha256 (also for multipart objects, whose S3
 /// checksum is a checksum of part checksums).
 const SHA256_META: &str = "sha256";
@@ -341,6 +343,8 @@ impl Target<'_> {
                 })?;
                 let checksum =
                     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&part));
+                // Shared, not copied, between retries.
+                let part = bytes::Bytes::from(part);
                 let part_number = index as i32 + 1;
                 let mut last_error = None;
                 // Each part is retried on its own; the body is in memory, so a retry re-sends it.
@@ -373,7 +377,7 @@ impl Target<'_> {
                     last_error.expect("at least one attempt"),
                 ))
             })
-            .buffered(4)
+            .buffered(PARTS_IN_FLIGHT)
             .collect()
             .await;
         results.into_iter().collect()
