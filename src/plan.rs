@@ -122,6 +122,21 @@ pub struct Conflict {
     pub local_sha256: String,
 }
 
+impl Conflict {
+    /// One line for the user: both sides' size and sha256 (`held` names the remote side,
+    /// e.g. "published" or "stored").
+    pub fn describe(&self, held: &str) -> String {
+        format!(
+            "{}: {held} {} bytes sha256 {}, built {} bytes sha256 {}",
+            self.name,
+            self.remote_bytes,
+            self.remote_sha256.as_deref().unwrap_or("unknown"),
+            self.local_bytes,
+            self.local_sha256
+        )
+    }
+}
+
 /// The actions for one target, in execution order: leftovers, artifacts, metadata (manifest.json
 /// last).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -428,14 +428,7 @@ fn conflict_message(plan: &AssetPlan, target: Option<&Release>, repo: &str) -> S
         plan.conflicts.len()
     );
     for conflict in &plan.conflicts {
-        text.push_str(&format!(
-            "\n  {}: published {} bytes sha256 {}, built {} bytes sha256 {}",
-            conflict.name,
-            conflict.remote_bytes,
-            conflict.remote_sha256.as_deref().unwrap_or("unknown"),
-            conflict.local_bytes,
-            conflict.local_sha256
-        ));
+        text.push_str(&format!("\n  {}", conflict.describe("published")));
     }
     if target.is_some_and(|r| r.immutable && !r.draft) {
         text.push_str("\nThe release is immutable: publish the new data under a new tag.");

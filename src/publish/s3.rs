@@ -531,14 +531,7 @@ pub async fn publish_s3(
             report.prefix
         );
         for conflict in &plan.conflicts {
-            text.push_str(&format!(
-                "\n  {}: stored {} bytes sha256 {}, built {} bytes sha256 {}",
-                conflict.name,
-                conflict.remote_bytes,
-                conflict.remote_sha256.as_deref().unwrap_or("unknown"),
-                conflict.local_bytes,
-                conflict.local_sha256
-            ));
+            text.push_str(&format!("\n  {}", conflict.describe("stored")));
         }
         text.push_str("\nPass --replace to overwrite them, or publish under a new tag.");
         return Err(Error::Refused(text));
