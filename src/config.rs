@@ -59,7 +59,7 @@ pub struct S3Section {
     pub checksum_when_required: bool,
 }
 
-/// Validated S3 settings (bucket still optional until `--s3` asks for it).
+/// Validated S3 settings for one publish (flags applied).
 #[derive(Debug, Clone)]
 pub struct S3Options {
     /// Bucket.
