@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     after_help = "Start with `dbrelease build --help`. Exit codes: 0 success, \
 1 unexpected failure, 2 usage or configuration error, 3 problem with the source database, \
-4 cannot write the output directory."
+4 cannot write the output directory, 5 a remote (GitHub, S3, download) failed, 6 refused \
+to change published data. 1 also means bytes that do not match their manifest."
 )]
 pub struct Cli {
     /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides it.
@@ -45,8 +46,63 @@ pub enum Command {
     /// refused unless --replace. manifest.json is always uploaded last.
     Publish(PublishArgs),
 
+    /// Download a published release's files, verified against its manifest, into a cache.
+    ///
+    /// Prints the local path of each file, so `duckdb "$(dbrelease fetch --repo o/r
+    /// --tag v1.2.0 --decompress)"` opens the released database. A pinned tag already in the
+    /// cache needs no network; `latest` costs one conditional request. Interrupted downloads
+    /// resume; a file whose sha256 differs from the manifest is deleted and reported.
+    Fetch(FetchArgs),
+
     /// Print the JSON Schema of manifest.json.
     ManifestSchema,
+}
+
+/// Options of `dbrelease fetch`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("origin").required(true).args(["repo", "base_url"])))]
+pub struct FetchArgs {
+    /// Files to fetch: artifact names (`trades.parquet`), table names (`trades`), or `all`.
+    /// Default: the gzipped database.
+    #[arg(value_name = "ASSET")]
+    pub assets: Vec<String>,
+
+    /// GitHub repository whose releases to read (API from GITHUB_API_URL; GITHUB_TOKEN or
+    /// GH_TOKEN is used when set, and needed for private repositories).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// URL prefix holding versions.json and {tag}/{file}: the S3 bucket's public URL or a CDN.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Version to fetch: a tag such as v1.2.0, or `latest` (newest published, not a pre-release).
+    #[arg(long, value_name = "TAG", default_value = "latest")]
+    pub tag: String,
+
+    /// Cache root (default: $XDG_CACHE_HOME/dbrelease, else ~/.cache/dbrelease).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Also copy the files here: a file path for one file, a folder for several.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Gunzip the database into the cache (checked against the manifest) and print that path.
+    #[arg(long)]
+    pub decompress: bool,
+
+    /// Never use the network; fail naming what is not cached.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// List published versions (or, with --tag, that version's files) instead of fetching.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Print JSON on stdout instead of paths.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dbrelease publish`.

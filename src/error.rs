@@ -12,7 +12,7 @@ pub const EXIT_OUTPUT: i32 = 4;
 pub const EXIT_REMOTE: i32 = 5;
 /// Exit code for a publish refused to protect published data (differs without --replace, immutable).
 pub const EXIT_REFUSED: i32 = 6;
-/// Exit code for anything else.
+/// Exit code for bytes that do not match their manifest (verify, fetch), and anything else.
 pub const EXIT_FAILURE: i32 = 1;
 
 /// Everything `dbrelease` reports to the user; each message says what is wrong and what to do.
@@ -42,6 +42,10 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// Published or downloaded bytes do not match the manifest.
+    #[error("{0}")]
+    Integrity(String),
+
     /// An internal failure that the user cannot fix by changing input.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -56,7 +60,7 @@ impl Error {
             Error::Output { .. } => EXIT_OUTPUT,
             Error::Remote(_) => EXIT_REMOTE,
             Error::Refused(_) => EXIT_REFUSED,
-            Error::Other(_) => EXIT_FAILURE,
+            Error::Integrity(_) | Error::Other(_) => EXIT_FAILURE,
         }
     }
 

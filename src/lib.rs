@@ -7,11 +7,13 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod manifest;
 pub mod naming;
 pub mod plan;
 pub mod progress;
 pub mod publish;
+pub mod remote;
 pub mod report;
 
 use std::io::IsTerminal;
@@ -44,6 +46,21 @@ pub fn run(cli: &Cli) -> Result<()> {
                 );
             } else {
                 print!("{}", publish::report_table(&report));
+            }
+            Ok(())
+        }
+        Command::Fetch(args) => {
+            match fetch::run_fetch(args)? {
+                fetch::FetchOutcome::Files(report) if args.json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                ),
+                fetch::FetchOutcome::Files(report) => print!("{}", fetch::paths_text(&report)),
+                fetch::FetchOutcome::List(list) if args.json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).expect("list serializes")
+                ),
+                fetch::FetchOutcome::List(list) => print!("{}", fetch::list_text(&list)),
             }
             Ok(())
         }

@@ -43,6 +43,12 @@ pub struct Release {
     /// Immutable releases cannot change once published.
     #[serde(default)]
     pub immutable: bool,
+    /// Pre-releases are never GitHub's "latest".
+    #[serde(default)]
+    pub prerelease: bool,
+    /// When it was published (None for drafts).
+    #[serde(default)]
+    pub published_at: Option<String>,
     /// Web page.
     pub html_url: String,
     /// Upload endpoint template, e.g. `https://uploads.github.com/...{?name,label}`.
@@ -148,7 +154,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The waits between attempts: exponential with jitter, `max_retries` of them.
-    fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+    pub(crate) fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
         backon::ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
@@ -267,7 +273,8 @@ impl GitHub {
 
     async fn classify(&self, what: &str, response: Response) -> Result<Outcome, GitHubError> {
         let status = response.status();
-        if status.is_success() || status == StatusCode::FOUND {
+        if status.is_success() || status == StatusCode::FOUND || status == StatusCode::NOT_MODIFIED
+        {
             return Ok(Outcome::Done(response));
         }
         let rate_wait = rate_limit_wait(status, response.headers());
@@ -322,6 +329,18 @@ impl GitHub {
 
     /// Every release of the tag, drafts included (the tag endpoint hides drafts).
     pub async fn releases_for_tag(&self, tag: &str) -> Result<Vec<Release>, GitHubError> {
+        let mut found: Vec<Release> = self
+            .all_releases()
+            .await?
+            .into_iter()
+            .filter(|r| r.tag_name == tag)
+            .collect();
+        found.sort_by_key(|release| release.id);
+        Ok(found)
+    }
+
+    /// Every release, newest first as GitHub lists them; drafts only with a push token.
+    pub async fn all_releases(&self) -> Result<Vec<Release>, GitHubError> {
         let mut found = Vec::new();
         for page in 1.. {
             let url = self.repo_url(&format!("/releases?per_page=100&page={page}"));
@@ -333,13 +352,83 @@ impl GitHub {
                 .await?;
             let releases: Vec<Release> = parse(response, "listing releases").await?;
             let full_page = releases.len() == 100;
-            found.extend(releases.into_iter().filter(|r| r.tag_name == tag));
+            found.extend(releases);
             if !full_page {
                 break;
             }
         }
-        found.sort_by_key(|release| release.id);
         Ok(found)
+    }
+
+    /// The published release of `tag`, or None (drafts are invisible to this endpoint).
+    pub async fn published_release(&self, tag: &str) -> Result<Option<Release>, GitHubError> {
+        let url = self.repo_url(&format!(
+            "/releases/tags/{}",
+            crate::remote::url_segment(tag)
+        ));
+        let what = format!("looking up release {tag}");
+        match self
+            .send(&what, || {
+                self.request(Method::GET, &url)
+                    .header(ACCEPT, "application/vnd.github+json")
+            })
+            .await
+        {
+            Ok(response) => Ok(Some(parse(response, &what).await?)),
+            Err(GitHubError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// GitHub's latest release (newest published, not a pre-release), asked conditionally:
+    /// with the ETag of an earlier answer GitHub replies 304 without counting against the
+    /// rate limit.
+    pub async fn latest_release(&self, etag: Option<&str>) -> Result<Latest, GitHubError> {
+        let url = self.repo_url("/releases/latest");
+        let what = "looking up the latest release";
+        let response = match self
+            .send(what, || {
+                let request = self
+                    .request(Method::GET, &url)
+                    .header(ACCEPT, "application/vnd.github+json");
+                match etag {
+                    Some(etag) => request.header(reqwest::header::IF_NONE_MATCH, etag),
+                    None => request,
+                }
+            })
+            .await
+        {
+            Ok(response) => response,
+            Err(GitHubError::NotFound { .. }) => return Ok(Latest::None),
+            Err(err) => return Err(err),
+        };
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Latest::NotModified);
+        }
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Latest::Release(
+            Box::new(parse(response, what).await?),
+            etag,
+        ))
+    }
+
+    /// A request for an asset's bytes through the API (works for private repositories;
+    /// GitHub redirects to its download host, and reqwest drops the token on that hop).
+    pub fn asset_request(&self, asset_id: u64) -> RequestBuilder {
+        self.request(
+            Method::GET,
+            &self.repo_url(&format!("/releases/assets/{asset_id}")),
+        )
+        .header(ACCEPT, "application/octet-stream")
+    }
+
+    /// True when a token is configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// Creates a draft release for `tag`.
@@ -560,6 +649,17 @@ impl GitHub {
     }
 }
 
+/// The answer to a conditional "latest release" request.
+#[derive(Debug)]
+pub enum Latest {
+    /// The release and the ETag to send next time.
+    Release(Box<Release>, Option<String>),
+    /// Unchanged since the ETag we sent.
+    NotModified,
+    /// The repository has no published release.
+    None,
+}
+
 /// How long GitHub asks us to wait, when the response is a rate limit.
 fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
@@ -584,7 +684,7 @@ fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> 
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))
 }
 
-fn describe_reqwest(err: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
     // reqwest's errors name the URL (never headers), so no token can leak through them.
     if err.is_timeout() {
         format!("timed out: {err}")

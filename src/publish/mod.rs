@@ -124,27 +124,15 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
     }
     let local = plan::local_files(&outcome.manifest, &outcome.metadata);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Other(err.into()))?;
+    let runtime = crate::remote::runtime()?;
     let github = match repo {
         Some(repo) => {
-            let token = ["GITHUB_TOKEN", "GH_TOKEN"]
-                .iter()
-                .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-                .map(Token::new);
-            if token.is_none() && !args.dry_run {
+            let client = github_client(&repo);
+            if !client.has_token() && !args.dry_run {
                 return Err(Error::Config(
                     "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
                 ));
             }
-            let api = std::env::var("GITHUB_API_URL")
-                .ok()
-                .filter(|url| !url.is_empty())
-                .unwrap_or_else(|| "https://api.github.com".into());
-            let client = GitHub::new(&api, &repo, token.clone(), retry_policy_from_env());
             let title = args.title.clone().unwrap_or_else(|| tag.clone());
             Some(runtime.block_on(publish_github(PublishJob {
                 client: &client,
@@ -153,7 +141,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
                 notes: &notes,
                 local: &local,
                 out_dir: &outcome.out_dir,
-                has_token: token.is_some(),
+                has_token: client.has_token(),
                 args,
             }))?)
         }
@@ -194,17 +182,37 @@ fn resolve_repo(args: &PublishArgs, config: &crate::config::BuildConfig) -> Resu
                 "no repository: pass --repo OWNER/NAME, set [github] repo in the config, or GITHUB_REPOSITORY".into(),
             )
         })?;
+    check_repo(&repo)?;
+    Ok(repo)
+}
+
+/// Refuses anything but `OWNER/NAME`.
+pub(crate) fn check_repo(repo: &str) -> Result<()> {
     if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
         return Err(Error::Config(format!(
             "repository {repo:?} must look like OWNER/NAME"
         )));
     }
-    Ok(repo)
+    Ok(())
+}
+
+/// A GitHub client for `repo`: API from GITHUB_API_URL (GitHub Enterprise, the test fake),
+/// token from GITHUB_TOKEN or GH_TOKEN when set.
+pub(crate) fn github_client(repo: &str) -> GitHub {
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .map(Token::new);
+    let api = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".into());
+    GitHub::new(&api, repo, token, retry_policy_from_env())
 }
 
 /// Test hooks: `DBRELEASE_RETRY_MIN_MS` shortens the backoff and `DBRELEASE_READ_TIMEOUT_MS`
 /// the stall timeout, so fault-injection tests run in seconds.
-fn retry_policy_from_env() -> RetryPolicy {
+pub(crate) fn retry_policy_from_env() -> RetryPolicy {
     let mut policy = RetryPolicy::default();
     if let Some(ms) = std::env::var("DBRELEASE_READ_TIMEOUT_MS")
         .ok()

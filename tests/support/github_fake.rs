@@ -160,6 +160,11 @@ impl GitHubFake {
                 post(upload_asset),
             )
             .route("/download/{asset_id}", get(download))
+            .route("/repos/{owner}/{repo}/releases/latest", get(latest_release))
+            .route(
+                "/{owner}/{repo}/releases/download/{tag}/{name}",
+                get(browser_download),
+            )
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 record_route,
@@ -264,13 +269,15 @@ async fn gate(
             .or_else(|| auth.strip_prefix("token "))
             .unwrap_or("");
         let read_only = s.read_only_token.as_deref() == Some(presented);
-        if presented != s.token && !read_only {
+        // The repository is public: reads need no token (drafts stay hidden from them).
+        let anonymous_read = auth.is_empty() && !write && !upload;
+        if presented != s.token && !read_only && !anonymous_read {
             return Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
         }
         if owner != s.owner || repo != s.repo {
             return Err(error(StatusCode::NOT_FOUND, "Not Found"));
         }
-        if write && read_only {
+        if write && (read_only || auth.is_empty()) {
             return Err(error(
                 StatusCode::FORBIDDEN,
                 "Resource not accessible by integration",
@@ -336,12 +343,33 @@ async fn gate(
     }
 }
 
-pub fn asset_json(base: &str, owner: &str, repo: &str, asset: &FakeAsset) -> Value {
+/// github.com's public download URL (`/{owner}/{repo}/releases/download/{tag}/{name}`), served
+/// here from the same host; it redirects to the download host, as github.com does.
+fn browser_download_url(
+    base: &str,
+    owner: &str,
+    repo: &str,
+    tag: &str,
+    asset: &FakeAsset,
+) -> String {
+    format!(
+        "{base}/{owner}/{repo}/releases/download/{tag}/{}",
+        asset.name
+    )
+}
+
+pub fn asset_json(
+    base: &str,
+    owner: &str,
+    repo: &str,
+    release_tag: &str,
+    asset: &FakeAsset,
+) -> Value {
     let digest = (asset.state == "uploaded")
         .then(|| format!("sha256:{}", hex::encode(Sha256::digest(&asset.data))));
     json!({
         "url": format!("{base}/repos/{owner}/{repo}/releases/assets/{}", asset.id),
-        "browser_download_url": format!("{base}/download/{}", asset.id),
+        "browser_download_url": browser_download_url(base, owner, repo, release_tag, asset),
         "id": asset.id,
         "node_id": format!("RA_{}", asset.id),
         "name": asset.name,
@@ -379,7 +407,7 @@ pub fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
         "created_at": "2026-01-01T00:00:00Z",
         "published_at": if release.draft { Value::Null } else { json!("2026-01-01T00:00:00Z") },
         "author": bot_user(base),
-        "assets": release.assets.iter().map(|a| asset_json(base, owner, repo, a)).collect::<Vec<_>>(),
+        "assets": release.assets.iter().map(|a| asset_json(base, owner, repo, &release.tag, a)).collect::<Vec<_>>(),
     })
 }
 
@@ -433,6 +461,7 @@ async fn list_releases(
     {
         return r;
     }
+    let anonymous = !headers.contains_key("authorization");
     let s = state.lock().unwrap();
     let per_page: usize = query
         .get("per_page")
@@ -444,6 +473,7 @@ async fn list_releases(
         .releases
         .iter()
         .rev()
+        .filter(|r| !(anonymous && r.draft))
         .map(|r| release_json(&s, r))
         .collect();
     let slice: Vec<Value> = all
@@ -658,7 +688,7 @@ async fn list_assets(
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|a| asset_json(&s.base, &s.owner, &s.repo, a))
+        .map(|a| asset_json(&s.base, &s.owner, &s.repo, &release.tag, a))
         .collect();
     axum::Json(Value::Array(assets)).into_response()
 }
@@ -705,17 +735,125 @@ async fn get_asset(
         &s.base,
         &s.owner,
         &s.repo,
+        &s.releases[ri].tag,
         &s.releases[ri].assets[ai],
     ))
     .into_response()
 }
 
-async fn download(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
-    let mut s = state.lock().unwrap();
-    match find_asset(&mut s, id) {
-        Some((ri, ai)) => s.releases[ri].assets[ai].data.clone().into_response(),
-        None => error(StatusCode::NOT_FOUND, "Not Found"),
+/// The download host: serves bytes, honouring single `Range: bytes=a-[b]` requests as
+/// GitHub's asset storage does.
+async fn download(
+    State(state): State<Shared>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let data = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(format!("GET download/{id}"));
+        match find_asset(&mut s, id) {
+            Some((ri, ai)) => s.releases[ri].assets[ai].data.clone(),
+            None => return error(StatusCode::NOT_FOUND, "Not Found"),
+        }
+    };
+    serve_range(data, &headers)
+}
+
+/// `bytes` as a 200, or the requested range as a 206 (416 when it starts past the end).
+pub fn serve_range(data: Vec<u8>, headers: &HeaderMap) -> Response {
+    let total = data.len();
+    let range = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(start, end)| {
+            let start: usize = start.parse().ok()?;
+            let end: usize = if end.is_empty() {
+                total.saturating_sub(1)
+            } else {
+                end.parse::<usize>().ok()?.min(total.saturating_sub(1))
+            };
+            Some((start, end))
+        });
+    match range {
+        None => (StatusCode::OK, [("accept-ranges", "bytes")], data).into_response(),
+        Some((start, _)) if start >= total => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [("content-range", format!("bytes */{total}"))],
+        )
+            .into_response(),
+        Some((start, end)) => (
+            StatusCode::PARTIAL_CONTENT,
+            [("content-range", format!("bytes {start}-{end}/{total}"))],
+            data[start..=end].to_vec(),
+        )
+            .into_response(),
     }
+}
+
+/// github.com's `/{owner}/{repo}/releases/download/{tag}/{name}`: published releases only,
+/// answered with a redirect to the download host.
+async fn browser_download(
+    State(state): State<Shared>,
+    Path((owner, repo, tag, name)): Path<(String, String, String, String)>,
+) -> Response {
+    let s = state.lock().unwrap();
+    let found = (owner == s.owner && repo == s.repo)
+        .then(|| {
+            s.releases
+                .iter()
+                .filter(|r| r.tag == tag && !r.draft)
+                .flat_map(|r| r.assets.iter())
+                .find(|a| a.name == name && a.state == "uploaded")
+        })
+        .flatten();
+    match found {
+        Some(asset) => {
+            let location = format!("{}/download/{}", s.base, asset.id);
+            (StatusCode::FOUND, [("location", location)]).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+    }
+}
+
+/// `GET /releases/latest`: the newest published non-prerelease, with an ETag; a matching
+/// `If-None-Match` gets 304 (which GitHub does not count against the rate limit).
+async fn latest_release(
+    State(state): State<Shared>,
+    Path((owner, repo)): Repo,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        "GET releases/latest".into(),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let Some(release) = s.releases.iter().rev().find(|r| !r.draft && !r.prerelease) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let body = release_json(&s, release);
+    let etag = format!(
+        "W/\"{}\"",
+        hex::encode(Sha256::digest(body.to_string().as_bytes()))
+    );
+    let matches = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+    }
+    (StatusCode::OK, [("etag", etag)], axum::Json(body)).into_response()
 }
 
 async fn update_asset(
@@ -758,7 +896,13 @@ async fn update_asset(
         s.releases[ri].assets[ai].name = name.into();
     }
     let release_id = s.releases[ri].id;
-    let json = asset_json(&s.base, &s.owner, &s.repo, &s.releases[ri].assets[ai]);
+    let json = asset_json(
+        &s.base,
+        &s.owner,
+        &s.repo,
+        &s.releases[ri].tag,
+        &s.releases[ri].assets[ai],
+    );
     record(&mut s, release_id, format!("rename asset {id}"));
     axum::Json(json).into_response()
 }
@@ -873,7 +1017,7 @@ async fn upload_asset(
             .into(),
         data: body.to_vec(),
     };
-    let json = asset_json(&s.base, &s.owner, &s.repo, &asset);
+    let json = asset_json(&s.base, &s.owner, &s.repo, &s.releases[ri].tag, &asset);
     s.releases[ri].assets.push(asset);
     record(&mut s, id, format!("upload {name}"));
     (StatusCode::CREATED, axum::Json(json)).into_response()

@@ -102,5 +102,6 @@ pub fn python_duckdb_14() -> bool {
     }
     available
 }
+pub mod file_server;
 pub mod github_fake;
 pub mod s3_server;

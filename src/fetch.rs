@@ -1,0 +1,747 @@
+//! `dbrelease fetch`: pinned, verified, cached data for the people who use it.
+//!
+//! Cache layout: `{root}/{owner}/{name}/{tag}/` for GitHub and `{root}/url/{host}/{path}/{tag}/`
+//! for a URL origin, where `{root}` is `--cache-dir`, else `$XDG_CACHE_HOME/dbrelease`, else
+//! `~/.cache/dbrelease`. A file only ever appears there by a rename after its sha256 matched
+//! the manifest, and a lock per version keeps concurrent runs from writing the same files.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use crate::cli::FetchArgs;
+use crate::error::{Error, Result};
+use crate::manifest::{ArtifactKind, MANIFEST_FILE, Manifest};
+use crate::remote::{LatestTag, Listed, Origin, Reader, RemoteFile, Version};
+
+/// One fetched file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchedFile {
+    /// Artifact name (for a decompressed database: the name of the .gz it came from).
+    pub name: String,
+    /// Where it is on disk.
+    pub path: PathBuf,
+    /// Size.
+    pub bytes: u64,
+    /// sha256 of the file at `path`.
+    pub sha256: String,
+    /// True when it was downloaded (or decompressed) by this run.
+    pub downloaded: bool,
+}
+
+/// What `fetch` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchReport {
+    /// The version fetched.
+    pub tag: String,
+    /// The cache folder of this version.
+    pub cache_dir: PathBuf,
+    /// The files, in the order asked for.
+    pub files: Vec<FetchedFile>,
+}
+
+/// What `fetch --list` found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ListReport {
+    /// Published versions, newest first.
+    Versions(Vec<ListedVersion>),
+    /// The artifacts of one version.
+    Artifacts {
+        /// Tag.
+        tag: String,
+        /// Its artifacts.
+        artifacts: Vec<ListedArtifact>,
+    },
+}
+
+/// A version in `--list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedVersion {
+    /// Tag, publication date, pre-release flag.
+    #[serde(flatten)]
+    pub version: Listed,
+    /// True when its manifest is in the cache.
+    pub cached: bool,
+}
+
+/// An artifact in `--list --tag T`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedArtifact {
+    /// Name.
+    pub name: String,
+    /// `table`, `database` or `file`.
+    pub kind: ArtifactKind,
+    /// Size.
+    pub bytes: u64,
+    /// Rows (tables).
+    pub rows: Option<u64>,
+    /// sha256.
+    pub sha256: String,
+    /// True when it is in the cache.
+    pub cached: bool,
+}
+
+/// The result of `fetch`.
+pub enum FetchOutcome {
+    /// Files were fetched.
+    Files(FetchReport),
+    /// `--list`.
+    List(ListReport),
+}
+
+/// Where the newest tag was last seen, and the validator to ask again cheaply.
+#[derive(Debug, Serialize, Deserialize)]
+struct LatestPointer {
+    tag: String,
+    validator: Option<String>,
+}
+
+const LATEST_POINTER: &str = "latest.json";
+
+/// Runs `dbrelease fetch`.
+pub fn run_fetch(args: &FetchArgs) -> Result<FetchOutcome> {
+    let origin = origin(args)?;
+    let origin_dir = cache_root(args.cache_dir.as_deref())?.join(origin_folder(&origin)?);
+    let reader = Reader::new(origin, crate::publish::retry_policy_from_env());
+    let runtime = crate::remote::runtime()?;
+    runtime.block_on(async {
+        if args.list {
+            return list(args, &reader, &origin_dir)
+                .await
+                .map(FetchOutcome::List);
+        }
+        fetch(args, &reader, &origin_dir)
+            .await
+            .map(FetchOutcome::Files)
+    })
+}
+
+fn origin(args: &FetchArgs) -> Result<Origin> {
+    match (&args.repo, &args.base_url) {
+        (Some(repo), None) => {
+            crate::publish::check_repo(repo)?;
+            Ok(Origin::GitHub(crate::publish::github_client(repo)))
+        }
+        (None, Some(base)) => {
+            let parsed = url::Url::parse(base).map_err(|err| {
+                Error::Config(format!(
+                    "--base-url {base:?} is not a URL ({err}); it looks like https://data.example.org/prefix"
+                ))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(Error::Config(format!(
+                    "--base-url {base:?} must be an http(s) URL (for s3://bucket/prefix use the bucket's public https URL)"
+                )));
+            }
+            Ok(Origin::Url(base.trim_end_matches('/').to_string()))
+        }
+        _ => Err(Error::Config(
+            "say where the data is published: --repo OWNER/NAME or --base-url URL".into(),
+        )),
+    }
+}
+
+/// `--cache-dir`, else `$XDG_CACHE_HOME/dbrelease`, else `~/.cache/dbrelease`.
+fn cache_root(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir.to_path_buf());
+    }
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    if let Some(xdg) = from_env("XDG_CACHE_HOME") {
+        return Ok(xdg.join("dbrelease"));
+    }
+    if let Some(home) = from_env("HOME") {
+        return Ok(home.join(".cache").join("dbrelease"));
+    }
+    Err(Error::Config(
+        "no cache folder: neither XDG_CACHE_HOME nor HOME is set; pass --cache-dir DIR".into(),
+    ))
+}
+
+/// The cache folder of an origin, relative to the root.
+fn origin_folder(origin: &Origin) -> Result<PathBuf> {
+    match origin {
+        Origin::GitHub(github) => Ok(github.repo().split('/').map(escape_segment).collect()),
+        Origin::Url(base) => {
+            let url = url::Url::parse(base).map_err(|err| Error::Config(err.to_string()))?;
+            let mut folder = PathBuf::from("url");
+            let host = match url.port() {
+                Some(port) => format!("{}_{port}", url.host_str().unwrap_or("host")),
+                None => url.host_str().unwrap_or("host").to_string(),
+            };
+            folder.push(escape_segment(&host));
+            for segment in url.path().split('/').filter(|s| !s.is_empty()) {
+                folder.push(escape_segment(segment));
+            }
+            Ok(folder)
+        }
+    }
+}
+
+/// A tag or URL segment as one safe folder name: `/`, `..` and other bytes outside
+/// `[A-Za-z0-9._+-]` become `%XX`.
+fn escape_segment(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'+' | b'-') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if out.chars().all(|c| c == '.') {
+        out = out.replace('.', "%2E");
+    }
+    out
+}
+
+async fn resolve_tag(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<String> {
+    if args.tag != "latest" {
+        return Ok(args.tag.clone());
+    }
+    let pointer_path = origin_dir.join(LATEST_POINTER);
+    let pointer: Option<LatestPointer> = std::fs::read(&pointer_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if args.offline {
+        return pointer.map(|p| p.tag).ok_or_else(|| {
+            Error::Remote(format!(
+                "--offline: no release of this origin was fetched yet ({} has no {LATEST_POINTER}); run once without --offline or pass --tag",
+                origin_dir.display()
+            ))
+        });
+    }
+    match reader
+        .latest(pointer.as_ref().and_then(|p| p.validator.as_deref()))
+        .await?
+    {
+        LatestTag::NotModified => match pointer {
+            Some(pointer) => {
+                info!(tag = %pointer.tag, "latest release unchanged");
+                Ok(pointer.tag)
+            }
+            None => Err(Error::Remote(
+                "the origin answered 304 Not Modified to an unconditional request".into(),
+            )),
+        },
+        LatestTag::Tag(tag, validator) => {
+            let pointer = LatestPointer {
+                tag: tag.clone(),
+                validator,
+            };
+            write_atomic(
+                &pointer_path,
+                &serde_json::to_vec_pretty(&pointer).expect("pointer serializes"),
+            )?;
+            Ok(tag)
+        }
+    }
+}
+
+async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
+    let tag = resolve_tag(args, reader, origin_dir).await?;
+    let tag_dir = origin_dir.join(escape_segment(&tag));
+    create_dir(&tag_dir)?;
+    let _lock = lock(&tag_dir).await?;
+
+    let manifest_path = tag_dir.join(MANIFEST_FILE);
+    let mut online: Option<Version> = None;
+    let manifest: Manifest = match std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    {
+        Some(manifest) => manifest,
+        None => {
+            if args.offline {
+                return Err(Error::Remote(format!(
+                    "--offline: release {tag} is not in the cache ({} has no {MANIFEST_FILE}); run once without --offline",
+                    tag_dir.display()
+                )));
+            }
+            let version = reader.version(&tag).await?;
+            write_atomic(&manifest_path, &version.manifest_bytes)?;
+            let manifest = version.manifest.clone();
+            online = Some(version);
+            manifest
+        }
+    };
+
+    let wanted = select(&manifest, &args.assets, &tag)?;
+    if args.offline {
+        let missing: Vec<&str> = wanted
+            .iter()
+            .filter(|a| !tag_dir.join(&a.name).is_file())
+            .map(|a| a.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Remote(format!(
+                "--offline: {} of release {tag} not in the cache ({}); run once without --offline",
+                missing.join(", "),
+                tag_dir.display()
+            )));
+        }
+    }
+    let mut files = Vec::new();
+    for artifact in &wanted {
+        let path = tag_dir.join(&artifact.name);
+        let expected = RemoteFile {
+            name: artifact.name.clone(),
+            bytes: artifact.bytes,
+            sha256: artifact.sha256.clone(),
+            location: crate::remote::Location::Url(path.display().to_string()),
+        };
+        let mut downloaded = false;
+        if !still_verified(&path, &expected).await? {
+            if args.offline {
+                return Err(Error::Remote(format!(
+                    "--offline: the cached {} of {tag} was changed since it was verified and was removed; run once without --offline",
+                    artifact.name
+                )));
+            }
+            if online.is_none() {
+                online = Some(reader.version(&tag).await?);
+            }
+            let version = online.as_ref().expect("set above");
+            let file = version.file(&artifact.name).ok_or_else(|| {
+                Error::Integrity(format!(
+                    "{} is listed in the manifest of {tag} but not published ({}); ask the maintainer to run `dbrelease republish --tag {tag}`",
+                    artifact.name, version.page_url
+                ))
+            })?;
+            info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
+            let part = tag_dir.join(format!(".{}.part", artifact.name));
+            reader.download(file, &part).await?;
+            std::fs::rename(&part, &path).map_err(|err| Error::output(&path, &err))?;
+            record_verified(&path)?;
+            downloaded = true;
+        }
+        files.push(FetchedFile {
+            name: artifact.name.clone(),
+            path,
+            bytes: artifact.bytes,
+            sha256: artifact.sha256.clone(),
+            downloaded,
+        });
+    }
+    if args.decompress {
+        for file in files.iter_mut() {
+            if wanted
+                .iter()
+                .any(|a| a.name == file.name && a.kind == ArtifactKind::Database)
+            {
+                *file = decompress(file, &manifest, &tag_dir).await?;
+            }
+        }
+    }
+    if let Some(out) = &args.out {
+        place(&mut files, out)?;
+    }
+    Ok(FetchReport {
+        tag,
+        cache_dir: tag_dir,
+        files,
+    })
+}
+
+/// The artifacts named on the command line: artifact names, table names, or `all`;
+/// the database when none is named.
+fn select<'a>(
+    manifest: &'a Manifest,
+    names: &[String],
+    tag: &str,
+) -> Result<Vec<&'a crate::manifest::Artifact>> {
+    if names.is_empty() {
+        return manifest
+            .artifacts
+            .iter()
+            .find(|a| a.kind == ArtifactKind::Database)
+            .map(|a| vec![a])
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "release {tag} has no database artifact; name the files to fetch"
+                ))
+            });
+    }
+    if names.iter().any(|n| n == "all") {
+        return Ok(manifest.artifacts.iter().collect());
+    }
+    let mut chosen = Vec::new();
+    for name in names {
+        let found = manifest.artifacts.iter().find(|a| {
+            a.name == *name
+                || a.table
+                    .as_ref()
+                    .is_some_and(|t| t.name == *name || format!("{}.{}", t.schema, t.name) == *name)
+        });
+        match found {
+            Some(artifact)
+                if !chosen
+                    .iter()
+                    .any(|c: &&crate::manifest::Artifact| c.name == artifact.name) =>
+            {
+                chosen.push(artifact)
+            }
+            Some(_) => {}
+            None => {
+                let available: Vec<&str> =
+                    manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
+                return Err(Error::Config(format!(
+                    "release {tag} has no artifact or table {name:?}; it has: {} (or `all`)",
+                    available.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The sidecar that records when a cached file was last verified.
+fn stamp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().expect("file path").to_string_lossy();
+    path.with_file_name(format!(".{name}.verified"))
+}
+
+fn stamp_of(path: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{} {}", metadata.len(), modified.as_nanos()))
+}
+
+/// Remembers that `path` was verified as it is now (size and modification time).
+fn record_verified(path: &Path) -> Result<()> {
+    let stamp = stamp_of(path).unwrap_or_default();
+    std::fs::write(stamp_path(path), stamp).map_err(|err| Error::output(path, &err))
+}
+
+/// True when a cached file is still the verified one. Untouched files (same size and
+/// modification time as when verified) are trusted without reading them; anything else is
+/// hashed again, and removed when it no longer matches (someone opened the database
+/// read-write, say).
+async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let recorded = std::fs::read_to_string(stamp_path(path)).ok();
+    if recorded.is_some() && recorded == stamp_of(path) {
+        return Ok(true);
+    }
+    let owned = path.to_path_buf();
+    let (bytes, sha256) = tokio::task::spawn_blocking(move || hash_file(&owned))
+        .await
+        .map_err(|err| Error::Other(err.into()))?
+        .map_err(|err| Error::output(path, &err))?;
+    if bytes == expected.bytes && sha256 == expected.sha256 {
+        record_verified(path)?;
+        return Ok(true);
+    }
+    tracing::warn!(path = %path.display(), "cached file no longer matches its manifest; removing it");
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(stamp_path(path));
+    Ok(false)
+}
+
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut hasher = crate::build::hashing::HashingWriter::new(std::io::sink());
+    std::io::copy(&mut reader, &mut hasher)?;
+    let (_, digest) = hasher.finish()?;
+    Ok((digest.bytes, digest.sha256))
+}
+
+/// Gunzips the cached database next to it (once), checking the result against the
+/// manifest's source sha256.
+async fn decompress(
+    file: &FetchedFile,
+    manifest: &Manifest,
+    tag_dir: &Path,
+) -> Result<FetchedFile> {
+    let name = file
+        .name
+        .strip_suffix(".gz")
+        .unwrap_or(&manifest.source.file_name)
+        .to_string();
+    let target = tag_dir.join(&name);
+    let expected = RemoteFile {
+        name: name.clone(),
+        bytes: manifest.source.bytes,
+        sha256: manifest.source.sha256.clone(),
+        location: crate::remote::Location::Url(target.display().to_string()),
+    };
+    let result = |downloaded| FetchedFile {
+        name: file.name.clone(),
+        path: target.clone(),
+        bytes: expected.bytes,
+        sha256: expected.sha256.clone(),
+        downloaded,
+    };
+    if still_verified(&target, &expected).await? {
+        return Ok(result(false));
+    }
+    let source = file.path.clone();
+    let part = tag_dir.join(format!(".{name}.part"));
+    let part_for_task = part.clone();
+    let (bytes, sha256) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
+        let input = BufReader::with_capacity(1 << 20, File::open(&source)?);
+        let mut decoder = flate2::read::MultiGzDecoder::new(input);
+        let mut output = BufWriter::with_capacity(1 << 20, File::create(&part_for_task)?);
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let read = decoder.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            output.write_all(&buffer[..read])?;
+            bytes += read as u64;
+        }
+        output
+            .into_inner()
+            .map_err(|err| err.into_error())?
+            .sync_all()?;
+        Ok((bytes, hex::encode(hasher.finalize())))
+    })
+    .await
+    .map_err(|err| Error::Other(err.into()))?
+    .map_err(|err| {
+        let _ = std::fs::remove_file(&part);
+        Error::Integrity(format!("cannot decompress {}: {err}", file.path.display()))
+    })?;
+    if bytes != expected.bytes || sha256 != expected.sha256 {
+        let _ = std::fs::remove_file(&part);
+        return Err(Error::Integrity(format!(
+            "{} decompresses to {bytes} bytes with sha256 {sha256}, but the manifest records the database as {} bytes with sha256 {}; nothing was kept",
+            file.name, expected.bytes, expected.sha256
+        )));
+    }
+    std::fs::rename(&part, &target).map_err(|err| Error::output(&target, &err))?;
+    record_verified(&target)?;
+    Ok(result(true))
+}
+
+/// Copies the results to `--out`: a file path for one file (or a folder), a folder for several.
+fn place(files: &mut [FetchedFile], out: &Path) -> Result<()> {
+    let into_folder =
+        files.len() > 1 || out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/');
+    for file in files.iter_mut() {
+        let target = if into_folder {
+            create_dir(out)?;
+            out.join(file.path.file_name().expect("cached files have names"))
+        } else {
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_dir(parent)?;
+            }
+            out.to_path_buf()
+        };
+        let temporary = target.with_file_name(format!(
+            ".{}.dbrelease-{}",
+            target.file_name().expect("named").to_string_lossy(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&temporary);
+        // A copy, not a link: whatever the user does to their copy never touches the cache.
+        std::fs::copy(&file.path, &temporary).map_err(|err| Error::output(&target, &err))?;
+        std::fs::rename(&temporary, &target).map_err(|err| Error::output(&target, &err))?;
+        file.path = target;
+    }
+    Ok(())
+}
+
+async fn list(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<ListReport> {
+    if args.tag != "latest" {
+        let tag = &args.tag;
+        let tag_dir = origin_dir.join(escape_segment(tag));
+        let cached: Option<Manifest> = std::fs::read(tag_dir.join(MANIFEST_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let manifest = match cached {
+            Some(manifest) => manifest,
+            None if args.offline => {
+                return Err(Error::Remote(format!(
+                    "--offline: release {tag} is not in the cache ({})",
+                    tag_dir.display()
+                )));
+            }
+            None => reader.version(tag).await?.manifest,
+        };
+        let artifacts = manifest
+            .artifacts
+            .iter()
+            .map(|a| ListedArtifact {
+                name: a.name.clone(),
+                kind: a.kind,
+                bytes: a.bytes,
+                rows: a.table.as_ref().map(|t| t.rows),
+                sha256: a.sha256.clone(),
+                cached: tag_dir.join(&a.name).is_file(),
+            })
+            .collect();
+        return Ok(ListReport::Artifacts {
+            tag: tag.clone(),
+            artifacts,
+        });
+    }
+    let cached = |tag: &str| {
+        origin_dir
+            .join(escape_segment(tag))
+            .join(MANIFEST_FILE)
+            .is_file()
+    };
+    let versions = if args.offline {
+        let mut tags: Vec<String> = std::fs::read_dir(origin_dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().join(MANIFEST_FILE).is_file())
+                    .filter_map(|e| {
+                        let bytes = std::fs::read(e.path().join(MANIFEST_FILE)).ok()?;
+                        serde_json::from_slice::<Manifest>(&bytes).ok()?.tag
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        tags.sort();
+        tags.reverse();
+        tags.into_iter()
+            .map(|tag| Listed {
+                tag,
+                date: None,
+                prerelease: false,
+            })
+            .collect()
+    } else {
+        reader.list().await?
+    };
+    Ok(ListReport::Versions(
+        versions
+            .into_iter()
+            .map(|version| ListedVersion {
+                cached: cached(&version.tag),
+                version,
+            })
+            .collect(),
+    ))
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|err| Error::output(dir, &err))
+}
+
+/// Writes a small file by rename, so readers see the old or the new content, never half.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path.parent().expect("cache files have a folder");
+    create_dir(parent)?;
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(parent).map_err(|err| Error::output(path, &err))?;
+    temporary
+        .write_all(bytes)
+        .and_then(|_| temporary.as_file().sync_all())
+        .map_err(|err| Error::output(path, &err))?;
+    temporary
+        .persist(path)
+        .map_err(|err| Error::output(path, &err.error))?;
+    Ok(())
+}
+
+/// An exclusive lock on one version's cache folder, held until dropped: a second `fetch` of
+/// the same version waits, then finds the files in place.
+async fn lock(tag_dir: &Path) -> Result<File> {
+    let path = tag_dir.join(".lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|err| Error::output(&path, &err))?;
+    tokio::task::spawn_blocking(move || file.lock().map(|_| file))
+        .await
+        .map_err(|err| Error::Other(err.into()))?
+        .map_err(|err| Error::output(&path, &err))
+}
+
+/// The report as lines for a shell: one path per file.
+pub fn paths_text(report: &FetchReport) -> String {
+    report
+        .files
+        .iter()
+        .map(|f| format!("{}\n", f.path.display()))
+        .collect()
+}
+
+/// `--list` as a table.
+pub fn list_text(report: &ListReport) -> String {
+    let mut text = String::new();
+    match report {
+        ListReport::Versions(versions) => {
+            if versions.is_empty() {
+                text.push_str("no published versions\n");
+            }
+            for v in versions {
+                text.push_str(&format!(
+                    "{:<24}  {:<20}  {}{}\n",
+                    v.version.tag,
+                    v.version.date.as_deref().unwrap_or("-"),
+                    if v.cached { "cached" } else { "" },
+                    if v.version.prerelease {
+                        " pre-release"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        ListReport::Artifacts { tag, artifacts } => {
+            let width = artifacts
+                .iter()
+                .map(|a| a.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            text.push_str(&format!("release {tag}\n"));
+            text.push_str(&format!(
+                "{:<width$}  {:<8}  {:>10}  {:>12}  {:<64}  cached\n",
+                "name", "kind", "size", "rows", "sha256"
+            ));
+            for a in artifacts {
+                text.push_str(&format!(
+                    "{:<width$}  {:<8}  {:>10}  {:>12}  {:<64}  {}\n",
+                    a.name,
+                    format!("{:?}", a.kind).to_lowercase(),
+                    crate::report::human_bytes(a.bytes),
+                    a.rows.map(|r| r.to_string()).unwrap_or_default(),
+                    a.sha256,
+                    if a.cached { "yes" } else { "" }
+                ));
+            }
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_url_segments_become_single_safe_folder_names() {
+        assert_eq!(escape_segment("v1.2.0"), "v1.2.0");
+        assert_eq!(escape_segment("data/v1"), "data%2Fv1");
+        assert_eq!(escape_segment(".."), "%2E%2E");
+        assert_eq!(escape_segment("a b"), "a%20b");
+    }
+}

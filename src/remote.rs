@@ -1,0 +1,697 @@
+//! Reading a published release over HTTP, for the people who use the data (`fetch`) and for
+//! `verify`: find the version, read its manifest, and stream its files with Range resume,
+//! retries and a sha256 computed on the way.
+//!
+//! Two origins publish the same layout: a GitHub release (assets named like the manifest's
+//! artifacts) and a plain URL prefix (S3 or a CDN in front of it) holding `{tag}/{name}` and
+//! `versions.json`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_NONE_MATCH, RANGE, USER_AGENT};
+use reqwest::{RequestBuilder, StatusCode};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tracing::{debug, warn};
+
+use crate::error::{Error, Result};
+use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use crate::publish::github::{Asset, GitHub, Latest, Release, RetryPolicy, describe_reqwest};
+use crate::publish::s3::{VersionEntry, VersionsIndex};
+
+/// Where a release is published.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A GitHub repository's releases.
+    GitHub(GitHub),
+    /// A URL prefix holding `versions.json` and `{tag}/{name}` (S3, a CDN).
+    Url(String),
+}
+
+/// Where one file's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A plain URL.
+    Url(String),
+    /// A GitHub asset: through the API with a token (private repositories), else its public
+    /// download URL (no API rate limit).
+    GitHubAsset {
+        /// Asset id.
+        id: u64,
+        /// Public download URL (`https://github.com/o/r/releases/download/tag/name`).
+        browser_url: String,
+    },
+}
+
+impl Location {
+    /// The URL a person would use.
+    pub fn public_url(&self) -> &str {
+        match self {
+            Location::Url(url) => url,
+            Location::GitHubAsset { browser_url, .. } => browser_url,
+        }
+    }
+}
+
+/// One published file, with the size and sha256 it must have.
+#[derive(Debug, Clone)]
+pub struct RemoteFile {
+    /// File name.
+    pub name: String,
+    /// Expected size.
+    pub bytes: u64,
+    /// Expected sha256 (hex).
+    pub sha256: String,
+    /// Where to get it.
+    pub location: Location,
+}
+
+/// A published version: its manifest and where each artifact lives.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// Tag.
+    pub tag: String,
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The manifest's bytes, as published (cached verbatim).
+    pub manifest_bytes: Vec<u8>,
+    /// Artifacts listed in the manifest that the origin holds.
+    pub files: Vec<RemoteFile>,
+    /// Artifacts listed in the manifest that the origin does not hold (GitHub only; on a URL
+    /// origin a missing file shows up as a 404 when it is read).
+    pub missing: Vec<String>,
+    /// Where the metadata files (SHA256SUMS, datapackage.json) are, by name.
+    pub metadata: Vec<(String, Location)>,
+    /// The release page (GitHub) or the versioned URL prefix.
+    pub page_url: String,
+}
+
+impl Version {
+    /// The file called `name`.
+    pub fn file(&self, name: &str) -> Option<&RemoteFile> {
+        self.files.iter().find(|f| f.name == name)
+    }
+}
+
+/// A version as listed by `--list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listed {
+    /// Tag.
+    pub tag: String,
+    /// Publication (GitHub) or build (URL origin) time.
+    pub date: Option<String>,
+    /// Pre-release (GitHub only).
+    pub prerelease: bool,
+}
+
+/// Outcome of a conditional lookup of the newest version.
+#[derive(Debug)]
+pub enum LatestTag {
+    /// The newest tag and the validator to send next time.
+    Tag(String, Option<String>),
+    /// Unchanged since the validator we sent.
+    NotModified,
+}
+
+/// An HTTP reader of one origin.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    origin: Origin,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+/// Why one attempt at a transfer stopped.
+enum Stop {
+    /// Worth another attempt (network trouble, 5xx, a cut connection).
+    Transient(String),
+    /// Not worth retrying.
+    Fatal(Error),
+}
+
+impl Reader {
+    /// A reader for `origin`.
+    pub fn new(origin: Origin, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(retry.read_timeout)
+            .build()
+            .expect("HTTP client builds");
+        Reader {
+            origin,
+            http,
+            retry,
+        }
+    }
+
+    /// The origin.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    fn get(&self, url: &str) -> RequestBuilder {
+        self.http
+            .get(url)
+            .header(USER_AGENT, concat!("dbrelease/", env!("CARGO_PKG_VERSION")))
+    }
+
+    fn request(&self, location: &Location) -> RequestBuilder {
+        match (&self.origin, location) {
+            (Origin::GitHub(github), Location::GitHubAsset { id, .. }) if github.has_token() => {
+                github.asset_request(*id)
+            }
+            (_, location) => self.get(location.public_url()),
+        }
+    }
+
+    /// The newest published version, asked with the validator of the previous answer.
+    pub async fn latest(&self, validator: Option<&str>) -> Result<LatestTag> {
+        match &self.origin {
+            Origin::GitHub(github) => match github.latest_release(validator).await? {
+                Latest::Release(release, etag) => Ok(LatestTag::Tag(release.tag_name, etag)),
+                Latest::NotModified => Ok(LatestTag::NotModified),
+                Latest::None => Err(Error::Remote(format!(
+                    "{} has no published release yet (drafts and pre-releases are never \"latest\"); pass --tag",
+                    github.repo()
+                ))),
+            },
+            Origin::Url(base) => {
+                let url = format!("{base}/versions.json");
+                let mut request = self.get(&url);
+                if let Some(validator) = validator {
+                    request = request.header(IF_NONE_MATCH, validator);
+                }
+                let response = self.send_small(&url, request).await?;
+                if response.status() == StatusCode::NOT_MODIFIED {
+                    return Ok(LatestTag::NotModified);
+                }
+                let etag = header(&response, ETAG);
+                let index = self.parse_versions(&url, response).await?;
+                let newest = index.versions.last().ok_or_else(|| {
+                    Error::Remote(format!("{url} lists no versions yet; pass --tag"))
+                })?;
+                Ok(LatestTag::Tag(newest.tag.clone(), etag))
+            }
+        }
+    }
+
+    /// Every published version, newest first.
+    pub async fn list(&self) -> Result<Vec<Listed>> {
+        match &self.origin {
+            Origin::GitHub(github) => Ok(github
+                .all_releases()
+                .await?
+                .into_iter()
+                .filter(|r| !r.draft)
+                .map(|r| Listed {
+                    tag: r.tag_name,
+                    date: r.published_at,
+                    prerelease: r.prerelease,
+                })
+                .collect()),
+            Origin::Url(base) => {
+                let index = self.versions_index(base).await?;
+                Ok(index
+                    .versions
+                    .into_iter()
+                    .rev()
+                    .map(|v| Listed {
+                        tag: v.tag,
+                        date: Some(v.created_at),
+                        prerelease: false,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    async fn versions_index(&self, base: &str) -> Result<VersionsIndex> {
+        let url = format!("{base}/versions.json");
+        let response = self.send_small(&url, self.get(&url)).await?;
+        self.parse_versions(&url, response).await
+    }
+
+    async fn parse_versions(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+    ) -> Result<VersionsIndex> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| Error::Remote(format!("reading {url}: {}", describe_reqwest(&err))))?;
+        serde_json::from_slice(&bytes).map_err(|err| {
+            Error::Remote(format!(
+                "{url} is not a dbrelease versions index ({err}); is --base-url the prefix that holds versions.json?"
+            ))
+        })
+    }
+
+    /// The version `tag`: its manifest (checked against the origin's own record of its sha256
+    /// when there is one) and the location of every artifact.
+    pub async fn version(&self, tag: &str) -> Result<Version> {
+        match &self.origin {
+            Origin::GitHub(github) => {
+                let release = github.published_release(tag).await?.ok_or_else(|| {
+                    Error::Remote(format!(
+                        "{} has no published release tagged {tag} (or the repository is private: set GITHUB_TOKEN); `dbrelease fetch --list` shows the published ones",
+                        github.repo()
+                    ))
+                })?;
+                self.github_version(tag, &release).await
+            }
+            Origin::Url(base) => {
+                let folder = format!("{base}/{}", url_segment(tag));
+                let manifest_url = format!("{folder}/{MANIFEST_FILE}");
+                // versions.json records the manifest's sha256; a prefix without it (a plain
+                // mirror) still works, with the manifest taken as served.
+                let recorded: Option<VersionEntry> = match self.versions_index(base).await {
+                    Ok(index) => index.versions.into_iter().find(|v| v.tag == tag),
+                    Err(err) => {
+                        debug!(%err, "no versions index");
+                        None
+                    }
+                };
+                let location = Location::Url(manifest_url.clone());
+                let manifest_bytes = self
+                    .read_small(&location, recorded.as_ref().map(|v| v.manifest_sha256.as_str()))
+                    .await
+                    .map_err(|err| match err {
+                        Error::Remote(message) if message.contains("404") => Error::Remote(format!(
+                            "no release {tag} under {base} ({manifest_url} does not exist); `dbrelease fetch --base-url {base} --list` shows the published ones"
+                        )),
+                        other => other,
+                    })?;
+                let manifest = parse_manifest(&manifest_url, &manifest_bytes)?;
+                let files = manifest
+                    .artifacts
+                    .iter()
+                    .map(|a| RemoteFile {
+                        name: a.name.clone(),
+                        bytes: a.bytes,
+                        sha256: a.sha256.clone(),
+                        location: Location::Url(format!("{folder}/{}", url_segment(&a.name))),
+                    })
+                    .collect();
+                let metadata = [SHA256SUMS_FILE, DATAPACKAGE_FILE]
+                    .iter()
+                    .map(|name| (name.to_string(), Location::Url(format!("{folder}/{name}"))))
+                    .collect();
+                Ok(Version {
+                    tag: tag.to_string(),
+                    manifest,
+                    manifest_bytes,
+                    files,
+                    missing: Vec::new(),
+                    metadata,
+                    page_url: format!("{folder}/"),
+                })
+            }
+        }
+    }
+
+    async fn github_version(&self, tag: &str, release: &Release) -> Result<Version> {
+        let uploaded = |name: &str| -> Option<&Asset> {
+            release
+                .assets
+                .iter()
+                .find(|a| a.name == name && a.state == "uploaded")
+        };
+        let location = |asset: &Asset| Location::GitHubAsset {
+            id: asset.id,
+            browser_url: asset.browser_download_url.clone(),
+        };
+        let manifest_asset = uploaded(MANIFEST_FILE).ok_or_else(|| {
+            Error::Integrity(format!(
+                "release {tag} has no {MANIFEST_FILE}: it was not published by dbrelease, or its publish did not finish (run `dbrelease republish --tag {tag}`)"
+            ))
+        })?;
+        let manifest_bytes = self
+            .read_small(
+                &location(manifest_asset),
+                manifest_asset.sha256().as_deref(),
+            )
+            .await?;
+        let manifest = parse_manifest(&manifest_asset.browser_download_url, &manifest_bytes)?;
+        let mut files = Vec::new();
+        let mut missing = Vec::new();
+        for artifact in &manifest.artifacts {
+            match uploaded(&artifact.name) {
+                Some(asset) => files.push(RemoteFile {
+                    name: artifact.name.clone(),
+                    bytes: artifact.bytes,
+                    sha256: artifact.sha256.clone(),
+                    location: location(asset),
+                }),
+                None => missing.push(artifact.name.clone()),
+            }
+        }
+        let metadata = [SHA256SUMS_FILE, DATAPACKAGE_FILE]
+            .iter()
+            .filter_map(|name| uploaded(name).map(|a| (name.to_string(), location(a))))
+            .collect();
+        Ok(Version {
+            tag: tag.to_string(),
+            manifest,
+            manifest_bytes,
+            files,
+            missing,
+            metadata,
+            page_url: release.html_url.clone(),
+        })
+    }
+
+    /// Reads a small file whole (manifest, SHA256SUMS), checking `sha256` when given.
+    pub async fn read_small(&self, location: &Location, sha256: Option<&str>) -> Result<Vec<u8>> {
+        let url = location.public_url().to_string();
+        let response = self.send_small(&url, self.request(location)).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| Error::Remote(format!("reading {url}: {}", describe_reqwest(&err))))?;
+        if let Some(expected) = sha256 {
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if actual != expected {
+                return Err(Error::Integrity(format!(
+                    "{url} has sha256 {actual}, but the release records {expected}: the file was changed after publishing; do not use it"
+                )));
+            }
+        }
+        Ok(bytes.to_vec())
+    }
+
+    /// Sends a request for a small document with retries; errors name the URL and status.
+    async fn send_small(&self, url: &str, request: RequestBuilder) -> Result<reqwest::Response> {
+        let mut delays = self.retry.delays();
+        loop {
+            let attempt = request
+                .try_clone()
+                .expect("GET requests have no streaming body")
+                .send()
+                .await;
+            let reason = match attempt {
+                Ok(response)
+                    if response.status().is_success()
+                        || response.status() == StatusCode::NOT_MODIFIED =>
+                {
+                    return Ok(response);
+                }
+                Ok(response) if is_transient(response.status()) => {
+                    format!("{} answered {}", url, response.status())
+                }
+                Ok(response) => {
+                    return Err(Error::Remote(format!(
+                        "{url} answered {}",
+                        response.status()
+                    )));
+                }
+                Err(err) => describe_reqwest(&err),
+            };
+            let Some(wait) = delays.next() else {
+                return Err(Error::Remote(format!(
+                    "{url} kept failing after {} attempts: {reason}",
+                    self.retry.max_retries + 1
+                )));
+            };
+            warn!(%reason, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// True when the file's public URL answers a one-byte Range request with 206, so
+    /// consumers can resume downloads and query Parquet remotely.
+    pub async fn answers_ranges(&self, location: &Location) -> Result<bool> {
+        let url = location.public_url();
+        let response = self
+            .get(url)
+            .header(RANGE, "bytes=0-0")
+            .send()
+            .await
+            .map_err(|err| Error::Remote(format!("{url}: {}", describe_reqwest(&err))))?;
+        Ok(response.status() == StatusCode::PARTIAL_CONTENT)
+    }
+
+    /// Streams `file` and returns its size and sha256 without storing it (verify).
+    pub async fn digest(&self, file: &RemoteFile) -> Result<(u64, String)> {
+        let mut hasher = Sha256::new();
+        let mut offset = 0;
+        self.transfer(file, &mut hasher, &mut offset, None).await?;
+        Ok((offset, hex::encode(hasher.finalize())))
+    }
+
+    /// Downloads `file` to `part`, resuming from the bytes already there (an interrupted
+    /// earlier run), and returns once `part` holds exactly the published bytes. A file whose
+    /// sha256 differs is deleted and reported.
+    pub async fn download(&self, file: &RemoteFile, part: &Path) -> Result<()> {
+        let io_error = |err: std::io::Error| Error::output(part, &err);
+        let mut sink = tokio::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(part)
+            .await
+            .map_err(io_error)?;
+        let mut offset = sink.metadata().await.map_err(io_error)?.len();
+        let mut hasher = Sha256::new();
+        if offset > file.bytes {
+            sink.set_len(0).await.map_err(io_error)?;
+            offset = 0;
+        }
+        if offset > 0 {
+            // Hash what an earlier run left, then continue after it.
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut remaining = offset;
+            while remaining > 0 {
+                let read = sink.read(&mut buffer).await.map_err(io_error)?;
+                if read == 0 {
+                    break;
+                }
+                let take = read.min(remaining as usize);
+                hasher.update(&buffer[..take]);
+                remaining -= take as u64;
+            }
+            debug!(name = %file.name, offset, "resuming a partial download");
+        }
+        sink.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(io_error)?;
+        let result = self
+            .transfer(file, &mut hasher, &mut offset, Some(&mut sink))
+            .await;
+        sink.flush().await.map_err(io_error)?;
+        sink.sync_all().await.map_err(io_error)?;
+        drop(sink);
+        if let Err(err) = result {
+            if matches!(err, Error::Integrity(_)) {
+                let _ = std::fs::remove_file(part);
+            }
+            return Err(err);
+        }
+        let sha256 = hex::encode(hasher.finalize());
+        if sha256 != file.sha256 {
+            let _ = std::fs::remove_file(part);
+            return Err(mismatch(file, offset, &sha256));
+        }
+        Ok(())
+    }
+
+    /// Moves `file`'s bytes from `offset` into `hasher` (and `sink`), retrying transient
+    /// failures with a Range request from where the last attempt stopped.
+    async fn transfer(
+        &self,
+        file: &RemoteFile,
+        hasher: &mut Sha256,
+        offset: &mut u64,
+        mut sink: Option<&mut tokio::fs::File>,
+    ) -> Result<()> {
+        let mut delays = self.retry.delays();
+        let mut attempts = 0;
+        while *offset < file.bytes || attempts == 0 {
+            attempts += 1;
+            let stop = match self
+                .attempt(file, hasher, offset, sink.as_deref_mut())
+                .await
+            {
+                Ok(()) => continue,
+                Err(stop) => stop,
+            };
+            let reason = match stop {
+                Stop::Fatal(err) => return Err(err),
+                Stop::Transient(reason) => reason,
+            };
+            let Some(wait) = delays.next() else {
+                return Err(Error::Remote(format!(
+                    "downloading {} ({}) kept failing after {attempts} attempts: {reason}; run the command again to resume",
+                    file.name,
+                    file.location.public_url()
+                )));
+            };
+            warn!(name = %file.name, %reason, offset = *offset, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    async fn attempt(
+        &self,
+        file: &RemoteFile,
+        hasher: &mut Sha256,
+        offset: &mut u64,
+        mut sink: Option<&mut tokio::fs::File>,
+    ) -> Result<(), Stop> {
+        let url = file.location.public_url();
+        let mut request = self.request(&file.location);
+        if *offset > 0 {
+            request = request.header(RANGE, format!("bytes={}-", *offset));
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|err| Stop::Transient(describe_reqwest(&err)))?;
+        let status = response.status();
+        match status {
+            StatusCode::PARTIAL_CONTENT
+                if header(&response, CONTENT_RANGE)
+                    .is_some_and(|range| range.starts_with(&format!("bytes {}-", *offset))) => {}
+            StatusCode::OK => {
+                if *offset > 0 {
+                    // The server ignored the Range header: start over.
+                    debug!(name = %file.name, "server sent the whole file; restarting");
+                    restart(hasher, offset, sink.as_deref_mut()).await?;
+                }
+            }
+            StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => {
+                restart(hasher, offset, sink.as_deref_mut()).await?;
+                return Err(Stop::Transient(format!(
+                    "{url}: unusable range answer {status}"
+                )));
+            }
+            StatusCode::NOT_FOUND => {
+                return Err(Stop::Fatal(Error::Integrity(format!(
+                    "{} is listed in the manifest but missing: {url} answered 404",
+                    file.name
+                ))));
+            }
+            status if is_transient(status) => {
+                return Err(Stop::Transient(format!("{url} answered {status}")));
+            }
+            status => {
+                return Err(Stop::Fatal(Error::Remote(format!(
+                    "{url} answered {status}"
+                ))));
+            }
+        }
+        let expected_in_body = response.content_length();
+        let mut received = 0u64;
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(err) => {
+                    return Err(Stop::Transient(format!(
+                        "connection lost after {} of {} bytes: {}",
+                        *offset,
+                        file.bytes,
+                        describe_reqwest(&err)
+                    )));
+                }
+            };
+            if *offset + chunk.len() as u64 > file.bytes {
+                return Err(Stop::Fatal(Error::Integrity(format!(
+                    "{} is larger than the {} bytes its manifest records ({url}): the published file was changed; it was not kept",
+                    file.name, file.bytes
+                ))));
+            }
+            if let Some(sink) = sink.as_deref_mut() {
+                sink.write_all(&chunk)
+                    .await
+                    .map_err(|err| Stop::Fatal(Error::Other(err.into())))?;
+            }
+            hasher.update(&chunk);
+            *offset += chunk.len() as u64;
+            received += chunk.len() as u64;
+        }
+        if *offset < file.bytes {
+            if expected_in_body.is_some_and(|length| length == received) {
+                // A complete answer that is too short: the file itself is shorter.
+                return Err(Stop::Fatal(Error::Integrity(format!(
+                    "{} is {} bytes at {url}, but its manifest records {}: the published file was changed; it was not kept",
+                    file.name, *offset, file.bytes
+                ))));
+            }
+            return Err(Stop::Transient(format!(
+                "the answer ended after {} of {} bytes",
+                *offset, file.bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn restart(
+    hasher: &mut Sha256,
+    offset: &mut u64,
+    sink: Option<&mut tokio::fs::File>,
+) -> Result<(), Stop> {
+    *hasher = Sha256::new();
+    *offset = 0;
+    if let Some(sink) = sink {
+        let fatal = |err: std::io::Error| Stop::Fatal(Error::Other(err.into()));
+        sink.set_len(0).await.map_err(fatal)?;
+        sink.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(fatal)?;
+    }
+    Ok(())
+}
+
+/// The error for bytes that arrived complete but hash differently.
+pub fn mismatch(file: &RemoteFile, bytes: u64, sha256: &str) -> Error {
+    Error::Integrity(format!(
+        "{} does not match its manifest: got {bytes} bytes with sha256 {sha256}, expected {} bytes with sha256 {} ({}); the download was deleted",
+        file.name,
+        file.bytes,
+        file.sha256,
+        file.location.public_url()
+    ))
+}
+
+fn is_transient(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        Error::Integrity(format!(
+            "{url} is not a manifest this dbrelease understands ({err}); a newer dbrelease may have written it"
+        ))
+    })
+}
+
+/// The async runtime of the network commands: two workers, as many as this kind of job needs.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Other(err.into()))
+}
+
+/// Percent-encodes one URL path segment.
+pub fn url_segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

@@ -1,0 +1,422 @@
+//! `dbrelease fetch` against a published layout on a loopback HTTP server (the S3/CDN shape)
+//! and against the GitHub fake: verified downloads, the cache, resume, offline use.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use support::file_server::FileServer;
+use support::github_fake::GitHubFake;
+use support::*;
+
+const TAG: &str = "v1.0.0";
+const DB_GZ: &str = "binance_futures_availability.duckdb.gz";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    server: FileServer,
+}
+
+/// Builds the committed fixture as `tag` into `dir/dist-{tag}`.
+fn build_fixture(dir: &Path, tag: &str) -> PathBuf {
+    let out = dir.join(format!("dist-{tag}"));
+    let output = dbrelease()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["-q", "build", "--tag", tag])
+        .arg("--config")
+        .arg(repo_root().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    out
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = FileServer::start();
+        let dist = build_fixture(dir.path(), TAG);
+        server.publish_dist("data", TAG, &dist, "2026-01-01T00:00:00Z");
+        Setup { dir, server }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// The base URL through the redirect hop.
+    fn base_url(&self) -> String {
+        format!("{}/r/data", self.server.url)
+    }
+
+    fn fetch(&self, args: &[&str]) -> Output {
+        dbrelease()
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
+            .args(["fetch", "--base-url", &self.base_url()])
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn tag_dir(&self) -> PathBuf {
+        let url = self
+            .server
+            .url
+            .trim_start_matches("http://")
+            .replace(':', "_");
+        self.cache()
+            .join("url")
+            .join(url)
+            .join("r")
+            .join("data")
+            .join(TAG)
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn fixture_sha256() -> String {
+    sha256_file(&repo_root().join("fixtures/binance_futures_availability.duckdb"))
+}
+
+#[test]
+fn fetch_verifies_and_caches_then_a_pinned_tag_needs_no_network() {
+    let setup = Setup::new();
+    let output = setup.fetch(&["--decompress"]);
+    assert!(output.status.success(), "{}", text(&output));
+    // The printed path is the released database itself, ready for `duckdb "$(…)"`.
+    let path = PathBuf::from(stdout(&output));
+    assert_eq!(
+        path.file_name().unwrap(),
+        "binance_futures_availability.duckdb"
+    );
+    assert!(path.starts_with(setup.tag_dir()), "{path:?}");
+    assert_eq!(sha256_file(&path), fixture_sha256());
+    let conn = duckdb::Connection::open_with_flags(
+        &path,
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap(),
+    )
+    .unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM daily_availability", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 720);
+    drop(conn);
+    let requests = setup.server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /r/data/versions.json")),
+        "resolved latest through versions.json: {requests:#?}"
+    );
+
+    // Pinned and cached: not one request.
+    setup.server.clear_requests();
+    let again = setup.fetch(&["--tag", TAG, "--decompress"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(stdout(&again), stdout(&output));
+    assert_eq!(setup.server.requests(), Vec::<String>::new());
+
+    // `latest` again: one conditional request, answered 304.
+    let latest = setup.fetch(&["--json"]);
+    assert!(latest.status.success(), "{}", text(&latest));
+    let requests = setup.server.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests[1].ends_with("-> 304"), "{requests:#?}");
+    let report: serde_json::Value = serde_json::from_slice(&latest.stdout).unwrap();
+    assert_eq!(report["tag"], TAG);
+    assert_eq!(report["files"][0]["name"], DB_GZ);
+    assert_eq!(report["files"][0]["downloaded"], false);
+
+    // Offline works from the cache alone (the server is not consulted).
+    setup.server.clear_requests();
+    let offline = setup.fetch(&["--offline", "--decompress"]);
+    assert!(offline.status.success(), "{}", text(&offline));
+    assert_eq!(stdout(&offline), stdout(&output));
+    assert!(setup.server.requests().is_empty());
+}
+
+#[test]
+fn a_newer_release_becomes_latest_and_the_old_pin_still_works() {
+    let setup = Setup::new();
+    assert!(setup.fetch(&[]).status.success());
+    let dist2 = build_fixture(setup.dir.path(), "v1.1.0");
+    setup
+        .server
+        .publish_dist("data", "v1.1.0", &dist2, "2026-02-01T00:00:00Z");
+    let output = setup.fetch(&["--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["tag"], "v1.1.0");
+    assert_eq!(report["files"][0]["downloaded"], true);
+
+    let list = setup.fetch(&["--list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let listed = stdout(&list);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert!(
+        lines[0].starts_with("v1.1.0") && lines[1].starts_with(TAG),
+        "{listed}"
+    );
+    assert!(lines.iter().all(|l| l.contains("cached")), "{listed}");
+
+    let artifacts = setup.fetch(&["--list", "--tag", TAG, "--json"]);
+    assert!(artifacts.status.success(), "{}", text(&artifacts));
+    let artifacts: serde_json::Value = serde_json::from_slice(&artifacts.stdout).unwrap();
+    let names: Vec<&str> = artifacts["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"daily_availability.parquet"), "{names:?}");
+    assert!(names.contains(&DB_GZ), "{names:?}");
+}
+
+#[test]
+fn a_tampered_file_is_refused_deleted_and_never_cached() {
+    let setup = Setup::new();
+    setup
+        .server
+        .tamper(&format!("data/{TAG}/daily_availability.parquet"));
+    let output = setup.fetch(&["--tag", TAG, "daily_availability"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("daily_availability.parquet does not match its manifest")
+            && stderr.contains("deleted"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "no path printed: {}",
+        text(&output)
+    );
+    let left: Vec<String> = list_dir(&setup.tag_dir())
+        .into_iter()
+        .filter(|n| n.contains("daily_availability"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing of the tampered file stays: {left:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_download_resumes_with_a_range_request() {
+    let setup = Setup::new();
+    let key = format!("data/{TAG}/{DB_GZ}");
+    // The connection drops after 3000 bytes; the retry asks only for the rest.
+    setup.server.drop_once_after(&key, 3000);
+    let output = setup.fetch(&["--tag", TAG]);
+    assert!(output.status.success(), "{}", text(&output));
+    let requests = setup.server.requests();
+    let gets: Vec<&String> = requests.iter().filter(|r| r.contains(DB_GZ)).collect();
+    assert!(
+        gets.iter().any(|r| r.contains("bytes=3000- -> 206")),
+        "{gets:#?}"
+    );
+    let path = PathBuf::from(stdout(&output));
+    let manifest = manifest(&setup.dir.path().join(format!("dist-{TAG}")));
+    let artifact = manifest.artifacts.iter().find(|a| a.name == DB_GZ).unwrap();
+    assert_eq!(sha256_file(&path), artifact.sha256);
+
+    // A run killed mid-download leaves its partial file; the next run continues from it.
+    std::fs::remove_file(&path).unwrap();
+    let partial = std::fs::read(setup.dir.path().join(format!("dist-{TAG}")).join(DB_GZ)).unwrap();
+    std::fs::write(
+        setup.tag_dir().join(format!(".{DB_GZ}.part")),
+        &partial[..7000],
+    )
+    .unwrap();
+    setup.server.clear_requests();
+    let output = setup.fetch(&["--tag", TAG]);
+    assert!(output.status.success(), "{}", text(&output));
+    let requests: Vec<String> = setup
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(DB_GZ))
+        .collect();
+    assert_eq!(
+        requests,
+        vec![
+            format!("GET /r/data/{TAG}/{DB_GZ} bytes=7000- -> 302"),
+            format!("GET /data/{TAG}/{DB_GZ} bytes=7000- -> 206")
+        ],
+    );
+    assert_eq!(sha256_file(&path), artifact.sha256);
+}
+
+#[test]
+fn concurrent_fetches_leave_one_valid_cache_entry() {
+    let setup = Setup::new();
+    let spawn = || {
+        dbrelease()
+            .args([
+                "fetch",
+                "--base-url",
+                &setup.base_url(),
+                "--tag",
+                TAG,
+                "all",
+            ])
+            .arg("--cache-dir")
+            .arg(setup.cache())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(output));
+        assert_eq!(stdout(output), stdout(&outputs[0]));
+    }
+    let manifest = manifest(&setup.dir.path().join(format!("dist-{TAG}")));
+    for artifact in &manifest.artifacts {
+        assert_eq!(
+            sha256_file(&setup.tag_dir().join(&artifact.name)),
+            artifact.sha256,
+            "{}",
+            artifact.name
+        );
+    }
+    let parts: Vec<String> = list_dir(&setup.tag_dir())
+        .into_iter()
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(parts.is_empty(), "{parts:?}");
+    // Each file was downloaded once: the waiting runs found it in place.
+    let gz_downloads = setup
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with(&format!("GET /data/{TAG}/{DB_GZ}")))
+        .count();
+    assert_eq!(gz_downloads, 1);
+}
+
+#[test]
+fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
+    let setup = Setup::new();
+    let output = setup.fetch(&["--offline"]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("run once without --offline"),
+        "{}",
+        text(&output)
+    );
+    assert!(setup.server.requests().is_empty());
+
+    let output = setup.fetch(&["--tag", TAG, "no_such_table"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no_such_table") && stderr.contains("daily_availability.parquet"),
+        "{stderr}"
+    );
+
+    let output = setup.fetch(&["--tag", "v9.9.9"]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no release v9.9.9"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_changed_cache_file_is_detected_and_fetched_again() {
+    let setup = Setup::new();
+    let output = setup.fetch(&["--tag", TAG, "--decompress"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let path = PathBuf::from(stdout(&output));
+    // A user opened the cached database read-write and changed it.
+    let conn = duckdb::Connection::open(&path).unwrap();
+    conn.execute_batch("DELETE FROM daily_availability; CHECKPOINT;")
+        .unwrap();
+    drop(conn);
+    let copy = setup.dir.path().join("copies/copy.duckdb");
+    let again = setup.fetch(&[
+        "--tag",
+        TAG,
+        "--decompress",
+        "--out",
+        copy.to_str().unwrap(),
+    ]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(sha256_file(&path), fixture_sha256());
+    assert_eq!(stdout(&again), copy.to_str().unwrap());
+    assert_eq!(sha256_file(&copy), fixture_sha256());
+}
+
+#[test]
+fn fetch_from_github_follows_the_redirect_and_revalidates_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = GitHubFake::start("owner", "data", "token-123");
+    let publish = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", "token-123")
+        .args([
+            "-q",
+            "publish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            TAG,
+        ])
+        .arg("--config")
+        .arg(repo_root().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(dir.path().join("dist"))
+        .output()
+        .unwrap();
+    assert!(publish.status.success(), "{}", text(&publish));
+
+    let fetch = |args: &[&str]| {
+        dbrelease()
+            .env("GITHUB_API_URL", &fake.url)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .env("XDG_CACHE_HOME", dir.path().join("xdg"))
+            .args(["fetch", "--repo", "owner/data"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = fetch(&["--decompress"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let path = PathBuf::from(stdout(&output));
+    assert_eq!(
+        path,
+        dir.path()
+            .join("xdg/dbrelease/owner/data")
+            .join(TAG)
+            .join("binance_futures_availability.duckdb")
+    );
+    assert_eq!(sha256_file(&path), fixture_sha256());
+
+    fake.state.lock().unwrap().requests.clear();
+    let again = fetch(&["--decompress"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(stdout(&again), stdout(&output));
+    assert_eq!(
+        fake.state.lock().unwrap().requests,
+        vec!["GET releases/latest".to_string()]
+    );
+}
