@@ -420,3 +420,35 @@ fn fetch_from_github_follows_the_redirect_and_revalidates_latest() {
         vec!["GET releases/latest".to_string()]
     );
 }
+
+#[test]
+fn the_readme_python_recipe_downloads_and_verifies_without_dbrelease() {
+    let setup = Setup::new();
+    let script = repo_root().join("examples/python/fetch_release.py");
+    let work = setup.dir.path().join("python");
+    std::fs::create_dir_all(&work).unwrap();
+    let run = |base: &str| {
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(base)
+            .current_dir(&work)
+            .output()
+            .unwrap()
+    };
+    let output = run(&format!("{}/{TAG}", setup.base_url()));
+    assert!(output.status.success(), "{}", text(&output));
+    let path = PathBuf::from(stdout(&output));
+    assert_eq!(sha256_file(&path), fixture_sha256());
+
+    // A tampered database is refused and not kept.
+    setup.server.tamper(&format!("data/{TAG}/{DB_GZ}"));
+    std::fs::remove_file(work.join(DB_GZ)).unwrap();
+    let output = run(&format!("{}/{TAG}", setup.base_url()));
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("does not match SHA256SUMS"),
+        "{}",
+        text(&output)
+    );
+    assert!(!work.join(DB_GZ).exists());
+}
