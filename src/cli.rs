@@ -155,6 +155,12 @@ pub struct PublishArgs {
     /// Upload and verify, but leave the release a draft.
     #[arg(long)]
     pub draft: bool,
+
+    /// Publish even though, compared with the previous release, a table lost rows or
+    /// disappeared or a column was dropped or changed type (by default that is refused:
+    /// it is how a failed restore would publish a shrunken database).
+    #[arg(long)]
+    pub allow_regression: bool,
 }
 
 /// Options of `dbrelease build` (and of every command that builds first).

@@ -3,8 +3,10 @@
 //! The run reads as one pipeline: config → snapshot → artifacts → manifest (this crate's
 //! `build`), then plan → execute → verify for the publish targets.
 
+pub mod actions;
 pub mod build;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod fetch;

@@ -12,6 +12,7 @@ fn main() {
     init_tracing(&cli);
     if let Err(err) = dbrelease::run(&cli) {
         eprintln!("error: {err}");
+        dbrelease::actions::error(&err.to_string());
         std::process::exit(err.exit_code());
     }
 }

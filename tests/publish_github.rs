@@ -3,7 +3,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use support::github_fake::{Fault, GitHubFake, On};
 use support::*;
@@ -44,6 +44,18 @@ impl Setup {
     }
 
     fn publish_with_token(&self, token: Option<&str>, extra: &[&str]) -> Output {
+        self.publish_command(token, "v1.0.0", extra)
+            .output()
+            .unwrap()
+    }
+
+    fn publish_tag(&self, tag: &str, extra: &[&str]) -> Output {
+        self.publish_command(Some(TOKEN), tag, extra)
+            .output()
+            .unwrap()
+    }
+
+    fn publish_command(&self, token: Option<&str>, tag: &str, extra: &[&str]) -> Command {
         let mut command = dbrelease();
         command
             .env("GITHUB_API_URL", &self.fake.url)
@@ -52,14 +64,7 @@ impl Setup {
             .env_remove("GITHUB_TOKEN")
             .env_remove("GH_TOKEN")
             .env_remove("GITHUB_REPOSITORY")
-            .args([
-                "publish",
-                "--github",
-                "--repo",
-                "owner/data",
-                "--tag",
-                "v1.0.0",
-            ])
+            .args(["publish", "--github", "--repo", "owner/data", "--tag", tag])
             .arg("--config")
             .arg(self.dir.path().join("dbrelease.toml"))
             .arg("--out")
@@ -68,7 +73,7 @@ impl Setup {
         if let Some(token) = token {
             command.env("GITHUB_TOKEN", token);
         }
-        command.output().unwrap()
+        command
     }
 
     /// Asserts the tag has exactly one published release holding exactly our files.
@@ -132,7 +137,40 @@ fn first_publish_creates_one_verified_release_with_the_manifest_last() {
     assert!(output.status.success(), "{}", text(&output));
     setup.assert_release_matches_dist();
     let release = &setup.fake.releases("v1.0.0")[0];
-    assert_eq!(release.body, "## Changes\n- more data\n");
+    // The user's notes, then the data section with rows, sizes, sha256 and snippets.
+    assert!(
+        release
+            .body
+            .starts_with("## Changes\n- more data\n\n<!-- dbrelease:data -->\n## Data"),
+        "{}",
+        release.body
+    );
+    let base = "https://github.com/owner/data/releases/download/v1.0.0";
+    let dist = manifest(&setup.dir.path().join("dist"));
+    for artifact in &dist.artifacts {
+        assert!(
+            release
+                .body
+                .contains(&format!("[{0}]({base}/{0})", artifact.name))
+                && release.body.contains(&artifact.sha256),
+            "{} missing from the notes:\n{}",
+            artifact.name,
+            release.body
+        );
+    }
+    assert!(release.body.contains("| 720 |"), "{}", release.body);
+    assert!(release.body.contains("First release of this dataset."));
+    assert!(release.body.contains(&format!(
+        "read_parquet('{base}/daily_availability.parquet')"
+    )));
+    assert!(release.body.contains(&format!(
+        "pl.scan_parquet(\"{base}/daily_availability.parquet\")"
+    )));
+    assert!(
+        release
+            .body
+            .contains("sha256sum --check --ignore-missing SHA256SUMS")
+    );
     assert_eq!(release.name, "Data v1.0.0");
     let order = uploads(&setup.fake);
     assert_eq!(
@@ -660,4 +698,213 @@ fn the_fake_and_the_client_follow_githubs_openapi_description() {
 
 fn github_fake_release_json(state: &support::github_fake::GitHubState) -> serde_json::Value {
     support::github_fake::release_json(state, &state.releases[0])
+}
+
+#[test]
+fn a_shrunken_database_is_refused_unless_allowed() {
+    let setup = Setup::new();
+    assert!(setup.publish(&[]).status.success());
+    // A failed restore: a table lost rows and another one is gone.
+    let conn = duckdb::Connection::open(setup.db()).unwrap();
+    conn.execute_batch(
+        "DELETE FROM daily_availability WHERE date = (SELECT max(date) FROM daily_availability);
+         DROP TABLE daily_symbol_counts; CHECKPOINT;",
+    )
+    .unwrap();
+    let lost: i64 = conn
+        .query_row("SELECT 720 - count(*) FROM daily_availability", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    drop(conn);
+    let output = setup.publish_tag("v1.1.0", &[]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "table daily_availability lost {lost} rows (720 in v1.0.0, {} now)",
+            720 - lost
+        )) && stderr.contains("table daily_symbol_counts disappeared (it had 40 rows in v1.0.0)")
+            && stderr.contains("--allow-regression"),
+        "{stderr}"
+    );
+    assert!(
+        setup.fake.releases("v1.1.0").is_empty(),
+        "nothing published"
+    );
+
+    let output = setup.publish_tag("v1.1.0", &["--allow-regression", "--json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["comparison"]["previous_tag"], "v1.0.0");
+    let deltas: Vec<(String, String)> = report["comparison"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["table"].as_str().unwrap().to_string(),
+                format!("{}→{}", d["rows_before"], d["rows_after"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        deltas,
+        [
+            (
+                "daily_availability".to_string(),
+                format!("720→{}", 720 - lost)
+            ),
+            ("daily_symbol_counts".to_string(), "40→null".to_string())
+        ]
+    );
+    let release = &setup.fake.releases("v1.1.0")[0];
+    assert!(
+        release.body.contains(&format!("| -{lost} |")),
+        "{}",
+        release.body
+    );
+    assert!(release.body.contains("Rows compared with v1.0.0."));
+}
+
+#[test]
+fn a_draft_made_by_semantic_release_is_filled_published_and_keeps_its_notes() {
+    let setup = Setup::new();
+    {
+        let mut state = setup.fake.state.lock().unwrap();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.releases.push(support::github_fake::FakeRelease {
+            id,
+            tag: "v1.0.0".into(),
+            name: "v1.0.0".into(),
+            body: "## 1.0.0 (2026-11-25)\n\n### Features\n\n* first data\n".into(),
+            draft: true,
+            prerelease: false,
+            immutable: false,
+            assets: Vec::new(),
+        });
+    }
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+    let body = setup.fake.releases("v1.0.0")[0].body.clone();
+    assert!(
+        body.starts_with(
+            "## 1.0.0 (2026-11-25)\n\n### Features\n\n* first data\n\n<!-- dbrelease:data -->"
+        ),
+        "{body}"
+    );
+    // Republishing does not append the data section a second time.
+    assert!(setup.publish(&[]).status.success());
+    assert_eq!(setup.fake.releases("v1.0.0")[0].body, body);
+    assert_eq!(body.matches("<!-- dbrelease:data -->").count(), 1);
+}
+
+#[test]
+fn inside_github_actions_it_groups_logs_writes_a_summary_and_sets_outputs() {
+    let setup = Setup::new();
+    let summary = setup.dir.path().join("summary.md");
+    let outputs = setup.dir.path().join("outputs.txt");
+    let actions = |token: Option<&str>| {
+        setup
+            .publish_command(token, "v1.0.0", &[])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &outputs)
+            .output()
+            .unwrap()
+    };
+    let output = actions(Some(TOKEN));
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for group in [
+        "build",
+        "compare with the previous release",
+        "publish to GitHub",
+    ] {
+        assert!(
+            stderr.contains(&format!("::group::dbrelease: {group}\n")),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        stderr.matches("::group::").count(),
+        stderr.matches("::endgroup::").count()
+    );
+
+    let parsed = parse_github_output(&std::fs::read_to_string(&outputs).unwrap());
+    let dist = manifest(&setup.dir.path().join("dist"));
+    assert_eq!(parsed["tag"], "v1.0.0");
+    assert_eq!(
+        parsed["release-url"],
+        "https://github.com/owner/data/releases/tag/v1.0.0"
+    );
+    assert_eq!(
+        parsed["manifest-url"],
+        "https://github.com/owner/data/releases/download/v1.0.0/manifest.json"
+    );
+    let artifacts: serde_json::Value = serde_json::from_str(&parsed["artifacts"]).unwrap();
+    let listed: Vec<(String, String)> = artifacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = dist
+        .artifacts
+        .iter()
+        .map(|a| (a.name.clone(), a.sha256.clone()))
+        .collect();
+    assert_eq!(listed, expected);
+
+    let summary_text = std::fs::read_to_string(&summary).unwrap();
+    let row = summary_text
+        .lines()
+        .find(|l| l.contains("daily_availability.parquet"))
+        .expect("a row per artifact");
+    let artifact = &dist.artifacts[0];
+    assert!(
+        row.contains("| 720 |")
+            && row.contains(&artifact.sha256)
+            && row.contains(&artifact.bytes.to_string())
+            && row.contains("GitHub: upload"),
+        "{row}"
+    );
+
+    // A failure becomes an annotation.
+    let output = actions(Some("wrong-token"));
+    assert_eq!(output.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("::error title=dbrelease::GitHub rejected the token"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// Parses `$GITHUB_OUTPUT` as the runner does (`name=value` and `name<<DELIMITER` blocks).
+fn parse_github_output(text: &str) -> std::collections::HashMap<String, String> {
+    let mut values = std::collections::HashMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for next in lines.by_ref() {
+                if next == delimiter {
+                    break;
+                }
+                value.push(next);
+            }
+            values.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            values.insert(name.to_string(), value.to_string());
+        }
+    }
+    values
 }

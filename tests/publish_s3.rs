@@ -356,3 +356,32 @@ fn objects_carry_content_type_cache_control_and_a_verified_checksum() {
     assert_eq!(heads[1].1.as_deref(), Some("application/json"));
     assert_eq!(heads[2].2.as_deref(), Some("public, max-age=300"));
 }
+
+#[test]
+fn s3_alone_compares_with_the_previous_version_in_versions_json() {
+    let setup = Setup::new("");
+    assert!(setup.publish("v1.0.0", &[]).status.success());
+    let conn = duckdb::Connection::open(setup.dir.path().join("data.duckdb")).unwrap();
+    conn.execute_batch("ALTER TABLE daily_symbol_counts DROP COLUMN total_symbols; CHECKPOINT;")
+        .unwrap();
+    drop(conn);
+    let output = setup.publish("v1.1.0", &[]);
+    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("table daily_symbol_counts: column total_symbols (INTEGER) was dropped"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        setup
+            .server
+            .keys(BUCKET)
+            .iter()
+            .all(|k| !k.contains("v1.1.0")),
+        "nothing of v1.1.0 was written"
+    );
+    let output = setup.publish("v1.1.0", &["--allow-regression"]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_version_matches_dist("v1.1.0");
+}

@@ -46,6 +46,9 @@ pub struct Release {
     /// Pre-releases are never GitHub's "latest".
     #[serde(default)]
     pub prerelease: bool,
+    /// Release notes.
+    #[serde(default)]
+    pub body: Option<String>,
     /// When it was published (None for drafts).
     #[serde(default)]
     pub published_at: Option<String>,
@@ -452,12 +455,20 @@ impl GitHub {
     }
 
     /// Publishes a draft.
-    pub async fn publish(&self, release_id: u64) -> Result<Release, GitHubError> {
+    /// Publishes a draft, replacing its notes with `body` when given.
+    pub async fn publish(
+        &self,
+        release_id: u64,
+        body: Option<&str>,
+    ) -> Result<Release, GitHubError> {
         let url = self.repo_url(&format!("/releases/{release_id}"));
+        let mut update = json!({ "draft": false });
+        if let Some(body) = body {
+            update["body"] = json!(body);
+        }
         let response = self
             .send("publishing the release", || {
-                self.request(Method::PATCH, &url)
-                    .json(&json!({ "draft": false }))
+                self.request(Method::PATCH, &url).json(&update)
             })
             .await?;
         parse(response, "publishing the release").await

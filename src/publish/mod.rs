@@ -11,8 +11,10 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::info;
 
+use crate::actions;
 use crate::build;
 use crate::cli::PublishArgs;
+use crate::compare::{self, Comparison};
 use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plan::{self, AssetAction, AssetPlan, LocalFile, RemoteAsset, TEMP_PREFIX};
@@ -39,6 +41,10 @@ pub struct AssetReport {
 /// The result of a publish, per target.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublishReport {
+    /// The tag.
+    pub tag: String,
+    /// The data against the previous release: row deltas, regressions allowed by flag.
+    pub comparison: Comparison,
     /// GitHub, when `--github`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
@@ -56,6 +62,8 @@ pub struct GithubReport {
     pub repo: String,
     /// Release page, when a release exists.
     pub release_url: Option<String>,
+    /// Download URL of the release's manifest.json.
+    pub manifest_url: String,
     /// True when the release was left (or is) a draft.
     pub draft: bool,
     /// True when nothing had to change.
@@ -116,7 +124,10 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
             return Err(too_big(&extra.name, bytes));
         }
     }
-    let outcome = build::run_build(&config, progress)?;
+    let outcome = {
+        let _group = actions::group("dbrelease: build");
+        build::run_build(&config, progress)?
+    };
     for artifact in outcome.manifest.artifacts.iter().filter(|_| args.github) {
         if artifact.bytes >= github::MAX_ASSET_BYTES {
             return Err(too_big(&artifact.name, artifact.bytes));
@@ -125,30 +136,80 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
     let local = plan::local_files(&outcome.manifest, &outcome.metadata);
 
     let runtime = crate::remote::runtime()?;
-    let github = match repo {
-        Some(repo) => {
-            let client = github_client(&repo);
-            if !client.has_token() && !args.dry_run {
-                return Err(Error::Config(
-                    "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
-                ));
-            }
+    let github_target = repo.as_deref().map(github_client);
+    if let Some(client) = &github_target
+        && !client.has_token()
+        && !args.dry_run
+    {
+        return Err(Error::Config(
+            "GITHUB_TOKEN (or GH_TOKEN) is not set: publishing needs a token with contents: write (use --dry-run to plan without one)".into(),
+        ));
+    }
+
+    // The regression guard runs before anything is written anywhere.
+    let comparison = {
+        let _group = actions::group("dbrelease: compare with the previous release");
+        let previous = runtime.block_on(previous_manifest(
+            github_target.as_ref(),
+            s3_options.as_ref(),
+            &tag,
+        ))?;
+        compare::compare(previous.as_ref(), &outcome.manifest)
+    };
+    if !comparison.regressions.is_empty() {
+        let text = format!(
+            "compared with {}, the data of {tag} shrank:\n  {}",
+            comparison
+                .previous_tag
+                .as_deref()
+                .unwrap_or("the previous release"),
+            comparison.regressions.join("\n  ")
+        );
+        if !args.allow_regression {
+            return Err(Error::Refused(format!(
+                "{text}\nNothing was published. Check the database (a failed restore or an interrupted load?); if the change is intended, pass --allow-regression"
+            )));
+        }
+        tracing::warn!("{text} (allowed by --allow-regression)");
+    }
+
+    let github = match (repo, github_target) {
+        (Some(repo), Some(client)) => {
+            let _group = actions::group("dbrelease: publish to GitHub");
+            let server = std::env::var("GITHUB_SERVER_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| "https://github.com".into());
+            let download_base = format!(
+                "{}/{repo}/releases/download/{}",
+                server.trim_end_matches('/'),
+                crate::remote::url_segment(&tag)
+            );
+            let data_notes = compare::data_section(&outcome.manifest, &comparison, &download_base);
+            let notes = if notes.trim().is_empty() {
+                data_notes.clone()
+            } else {
+                format!("{}\n\n{data_notes}", notes.trim_end())
+            };
             let title = args.title.clone().unwrap_or_else(|| tag.clone());
             Some(runtime.block_on(publish_github(PublishJob {
                 client: &client,
                 tag: &tag,
                 title: &title,
                 notes: &notes,
+                data_notes: &data_notes,
+                download_base: &download_base,
                 local: &local,
                 out_dir: &outcome.out_dir,
                 has_token: client.has_token(),
                 args,
             }))?)
         }
-        None => None,
+        _ => None,
     };
     let s3 = match s3_options {
         Some(options) => Some(runtime.block_on(async {
+            let _group = actions::group("dbrelease: publish to S3");
             s3::publish_s3(
                 &options,
                 &tag,
@@ -162,7 +223,147 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
         })?),
         None => None,
     };
-    Ok(PublishReport { github, s3 })
+    let report = PublishReport {
+        tag,
+        comparison,
+        github,
+        s3,
+    };
+    if !args.dry_run {
+        actions_report(&report, &outcome.manifest);
+    }
+    Ok(report)
+}
+
+/// Step summary and outputs for GitHub Actions (no-ops elsewhere).
+fn actions_report(report: &PublishReport, manifest: &Manifest) {
+    if !actions::enabled() {
+        return;
+    }
+    let release_url = report
+        .github
+        .as_ref()
+        .and_then(|g| g.release_url.clone())
+        .unwrap_or_default();
+    let manifest_url = report
+        .github
+        .as_ref()
+        .map(|g| g.manifest_url.clone())
+        .or_else(|| report.s3.as_ref().map(|s| s.manifest_url.clone()))
+        .unwrap_or_default();
+    let artifacts: Vec<serde_json::Value> = manifest
+        .artifacts
+        .iter()
+        .map(|a| serde_json::json!({ "name": a.name, "bytes": a.bytes, "sha256": a.sha256 }))
+        .collect();
+    actions::outputs(&[
+        ("tag", report.tag.clone()),
+        ("release-url", release_url.clone()),
+        ("manifest-url", manifest_url.clone()),
+        (
+            "artifacts",
+            serde_json::to_string(&artifacts).expect("artifacts serialize"),
+        ),
+    ]);
+    actions::summary(&step_summary(report, manifest));
+}
+
+/// The step summary: one row per artifact with what each target did, then the row deltas.
+pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
+    let base = report
+        .github
+        .as_ref()
+        .map(|g| g.manifest_url.trim_end_matches(MANIFEST_FILE).to_string());
+    let action = |name: &str| -> String {
+        let mut actions = Vec::new();
+        if let Some(github) = &report.github
+            && let Some(asset) = github.assets.iter().find(|a| a.name == name)
+        {
+            actions.push(format!("GitHub: {}", asset.action));
+        }
+        if let Some(s3) = &report.s3
+            && let Some(asset) = s3
+                .assets
+                .iter()
+                .find(|a| a.name.ends_with(&format!("/{name}")))
+        {
+            actions.push(format!("S3: {}", asset.action));
+        }
+        if actions.is_empty() {
+            "unchanged".into()
+        } else {
+            actions.join(", ")
+        }
+    };
+    let mut text = format!("### dbrelease {}\n\n", report.tag);
+    if let Some(url) = report.github.as_ref().and_then(|g| g.release_url.as_ref()) {
+        text.push_str(&format!("Release: {url}\n\n"));
+    }
+    if let Some(s3) = &report.s3 {
+        text.push_str(&format!("S3 manifest: {}\n\n", s3.manifest_url));
+    }
+    text.push_str(
+        "| file | rows | change | bytes | sha256 | action |\n|---|---:|---:|---:|---|---|\n",
+    );
+    for artifact in &manifest.artifacts {
+        let delta = report
+            .comparison
+            .tables
+            .iter()
+            .find(|d| d.artifact.as_deref() == Some(artifact.name.as_str()));
+        let name = match &base {
+            Some(base) => format!("[{0}]({base}{0})", artifact.name),
+            None => artifact.name.clone(),
+        };
+        text.push_str(&format!(
+            "| {name} | {} | {} | {} | `{}` | {} |\n",
+            artifact
+                .table
+                .as_ref()
+                .map(|t| t.rows.to_string())
+                .unwrap_or_default(),
+            delta.map(|d| d.delta_text()).unwrap_or_default(),
+            artifact.bytes,
+            artifact.sha256,
+            action(&artifact.name)
+        ));
+    }
+    match &report.comparison.previous_tag {
+        Some(tag) => text.push_str(&format!("\nRow changes are against {tag}.\n")),
+        None => text.push_str("\nNo previous release to compare with.\n"),
+    }
+    for regression in &report.comparison.regressions {
+        text.push_str(&format!(
+            "\n> [!WARNING]\n> {regression} (allowed by --allow-regression)\n"
+        ));
+    }
+    text
+}
+
+/// The manifest of the newest published release other than `tag`: from GitHub when
+/// publishing there (needs the token: without one a dry run plans against nothing), else
+/// from the S3 versions index.
+async fn previous_manifest(
+    github: Option<&GitHub>,
+    s3: Option<&crate::config::S3Options>,
+    tag: &str,
+) -> Result<Option<Manifest>> {
+    if let Some(client) = github.filter(|c| c.has_token()) {
+        let releases = client.all_releases().await?;
+        for release in releases
+            .iter()
+            .filter(|r| !r.draft && !r.prerelease && r.tag_name != tag)
+        {
+            if let Some(manifest) = published_manifest(client, &release.assets).await {
+                return Ok(Some(manifest));
+            }
+        }
+        return Ok(None);
+    }
+    if let Some(options) = s3 {
+        return s3::previous_manifest(options, tag).await;
+    }
+    Ok(None)
 }
 
 fn too_big(name: &str, bytes: u64) -> Error {
@@ -234,7 +435,12 @@ struct PublishJob<'a> {
     client: &'a GitHub,
     tag: &'a str,
     title: &'a str,
+    /// Notes of a new release: the user's, then the data section.
     notes: &'a str,
+    /// The data section alone, appended to the notes of an existing draft when publishing it.
+    data_notes: &'a str,
+    /// Where the release's files are downloaded from.
+    download_base: &'a str,
     local: &'a [LocalFile],
     out_dir: &'a Path,
     has_token: bool,
@@ -281,6 +487,7 @@ async fn publish_github(job: PublishJob<'_>) -> Result<GithubReport> {
         tag: tag.to_string(),
         repo: client.repo().to_string(),
         release_url: target.as_ref().map(|r| r.html_url.clone()),
+        manifest_url: format!("{}/{MANIFEST_FILE}", job.download_base),
         draft: target.as_ref().is_none_or(|r| r.draft),
         up_to_date: plan.is_noop() && target.as_ref().is_some_and(|r| !r.draft || args.draft),
         dry_run: args.dry_run,
@@ -386,7 +593,17 @@ async fn publish_github(job: PublishJob<'_>) -> Result<GithubReport> {
 
     let mut release = release;
     if release.draft && !args.draft {
-        release = client.publish(release.id).await?;
+        // A draft made by someone else (@semantic-release/github with draftRelease) keeps its
+        // notes and gets the data section appended, once.
+        let existing = release.body.clone().unwrap_or_default();
+        let body = (!existing.contains(compare::DATA_SECTION_MARKER)).then(|| {
+            if existing.trim().is_empty() {
+                job.data_notes.to_string()
+            } else {
+                format!("{}\n\n{}", existing.trim_end(), job.data_notes)
+            }
+        });
+        release = client.publish(release.id, body.as_deref()).await?;
     }
     report.release_url = Some(release.html_url.clone());
     report.draft = release.draft;
@@ -584,6 +801,24 @@ async fn verify(client: &GitHub, release_id: u64, files: &[&LocalFile]) -> Resul
 /// The publish report as text, one section per target.
 pub fn report_table(report: &PublishReport) -> String {
     let mut text = String::new();
+    if !report.comparison.tables.is_empty() {
+        text.push_str(&match &report.comparison.previous_tag {
+            Some(tag) => format!("rows compared with {tag}:\n"),
+            None => "rows (no previous release to compare with):\n".into(),
+        });
+        for delta in &report.comparison.tables {
+            text.push_str(&format!(
+                "  {:<32}  {:>12}  {:>8}\n",
+                delta.table,
+                delta
+                    .rows_after
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                delta.delta_text()
+            ));
+        }
+        text.push('\n');
+    }
     if let Some(github) = &report.github {
         text.push_str(&github_table(github));
     }

@@ -457,6 +457,36 @@ impl Target<'_> {
     }
 }
 
+fn index_key(options: &S3Options) -> String {
+    let prefix = options.prefix.trim_matches('/');
+    if prefix.is_empty() {
+        "versions.json".to_string()
+    } else {
+        format!("{prefix}/versions.json")
+    }
+}
+
+/// The manifest of the newest version in `versions.json` other than `tag`, if any.
+pub async fn previous_manifest(options: &S3Options, tag: &str) -> Result<Option<Manifest>> {
+    let client = client(options).await;
+    let target = Target {
+        client: &client,
+        options,
+    };
+    let Some(bytes) = target.get(&index_key(options)).await? else {
+        return Ok(None);
+    };
+    let index: VersionsIndex = serde_json::from_slice(&bytes).unwrap_or_default();
+    let Some(previous) = index.versions.iter().rev().find(|v| v.tag != tag) else {
+        return Ok(None);
+    };
+    let manifest = target
+        .get(&target.key(&previous.tag, MANIFEST_FILE))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    Ok(manifest)
+}
+
 /// Publishes the release under `{prefix}/{tag}/`, then `latest/`, then `versions.json`.
 pub async fn publish_s3(
     options: &S3Options,
@@ -613,14 +643,7 @@ pub async fn publish_s3(
         }
     }
 
-    let index_key = {
-        let prefix = options.prefix.trim_matches('/');
-        if prefix.is_empty() {
-            "versions.json".to_string()
-        } else {
-            format!("{prefix}/versions.json")
-        }
-    };
+    let index_key = index_key(options);
     let mut index: VersionsIndex = match target.get(&index_key).await? {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
             Error::Remote(format!(

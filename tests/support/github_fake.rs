@@ -80,7 +80,7 @@ pub struct GitHubState {
     /// Releases become immutable when published.
     pub immutable_releases: bool,
     pub releases: Vec<FakeRelease>,
-    next_id: u64,
+    pub next_id: u64,
     pub queued_faults: VecDeque<(On, Fault)>,
     /// Random faults: (rng, probability, faults left).
     pub random_faults: Option<(StdRng, f64, usize)>,
@@ -619,6 +619,9 @@ async fn update_release(
         if !draft && immutable_releases {
             release.immutable = true;
         }
+    }
+    if let Some(notes) = body["body"].as_str() {
+        release.body = notes.into();
     }
     if let Some(name) = body["name"].as_str() {
         release.name = name.into();

@@ -11,7 +11,12 @@ pub fn dbrelease() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dbrelease"));
     command
         .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // Tests decide themselves whether they run "inside GitHub Actions".
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_SERVER_URL");
     command
 }
 
