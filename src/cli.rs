@@ -54,8 +54,101 @@ pub enum Command {
     /// resume; a file whose sha256 differs from the manifest is deleted and reported.
     Fetch(FetchArgs),
 
+    /// Repair or mirror a release that is already published, from its own manifest.
+    ///
+    /// Verifies each target against the published manifest.json, gathers files identical to
+    /// it (already in --out, else downloaded from a target where they are intact, else rebuilt
+    /// from the database and used only if byte-identical), then uploads what is missing: a
+    /// GitHub release that lost assets, or an S3 mirror added after the release. Published
+    /// bytes are never changed without --replace, and a second run does nothing.
+    Republish(RepublishArgs),
+
+    /// Check a published release against its own manifest, byte for byte.
+    ///
+    /// Streams every artifact listed in the release's manifest.json and compares size and
+    /// sha256; checks that nothing listed is missing, that SHA256SUMS agrees, and (GitHub) that
+    /// downloads answer Range requests. Exit 1 with every mismatch listed.
+    Verify(VerifyArgs),
+
     /// Print the JSON Schema of manifest.json.
     ManifestSchema,
+}
+
+/// Options of `dbrelease republish`.
+#[derive(Debug, Args)]
+pub struct RepublishArgs {
+    /// Config, database (only read if a file must be rebuilt), output folder, and the tag.
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Repair the GitHub release (token from GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long)]
+    pub github: bool,
+
+    /// Repair, or create, the S3 copy under {prefix}/{tag}/.
+    #[arg(long)]
+    pub s3: bool,
+
+    /// S3 bucket (default: [s3] bucket in the config).
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// S3 key prefix (default: [s3] prefix in the config).
+    #[arg(long, value_name = "PREFIX")]
+    pub s3_prefix: Option<String>,
+
+    /// Repository OWNER/NAME (default: [github] repo in the config, then GITHUB_REPOSITORY);
+    /// with --s3 alone it is where the files are mirrored from.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Verify and print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also overwrite published files whose bytes differ from the manifest.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// Options of `dbrelease verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The release to check, e.g. v1.2.0.
+    #[arg(long, value_name = "TAG")]
+    pub tag: String,
+
+    /// Check the GitHub release (repository from --repo, [github] repo, or GITHUB_REPOSITORY).
+    #[arg(long)]
+    pub github: bool,
+
+    /// Check the S3 version through the S3 API (bucket and prefix from the config or flags).
+    #[arg(long)]
+    pub s3: bool,
+
+    /// Check a copy served under this URL prefix (holding {tag}/{file}, e.g. a CDN).
+    #[arg(long, value_name = "BASE")]
+    pub url: Option<String>,
+
+    /// Repository OWNER/NAME.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// S3 bucket (default: [s3] bucket in the config).
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// S3 key prefix (default: [s3] prefix in the config).
+    #[arg(long, value_name = "PREFIX")]
+    pub s3_prefix: Option<String>,
+
+    /// Configuration file to read [github] and [s3] from (optional for verify).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dbrelease fetch`.
@@ -106,7 +199,7 @@ pub struct FetchArgs {
 }
 
 /// Options of `dbrelease publish`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PublishArgs {
     /// Build options (the tag is required here).
     #[command(flatten)]
@@ -164,7 +257,7 @@ pub struct PublishArgs {
 }
 
 /// Options of `dbrelease build` (and of every command that builds first).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     /// Configuration file. Relative paths inside it are relative to its folder.
     #[arg(

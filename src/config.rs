@@ -357,6 +357,28 @@ pub fn load_build_config(args: &BuildArgs) -> Result<BuildConfig> {
     resolve(file, &base, args, source_date_epoch)
 }
 
+/// Where a release is published, per the config: for `verify`, which needs no database.
+#[derive(Debug, Clone, Default)]
+pub struct TargetConfig {
+    /// `[github] repo`.
+    pub github_repo: Option<String>,
+    /// `[s3]`.
+    pub s3: S3Defaults,
+}
+
+/// Reads the publish targets of the config at `path`; a missing file is fine unless
+/// `required` (the user named it with --config).
+pub fn load_target_config(path: &Path, required: bool) -> Result<TargetConfig> {
+    if !required && !path.exists() {
+        return Ok(TargetConfig::default());
+    }
+    let file = read_config_file(path)?;
+    Ok(TargetConfig {
+        github_repo: file.github.repo,
+        s3: resolve_s3(file.s3)?,
+    })
+}
+
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::NotFound {

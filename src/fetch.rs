@@ -455,10 +455,7 @@ async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
 }
 
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let mut hasher = crate::build::hashing::HashingWriter::new(std::io::sink());
-    std::io::copy(&mut reader, &mut hasher)?;
-    let (_, digest) = hasher.finish()?;
+    let digest = crate::build::hashing::hash_file(path)?;
     Ok((digest.bytes, digest.sha256))
 }
 

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod publish;
 pub mod remote;
 pub mod report;
+pub mod verify;
 
 use std::io::IsTerminal;
 
@@ -65,6 +66,46 @@ pub fn run(cli: &Cli) -> Result<()> {
                 fetch::FetchOutcome::List(list) => print!("{}", fetch::list_text(&list)),
             }
             Ok(())
+        }
+        Command::Republish(args) => {
+            let json = args.build.json;
+            let show_progress = !cli.quiet && !json && std::io::stderr().is_terminal();
+            let report =
+                publish::republish::run_republish(args, &progress::Progress::new(show_progress))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                );
+            } else {
+                print!("{}", publish::republish::report_text(&report));
+            }
+            Ok(())
+        }
+        Command::Verify(args) => {
+            let checks = verify::run_verify(args)?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&checks).expect("checks serialize")
+                );
+            } else {
+                print!("{}", verify::report_text(&checks));
+            }
+            let problems: Vec<String> = checks
+                .iter()
+                .flat_map(|c| c.problems.iter().map(move |p| format!("{}: {p}", c.target)))
+                .collect();
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(error::Error::Integrity(format!(
+                    "release {} does not match its manifest ({} problems):\n  {}",
+                    args.tag,
+                    problems.len(),
+                    problems.join("\n  ")
+                )))
+            }
         }
         Command::ManifestSchema => {
             let schema =

@@ -68,6 +68,14 @@ pub fn digest_bytes(bytes: &[u8]) -> Digested {
     }
 }
 
+/// Size and sha256 of a file on disk, read once.
+pub fn hash_file(path: &std::path::Path) -> io::Result<Digested> {
+    let mut reader = io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut hasher = HashingWriter::new(io::sink());
+    io::copy(&mut reader, &mut hasher)?;
+    Ok(hasher.finish()?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! (artifacts first, metadata last, manifest.json very last), verify, publish.
 
 pub mod github;
+pub mod republish;
 pub mod s3;
 
 use std::path::Path;
@@ -173,8 +174,55 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
         tracing::warn!("{text} (allowed by --allow-regression)");
     }
 
-    let github = match (repo, github_target) {
-        (Some(repo), Some(client)) => {
+    deliver(
+        &runtime,
+        Delivery {
+            tag: &tag,
+            manifest: &outcome.manifest,
+            local: &local,
+            out_dir: &outcome.out_dir,
+            comparison,
+            notes: &notes,
+            github: repo.zip(github_target),
+            s3: s3_options,
+        },
+        args,
+    )
+}
+
+/// What to publish where: shared by `publish` (a fresh build) and `republish` (the files of
+/// the published manifest).
+pub(crate) struct Delivery<'a> {
+    pub tag: &'a str,
+    pub manifest: &'a Manifest,
+    pub local: &'a [LocalFile],
+    pub out_dir: &'a Path,
+    pub comparison: Comparison,
+    /// The user's release notes (the data section is added here).
+    pub notes: &'a str,
+    pub github: Option<(String, GitHub)>,
+    pub s3: Option<crate::config::S3Options>,
+}
+
+/// Publishes `delivery` to its targets: GitHub first, then S3.
+pub(crate) fn deliver(
+    runtime: &tokio::runtime::Runtime,
+    delivery: Delivery<'_>,
+    args: &PublishArgs,
+) -> Result<PublishReport> {
+    let Delivery {
+        tag,
+        manifest,
+        local,
+        out_dir,
+        comparison,
+        notes,
+        github,
+        s3,
+    } = delivery;
+    let tag = tag.to_string();
+    let github = match github {
+        Some((repo, client)) => {
             let _group = actions::group("dbrelease: publish to GitHub");
             let server = std::env::var("GITHUB_SERVER_URL")
                 .ok()
@@ -185,7 +233,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
                 server.trim_end_matches('/'),
                 crate::remote::url_segment(&tag)
             );
-            let data_notes = compare::data_section(&outcome.manifest, &comparison, &download_base);
+            let data_notes = compare::data_section(manifest, &comparison, &download_base);
             let notes = if notes.trim().is_empty() {
                 data_notes.clone()
             } else {
@@ -199,23 +247,23 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
                 notes: &notes,
                 data_notes: &data_notes,
                 download_base: &download_base,
-                local: &local,
-                out_dir: &outcome.out_dir,
+                local,
+                out_dir,
                 has_token: client.has_token(),
                 args,
             }))?)
         }
-        _ => None,
+        None => None,
     };
-    let s3 = match s3_options {
+    let s3 = match s3 {
         Some(options) => Some(runtime.block_on(async {
             let _group = actions::group("dbrelease: publish to S3");
             s3::publish_s3(
                 &options,
                 &tag,
-                &outcome.manifest,
-                &local,
-                &outcome.out_dir,
+                manifest,
+                local,
+                out_dir,
                 args.replace,
                 args.dry_run,
             )
@@ -230,7 +278,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
         s3,
     };
     if !args.dry_run {
-        actions_report(&report, &outcome.manifest);
+        actions_report(&report, manifest);
     }
     Ok(report)
 }
@@ -343,7 +391,7 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
 /// The manifest of the newest published release other than `tag`: from GitHub when
 /// publishing there (needs the token: without one a dry run plans against nothing), else
 /// from the S3 versions index.
-async fn previous_manifest(
+pub(crate) async fn previous_manifest(
     github: Option<&GitHub>,
     s3: Option<&crate::config::S3Options>,
     tag: &str,
@@ -372,7 +420,10 @@ fn too_big(name: &str, bytes: u64) -> Error {
     ))
 }
 
-fn resolve_repo(args: &PublishArgs, config: &crate::config::BuildConfig) -> Result<String> {
+pub(crate) fn resolve_repo(
+    args: &PublishArgs,
+    config: &crate::config::BuildConfig,
+) -> Result<String> {
     let repo = args
         .repo
         .clone()

@@ -21,8 +21,9 @@ use tracing::info;
 use super::AssetReport;
 use crate::config::S3Options;
 use crate::error::{Error, Result};
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
 use crate::plan::{self, AssetAction, LocalFile, RemoteAsset};
+use crate::verify::{FileCheck, TargetCheck};
 
 /// Cache-Control of versioned keys: their bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -193,6 +194,43 @@ impl Target<'_> {
                 Ok(None)
             }
             Err(err) => Err(s3_error(&format!("HEAD {key}"), &self.options.bucket, err)),
+        }
+    }
+
+    /// Size and sha256 of an object's bytes, streamed, or None when it does not exist.
+    async fn digest(&self, key: &str) -> Result<Option<(u64, String)>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(mut object) => {
+                let mut hasher = Sha256::new();
+                let mut bytes = 0u64;
+                // A body that fails mid-way (the SDK checks the stored checksum as it reads)
+                // does not read back intact: a problem of the object, reported as such.
+                while let Some(chunk) = object.body.try_next().await.map_err(|err| {
+                    Error::Integrity(format!(
+                        "{key} does not read back intact: {}",
+                        error_chain(&err)
+                    ))
+                })? {
+                    hasher.update(&chunk);
+                    bytes += chunk.len() as u64;
+                }
+                Ok(Some((bytes, hex::encode(hasher.finalize()))))
+            }
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(s3_error(&format!("GET {key}"), &self.options.bucket, err)),
         }
     }
 
@@ -457,6 +495,17 @@ impl Target<'_> {
     }
 }
 
+/// An error and its causes on one line ("streaming error" alone says nothing).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 fn index_key(options: &S3Options) -> String {
     let prefix = options.prefix.trim_matches('/');
     if prefix.is_empty() {
@@ -485,6 +534,193 @@ pub async fn previous_manifest(options: &S3Options, tag: &str) -> Result<Option<
         .await?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     Ok(manifest)
+}
+
+/// The bytes of file `name` of version `tag`, or None (small files: manifest, SHA256SUMS).
+pub async fn read_version_file(
+    options: &S3Options,
+    tag: &str,
+    name: &str,
+) -> Result<Option<Vec<u8>>> {
+    let client = client(options).await;
+    let target = Target {
+        client: &client,
+        options,
+    };
+    target.get(&target.key(tag, name)).await
+}
+
+/// Streams file `name` of version `tag` into `dest`; returns its size and sha256, or None
+/// when the object does not exist.
+pub async fn download_version_file(
+    options: &S3Options,
+    tag: &str,
+    name: &str,
+    dest: &Path,
+) -> Result<Option<(u64, String)>> {
+    use tokio::io::AsyncWriteExt;
+    let client = client(options).await;
+    let key = Target {
+        client: &client,
+        options,
+    }
+    .key(tag, name);
+    let mut object = match client
+        .get_object()
+        .bucket(&options.bucket)
+        .key(&key)
+        .send()
+        .await
+    {
+        Ok(object) => object,
+        Err(err)
+            if err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(s3_error(&format!("GET {key}"), &options.bucket, err)),
+    };
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(|err| Error::output(dest, &err))?;
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    while let Some(chunk) = object.body.try_next().await.map_err(|err| {
+        Error::Integrity(format!(
+            "{key} does not read back intact: {}",
+            error_chain(&err)
+        ))
+    })? {
+        hasher.update(&chunk);
+        bytes += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|err| Error::output(dest, &err))?;
+    }
+    file.sync_all()
+        .await
+        .map_err(|err| Error::output(dest, &err))?;
+    Ok(Some((bytes, hex::encode(hasher.finalize()))))
+}
+
+/// Reads version `tag` back through the S3 API (so private buckets work) and checks every
+/// object against the version's manifest, hashing each one as it streams.
+pub async fn verify_version(options: &S3Options, tag: &str) -> Result<TargetCheck> {
+    let client = client(options).await;
+    let target = Target {
+        client: &client,
+        options,
+    };
+    let name = format!(
+        "s3://{}/{}",
+        options.bucket,
+        options.prefix.trim_matches('/')
+    );
+    let manifest_key = target.key(tag, MANIFEST_FILE);
+    let Some(manifest_bytes) = target.get(&manifest_key).await? else {
+        return Ok(TargetCheck::unreadable(
+            name,
+            tag,
+            format!(
+                "no {manifest_key}: version {tag} was never published here, or its publish did not finish"
+            ),
+        ));
+    };
+    let index: Option<VersionsIndex> = target
+        .get(&index_key(options))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let mut problems = Vec::new();
+    let actual = hex::encode(Sha256::digest(&manifest_bytes));
+    match index
+        .as_ref()
+        .and_then(|i| i.versions.iter().find(|v| v.tag == tag))
+    {
+        Some(entry) if entry.manifest_sha256 != actual => problems.push(format!(
+            "{manifest_key} has sha256 {actual}, versions.json records {}",
+            entry.manifest_sha256
+        )),
+        Some(_) => {}
+        None => problems.push(format!("versions.json does not list {tag}")),
+    }
+    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+        Ok(manifest) => manifest,
+        Err(err) => {
+            return Ok(TargetCheck::unreadable(
+                name,
+                tag,
+                format!("{manifest_key} is not a dbrelease manifest ({err})"),
+            ));
+        }
+    };
+    let checks: Vec<Result<(FileCheck, Option<String>)>> =
+        futures::stream::iter(&manifest.artifacts)
+            .map(|artifact| {
+                let target = &target;
+                async move {
+                    let key = target.key(tag, &artifact.name);
+                    let digest = match target.digest(&key).await {
+                        Err(Error::Integrity(problem)) => Err(problem),
+                        other => Ok(other?),
+                    };
+                    let problem = match digest {
+                        Err(problem) => Some(problem),
+                        Ok(None) => Some(format!("{} is listed in the manifest but not published", artifact.name)),
+                        Ok(Some((bytes, sha256))) if bytes == artifact.bytes && sha256 == artifact.sha256 => None,
+                        Ok(Some((bytes, sha256))) => Some(format!(
+                            "{}: published {bytes} bytes with sha256 {sha256}, the manifest records {} bytes with sha256 {}",
+                            artifact.name, artifact.bytes, artifact.sha256
+                        )),
+                    };
+                    Ok((
+                        FileCheck {
+                            name: artifact.name.clone(),
+                            bytes: artifact.bytes,
+                            sha256: artifact.sha256.clone(),
+                            ok: problem.is_none(),
+                        },
+                        problem,
+                    ))
+                }
+            })
+            .buffered(3)
+            .collect()
+            .await;
+    let mut files = Vec::new();
+    for check in checks {
+        let (file, problem) = check?;
+        files.push(file);
+        problems.extend(problem);
+    }
+    match target.get(&target.key(tag, SHA256SUMS_FILE)).await? {
+        None => problems.push(format!("{SHA256SUMS_FILE} is not published")),
+        Some(bytes) => {
+            let listed = crate::verify::parse_sha256sums(&String::from_utf8_lossy(&bytes));
+            problems.extend(crate::verify::sums_problems(&manifest, &listed));
+            match target.get(&target.key(tag, DATAPACKAGE_FILE)).await? {
+                None => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
+                Some(datapackage) => {
+                    let sha = hex::encode(Sha256::digest(&datapackage));
+                    if let Some((expected, _)) = listed.iter().find(|(_, n)| n == DATAPACKAGE_FILE)
+                        && *expected != sha
+                    {
+                        problems.push(format!(
+                            "{DATAPACKAGE_FILE} has sha256 {sha}, {SHA256SUMS_FILE} lists {expected}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(TargetCheck {
+        target: name,
+        tag: tag.to_string(),
+        location: target.url(&target.key(tag, "")),
+        files,
+        problems,
+    })
 }
 
 /// Publishes the release under `{prefix}/{tag}/`, then `latest/`, then `versions.json`.
