@@ -161,6 +161,7 @@ impl GitHubFake {
             )
             .route("/download/{asset_id}", get(download))
             .route("/repos/{owner}/{repo}/releases/latest", get(latest_release))
+            .route("/repos/{owner}/{repo}", get(get_repository))
             .route(
                 "/{owner}/{repo}/releases/download/{tag}/{name}",
                 get(browser_download),
@@ -818,6 +819,49 @@ async fn browser_download(
         }
         None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
     }
+}
+
+/// `GET /repos/{owner}/{repo}`: the fields release tools read (semantic-release checks
+/// `permissions.push` and `clone_url`).
+async fn get_repository(
+    State(state): State<Shared>,
+    Path((owner, repo)): Repo,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &state,
+        &headers,
+        &owner,
+        &repo,
+        false,
+        false,
+        "GET repository".into(),
+    )
+    .await
+    {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .unwrap_or("");
+    let push = presented == s.token;
+    axum::Json(json!({
+        "id": 1,
+        "node_id": "R_1",
+        "name": s.repo,
+        "full_name": format!("{}/{}", s.owner, s.repo),
+        "private": false,
+        "owner": bot_user(&s.base),
+        "html_url": format!("https://github.com/{}/{}", s.owner, s.repo),
+        "clone_url": format!("https://github.com/{}/{}.git", s.owner, s.repo),
+        "default_branch": "main",
+        "archived": false,
+        "permissions": { "admin": false, "maintain": false, "push": push, "triage": push, "pull": true },
+    }))
+    .into_response()
 }
 
 /// `GET /releases/latest`: the newest published non-prerelease, with an ETag; a matching
