@@ -81,26 +81,10 @@ pub struct RepublishArgs {
     #[command(flatten)]
     pub build: BuildArgs,
 
-    /// Repair the GitHub release (token from GITHUB_TOKEN or GH_TOKEN).
-    #[arg(long)]
-    pub github: bool,
-
-    /// Repair, or create, the S3 copy under {prefix}/{tag}/.
-    #[arg(long)]
-    pub s3: bool,
-
-    /// S3 bucket (default: [s3] bucket in the config).
-    #[arg(long, value_name = "BUCKET")]
-    pub s3_bucket: Option<String>,
-
-    /// S3 key prefix (default: [s3] prefix in the config).
-    #[arg(long, value_name = "PREFIX")]
-    pub s3_prefix: Option<String>,
-
-    /// Repository OWNER/NAME (default: [github] repo in the config, then GITHUB_REPOSITORY);
-    /// with --s3 alone it is where the files are mirrored from.
-    #[arg(long, value_name = "OWNER/NAME")]
-    pub repo: Option<String>,
+    /// What to repair or mirror to (with --s3 alone, a configured repository is where the
+    /// files are mirrored from).
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Verify and print the plan; change nothing.
     #[arg(long)]
@@ -118,29 +102,14 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "TAG")]
     pub tag: String,
 
-    /// Check the GitHub release (repository from --repo, [github] repo, or GITHUB_REPOSITORY).
-    #[arg(long)]
-    pub github: bool,
-
-    /// Check the S3 version through the S3 API (bucket and prefix from the config or flags).
-    #[arg(long)]
-    pub s3: bool,
+    /// What to check: GitHub (anonymously unless a token is set) and/or S3 (through the S3
+    /// API, so private buckets work).
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Check a copy served under this URL prefix (holding {tag}/{file}, e.g. a CDN).
     #[arg(long, value_name = "BASE")]
     pub url: Option<String>,
-
-    /// Repository OWNER/NAME.
-    #[arg(long, value_name = "OWNER/NAME")]
-    pub repo: Option<String>,
-
-    /// S3 bucket (default: [s3] bucket in the config).
-    #[arg(long, value_name = "BUCKET")]
-    pub s3_bucket: Option<String>,
-
-    /// S3 key prefix (default: [s3] prefix in the config).
-    #[arg(long, value_name = "PREFIX")]
-    pub s3_prefix: Option<String>,
 
     /// Configuration file to read [github] and [s3] from (optional for verify).
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -198,18 +167,14 @@ pub struct FetchArgs {
     pub json: bool,
 }
 
-/// Options of `dbrelease publish`.
+/// Where a release lives: GitHub Releases and/or S3 (publish, republish, verify).
 #[derive(Debug, Clone, Args)]
-pub struct PublishArgs {
-    /// Build options (the tag is required here).
-    #[command(flatten)]
-    pub build: BuildArgs,
-
-    /// Publish to GitHub Releases (token from GITHUB_TOKEN or GH_TOKEN, API from GITHUB_API_URL).
+pub struct TargetArgs {
+    /// GitHub Releases (token from GITHUB_TOKEN or GH_TOKEN, API from GITHUB_API_URL).
     #[arg(long)]
     pub github: bool,
 
-    /// Publish to S3 under {prefix}/{tag}/ (credentials from the AWS default chain).
+    /// S3 under {prefix}/{tag}/ (credentials from the AWS default chain).
     #[arg(long)]
     pub s3: bool,
 
@@ -224,6 +189,18 @@ pub struct PublishArgs {
     /// Repository OWNER/NAME (default: [github] repo in the config, then GITHUB_REPOSITORY).
     #[arg(long, value_name = "OWNER/NAME")]
     pub repo: Option<String>,
+}
+
+/// Options of `dbrelease publish`.
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// Build options (the tag is required here).
+    #[command(flatten)]
+    pub build: BuildArgs,
+
+    /// Where to publish.
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Read the remote state and print the plan; change nothing.
     #[arg(long)]

@@ -55,7 +55,7 @@ impl TargetCheck {
 
 /// Runs `dbrelease verify` on every target asked for.
 pub fn run_verify(args: &crate::cli::VerifyArgs) -> Result<Vec<TargetCheck>> {
-    if !args.github && !args.s3 && args.url.is_none() {
+    if !args.targets.github && !args.targets.s3 && args.url.is_none() {
         return Err(Error::Config(
             "choose what to verify: --github, --s3 and/or --url BASE".into(),
         ));
@@ -66,31 +66,9 @@ pub fn run_verify(args: &crate::cli::VerifyArgs) -> Result<Vec<TargetCheck>> {
             .unwrap_or(std::path::Path::new("dbrelease.toml")),
         args.config.is_some(),
     )?;
-    let repo = if args.github {
-        let repo = args
-            .repo
-            .clone()
-            .or(config.github_repo.clone())
-            .or_else(|| std::env::var("GITHUB_REPOSITORY").ok().filter(|r| !r.is_empty()))
-            .ok_or_else(|| {
-                Error::Config(
-                    "no repository: pass --repo OWNER/NAME, set [github] repo in the config, or GITHUB_REPOSITORY".into(),
-                )
-            })?;
-        crate::publish::check_repo(&repo)?;
-        Some(repo)
-    } else {
-        None
-    };
-    let s3 = if args.s3 {
-        Some(
-            config
-                .s3
-                .resolve(args.s3_bucket.as_deref(), args.s3_prefix.as_deref())?,
-        )
-    } else {
-        None
-    };
+    let crate::publish::Targets { repo, s3 } =
+        crate::publish::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
+    let repo = repo.filter(|_| args.targets.github);
     let runtime = crate::remote::runtime()?;
     let retry = crate::publish::retry_policy_from_env();
     runtime.block_on(async {

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Output;
 
-use support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY, aws_env};
 use support::*;
 
 const BUCKET: &str = "releases";
@@ -40,16 +40,9 @@ impl Setup {
     }
 
     fn publish_with_secret(&self, secret: &str, tag: &str, extra: &[&str]) -> Output {
-        dbrelease()
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        aws_env(&mut dbrelease())
             .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("SOURCE_DATE_EPOCH", "1700000000")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE")
             .args(["publish", "--s3", "--tag", tag, "--config"])
             .arg(self.dir.path().join("dbrelease.toml"))
             .arg("--out")

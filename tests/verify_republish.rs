@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::github_fake::GitHubFake;
-use support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
+use support::s3_server::{S3Server, aws_env};
 use support::*;
 
 const TOKEN: &str = "token-verify-123";
@@ -51,16 +51,9 @@ impl Setup {
             .env("GITHUB_API_URL", &self.fake.url)
             .env("GITHUB_TOKEN", TOKEN)
             .env("DBRELEASE_RETRY_MIN_MS", "5")
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_PROFILE")
             .env_remove("GITHUB_REPOSITORY")
             .args(args);
+        aws_env(&mut command);
         command
     }
 

@@ -88,26 +88,17 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
     let tag = args.build.tag.clone().ok_or_else(|| {
         Error::Config("publish needs --tag TAG (e.g. the tag semantic-release just created)".into())
     })?;
-    if !args.github && !args.s3 {
+    if !args.targets.github && !args.targets.s3 {
         return Err(Error::Config(
             "choose where to publish: --github (GitHub Releases) and/or --s3".into(),
         ));
     }
     let config = crate::config::load_build_config(&args.build)?;
-    let repo = if args.github {
-        Some(resolve_repo(args, &config)?)
-    } else {
-        None
-    };
-    let s3_options = if args.s3 {
-        Some(
-            config
-                .s3
-                .resolve(args.s3_bucket.as_deref(), args.s3_prefix.as_deref())?,
-        )
-    } else {
-        None
-    };
+    let Targets {
+        repo,
+        s3: s3_options,
+    } = resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
+    let repo = repo.filter(|_| args.targets.github);
     let notes = match &args.notes_file {
         Some(path) => std::fs::read_to_string(path).map_err(|err| {
             Error::Config(format!(
@@ -119,7 +110,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
     };
 
     // Refuse what GitHub cannot hold before spending time on a build.
-    for extra in config.files.iter().filter(|_| args.github) {
+    for extra in config.files.iter().filter(|_| args.targets.github) {
         let bytes = std::fs::metadata(&extra.path).map(|m| m.len()).unwrap_or(0);
         if bytes >= github::MAX_ASSET_BYTES {
             return Err(too_big(&extra.name, bytes));
@@ -129,7 +120,12 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
         let _group = actions::group("dbrelease: build");
         build::run_build(&config, progress)?
     };
-    for artifact in outcome.manifest.artifacts.iter().filter(|_| args.github) {
+    for artifact in outcome
+        .manifest
+        .artifacts
+        .iter()
+        .filter(|_| args.targets.github)
+    {
         if artifact.bytes >= github::MAX_ASSET_BYTES {
             return Err(too_big(&artifact.name, artifact.bytes));
         }
@@ -420,22 +416,44 @@ fn too_big(name: &str, bytes: u64) -> Error {
     ))
 }
 
-pub(crate) fn resolve_repo(
-    args: &PublishArgs,
-    config: &crate::config::BuildConfig,
-) -> Result<String> {
-    let repo = args
+/// The targets the flags select, completed from the config.
+pub(crate) struct Targets {
+    /// The repository: always with --github (or an error), otherwise when one is configured.
+    pub repo: Option<String>,
+    /// S3, with --s3.
+    pub s3: Option<crate::config::S3Options>,
+}
+
+/// Resolves `--repo` (then `[github] repo`, then GITHUB_REPOSITORY) and the S3 options.
+pub(crate) fn resolve_targets(
+    targets: &crate::cli::TargetArgs,
+    configured_repo: Option<&str>,
+    configured_s3: &crate::config::S3Defaults,
+) -> Result<Targets> {
+    let repo = targets
         .repo
         .clone()
-        .or_else(|| config.github_repo.clone())
-        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok().filter(|r| !r.is_empty()))
-        .ok_or_else(|| {
-            Error::Config(
+        .or_else(|| configured_repo.map(str::to_string))
+        .or_else(|| {
+            std::env::var("GITHUB_REPOSITORY")
+                .ok()
+                .filter(|r| !r.is_empty())
+        });
+    match &repo {
+        Some(repo) => check_repo(repo)?,
+        None if targets.github => {
+            return Err(Error::Config(
                 "no repository: pass --repo OWNER/NAME, set [github] repo in the config, or GITHUB_REPOSITORY".into(),
-            )
-        })?;
-    check_repo(&repo)?;
-    Ok(repo)
+            ));
+        }
+        None => {}
+    }
+    let s3 = if targets.s3 {
+        Some(configured_s3.resolve(targets.s3_bucket.as_deref(), targets.s3_prefix.as_deref())?)
+    } else {
+        None
+    };
+    Ok(Targets { repo, s3 })
 }
 
 /// Refuses anything but `OWNER/NAME`.

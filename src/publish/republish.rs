@@ -50,18 +50,15 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     let tag = args.build.tag.clone().ok_or_else(|| {
         Error::Config("republish needs --tag TAG: the published release to repair or mirror".into())
     })?;
-    if !args.github && !args.s3 {
+    let (github, to_s3) = (args.targets.github, args.targets.s3);
+    if !github && !to_s3 {
         return Err(Error::Config(
             "choose what to repair: --github and/or --s3 (to mirror a GitHub release to S3: --s3 with the repository configured)".into(),
         ));
     }
     let publish_args = PublishArgs {
         build: args.build.clone(),
-        github: args.github,
-        s3: args.s3,
-        s3_bucket: args.s3_bucket.clone(),
-        s3_prefix: args.s3_prefix.clone(),
-        repo: args.repo.clone(),
+        targets: args.targets.clone(),
         dry_run: args.dry_run,
         replace: args.replace,
         notes_file: None,
@@ -73,22 +70,12 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     };
     let config = crate::config::load_build_config(&args.build)?;
     // With --s3 alone, a configured repository is still where files are mirrored from.
-    let repo = match super::resolve_repo(&publish_args, &config) {
-        Ok(repo) => Some(repo),
-        Err(err) if args.github => return Err(err),
-        Err(_) => None,
-    };
-    let s3_options = if args.s3 {
-        Some(
-            config
-                .s3
-                .resolve(args.s3_bucket.as_deref(), args.s3_prefix.as_deref())?,
-        )
-    } else {
-        None
-    };
+    let super::Targets {
+        repo,
+        s3: s3_options,
+    } = super::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
     let client = repo.as_deref().map(github_client);
-    if args.github && !args.dry_run && !client.as_ref().is_some_and(|c| c.has_token()) {
+    if github && !args.dry_run && !client.as_ref().is_some_and(|c| c.has_token()) {
         return Err(Error::Config(
             "GITHUB_TOKEN (or GH_TOKEN) is not set: repairing a release needs a token with contents: write (use --dry-run to check without one)".into(),
         ));
@@ -113,7 +100,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
         None => None,
     };
     let mut before = Vec::new();
-    if args.github {
+    if github {
         let name = format!("github {}", repo.as_deref().unwrap_or_default());
         before.push(match (&reader, &github_version) {
             (Some(reader), Some(_)) => runtime.block_on(verify::verify_http(reader, name, &tag))?,
@@ -180,7 +167,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             out_dir: out,
             comparison,
             notes: "",
-            github: if args.github { repo.zip(client) } else { None },
+            github: if github { repo.zip(client) } else { None },
             s3: s3_options,
         },
         &publish_args,

@@ -199,15 +199,8 @@ impl Target<'_> {
 
     /// Size and sha256 of an object's bytes, streamed, or None when it does not exist.
     async fn digest(&self, key: &str) -> Result<Option<(u64, String)>> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.options.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(mut object) => {
+        match self.get_object(key).await? {
+            Some(mut object) => {
                 let mut hasher = Sha256::new();
                 let mut bytes = 0u64;
                 // A body that fails mid-way (the SDK checks the stored checksum as it reads)
@@ -223,6 +216,24 @@ impl Target<'_> {
                 }
                 Ok(Some((bytes, hex::encode(hasher.finalize()))))
             }
+            None => Ok(None),
+        }
+    }
+
+    /// GetObject, or None when the key does not exist.
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.options.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => Ok(Some(object)),
             Err(err)
                 if err
                     .raw_response()
@@ -235,15 +246,8 @@ impl Target<'_> {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.options.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(object) => {
+        match self.get_object(key).await? {
+            Some(object) => {
                 let bytes = object
                     .body
                     .collect()
@@ -251,14 +255,7 @@ impl Target<'_> {
                     .map_err(|err| Error::Remote(format!("S3: reading {key} failed: {err}")))?;
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(s3_error(&format!("GET {key}"), &self.options.bucket, err)),
+            None => Ok(None),
         }
     }
 
@@ -560,27 +557,13 @@ pub async fn download_version_file(
 ) -> Result<Option<(u64, String)>> {
     use tokio::io::AsyncWriteExt;
     let client = client(options).await;
-    let key = Target {
+    let target = Target {
         client: &client,
         options,
-    }
-    .key(tag, name);
-    let mut object = match client
-        .get_object()
-        .bucket(&options.bucket)
-        .key(&key)
-        .send()
-        .await
-    {
-        Ok(object) => object,
-        Err(err)
-            if err
-                .raw_response()
-                .is_some_and(|r| r.status().as_u16() == 404) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(s3_error(&format!("GET {key}"), &options.bucket, err)),
+    };
+    let key = target.key(tag, name);
+    let Some(mut object) = target.get_object(&key).await? else {
+        return Ok(None);
     };
     let mut file = tokio::fs::File::create(dest)
         .await

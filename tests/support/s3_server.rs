@@ -134,3 +134,16 @@ fn collect(base: &Path, dir: &Path, keys: &mut Vec<String>) {
         }
     }
 }
+
+/// Credentials for this server and nothing else from the machine's AWS setup.
+pub fn aws_env(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+}
