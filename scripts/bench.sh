@@ -19,8 +19,8 @@ bin="$CARGO_TARGET_DIR/release/dbrelease"
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
 config="$PWD/dbrelease.toml"
 echo "database: $db ($(du -m "$db" | cut -f1) MiB), $(nproc) cores"
-# BENCH_SECTIONS="build github s3" (default: all) picks what runs.
-want() { [[ " ${BENCH_SECTIONS:-build github s3} " == *" $1 "* ]]; }
+# BENCH_SECTIONS="build github s3 fetch" (default: all) picks what runs.
+want() { [[ " ${BENCH_SECTIONS:-build github s3 fetch} " == *" $1 "* ]]; }
 if [ ! -f "$work/big.bin" ]; then head -c 1073741824 /dev/urandom > "$work/big.bin"; fi
 fake_pid="" 
 if want build; then
@@ -135,4 +135,36 @@ done
 /usr/bin/time -v "$bin" --quiet publish --s3 --tag v-quarter --config "$work/s3-quarter.toml" --out "$work/s3-qdist" \
   > /dev/null 2> "$work/s3-quarter.time"
 echo "peak RSS with a 256 MiB file: $(grep "Maximum resident" "$work/s3-quarter.time")"
+fi
+
+if want fetch; then
+echo; echo "== fetch and verify the benchmark release from the GitHub fake on loopback =="
+fetch_out="$work/fetch-fake.url"
+"$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$fetch_out" &
+fetch_pid=$!
+for _ in $(seq 50); do [ -s "$fetch_out" ] && break; sleep 0.1; done
+api="$(cat "$fetch_out")"
+GITHUB_API_URL="$api" GITHUB_TOKEN=bench-token "$bin" --quiet publish --github --repo owner/data \
+  --tag v-fetch --config "$config" --db "$db" --out "$work/fetch-dist" >/dev/null
+urls="$(curl -fsS "$api/repos/owner/data/releases/tags/v-fetch" | python3 -c 'import json,sys; print(" ".join(a["browser_download_url"] for a in json.load(sys.stdin)["assets"] if a["name"].endswith((".parquet", ".gz"))))')"
+cat > "$work/curl-fetch.sh" <<CURL
+set -e
+rm -rf "$work/curl" && mkdir -p "$work/curl" && cd "$work/curl"
+for url in $urls; do curl -fsSL -O "\$url"; done
+curl -fsSL -O "$api/owner/data/releases/download/v-fetch/SHA256SUMS"
+sha256sum --quiet --check --ignore-missing SHA256SUMS
+CURL
+fetch="env -u GITHUB_TOKEN GITHUB_API_URL=$api $bin --quiet fetch --repo owner/data --cache-dir $work/fetch-cache"
+hyperfine --runs "$runs" --export-markdown "$work/fetch.md" \
+  --prepare "rm -rf $work/fetch-cache" -n "dbrelease fetch all (cold cache)" "$fetch --tag v-fetch all" \
+  -n "curl each file + sha256sum --check" "bash $work/curl-fetch.sh"
+$fetch --tag v-fetch all > /dev/null
+hyperfine --runs 10 --export-markdown "$work/fetch-warm.md" \
+  -n "fetch pinned, cached (no network)" "$fetch --tag v-fetch all" \
+  -n "fetch latest, cached (one conditional request)" "$fetch all"
+rm -rf "$work/fetch-cache"
+/usr/bin/time -v $fetch --tag v-fetch all 2>&1 >/dev/null | grep -E "Maximum resident|Elapsed"
+hyperfine --runs "$runs" -n "verify --github (streams and hashes every file)" \
+  "env GITHUB_API_URL=$api $bin --quiet verify --github --repo owner/data --tag v-fetch"
+kill "$fetch_pid"
 fi

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "dbrelease", version, propagate_version = true)]
 #[command(
-    after_help = "Start with `dbrelease build --help`. Exit codes: 0 success, \
+    after_help = "Start with `dbrelease build --help`; consumers start with `dbrelease fetch --help`. Exit codes: 0 success, \
 1 unexpected failure, 2 usage or configuration error, 3 problem with the source database, \
 4 cannot write the output directory, 5 a remote (GitHub, S3, download) failed, 6 refused \
 to change published data. 1 also means bytes that do not match their manifest."
@@ -39,11 +39,14 @@ pub enum Command {
     /// Nothing outside the output directory is touched.
     Build(BuildArgs),
 
-    /// Build, then publish the release to GitHub: draft → upload → verify → publish.
+    /// Build, then publish to GitHub Releases and/or S3: draft → upload → verify → publish.
     ///
-    /// Re-running converges: identical assets are skipped (by GitHub's sha256 digest),
-    /// leftovers of failed uploads are cleaned up, and published assets that differ are
-    /// refused unless --replace. manifest.json is always uploaded last.
+    /// First compares the data with the previous release and refuses a table that lost rows
+    /// or disappeared, or a column dropped or retyped (--allow-regression to override).
+    /// Re-running converges: identical files are skipped by sha256, leftovers of failed
+    /// uploads are cleaned up, and published files that differ are refused unless --replace.
+    /// manifest.json is always uploaded last. In GitHub Actions it writes a step summary and
+    /// step outputs (tag, release-url, manifest-url, artifacts).
     Publish(PublishArgs),
 
     /// Download a published release's files, verified against its manifest, into a cache.
