@@ -44,8 +44,10 @@ impl TableDelta {
 /// This release against the previous one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
-    /// The release compared with (None: this is the first).
+    /// The release compared with (None: this is the first, or it was not looked up).
     pub previous_tag: Option<String>,
+    /// False when the previous release could not be looked up (a dry run without a token).
+    pub looked_up: bool,
     /// Every table of either release, in this release's order, then the vanished ones.
     pub tables: Vec<TableDelta>,
     /// What would make a consumer's queries return less or fail; empty when none.
@@ -136,6 +138,7 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
     }
     Comparison {
         previous_tag,
+        looked_up: true,
         tables: deltas,
         regressions,
     }

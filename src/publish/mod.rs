@@ -151,7 +151,10 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
             s3_options.as_ref(),
             &tag,
         ))?;
-        compare::compare(previous.as_ref(), &outcome.manifest)
+        let mut comparison = compare::compare(previous.as_ref(), &outcome.manifest);
+        comparison.looked_up =
+            github_target.as_ref().is_none_or(|c| c.has_token()) || s3_options.is_some();
+        comparison
     };
     if !comparison.regressions.is_empty() {
         let text = format!(
@@ -873,6 +876,9 @@ pub fn report_table(report: &PublishReport) -> String {
     if !report.comparison.tables.is_empty() {
         text.push_str(&match &report.comparison.previous_tag {
             Some(tag) => format!("rows compared with {tag}:\n"),
+            None if !report.comparison.looked_up => {
+                "rows (not compared: without a token the previous release is not read):\n".into()
+            }
             None => "rows (no previous release to compare with):\n".into(),
         });
         for delta in &report.comparison.tables {
