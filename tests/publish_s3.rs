@@ -378,3 +378,35 @@ fn s3_alone_compares_with_the_previous_version_in_versions_json() {
     assert!(output.status.success(), "{}", text(&output));
     setup.assert_version_matches_dist("v1.1.0");
 }
+
+#[test]
+fn an_older_version_published_later_does_not_move_latest() {
+    let setup = Setup::new("");
+    let publish_at = |tag: &str, epoch: &str| {
+        aws_env(&mut dbrelease())
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .args(["publish", "--s3", "--tag", tag, "--config"])
+            .arg(setup.dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(setup.dir.path().join(format!("dist-{tag}")))
+            .output()
+            .unwrap()
+    };
+    // v2.0.0 first, then v1.0.0 is mirrored late (built earlier).
+    let output = publish_at("v2.0.0", "1800000000");
+    assert!(output.status.success(), "{}", text(&output));
+    let output = publish_at("v1.0.0", "1700000000");
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        setup.server.object(BUCKET, "data/latest/manifest.json"),
+        setup.server.object(BUCKET, "data/v2.0.0/manifest.json"),
+        "latest/ still holds the newest version"
+    );
+    let tags: Vec<String> = versions(&setup)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tags, ["v1.0.0", "v2.0.0"], "newest last, by build time");
+}

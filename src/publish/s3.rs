@@ -842,26 +842,6 @@ pub async fn publish_s3(
     let all_files: Vec<&LocalFile> = local.iter().collect();
     target.verify(tag, &all_files).await?;
 
-    if options.latest {
-        // Artifacts first, manifest last, each by server-side copy of the verified version.
-        for file in local {
-            let to = target.key("latest", &file.name);
-            let current = target.head(&to).await?;
-            if current.as_ref().is_some_and(|(bytes, sha)| {
-                *bytes == file.bytes && sha.as_deref() == Some(file.sha256.as_str())
-            }) {
-                continue;
-            }
-            target.copy(&target.key(tag, &file.name), &to, file).await?;
-            reports.push(AssetReport {
-                name: to,
-                action: "copy".into(),
-                bytes: 0,
-                seconds: 0.0,
-            });
-        }
-    }
-
     let index_key = index_key(options);
     let mut index: VersionsIndex = match target.get(&index_key).await? {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
@@ -883,6 +863,33 @@ pub async fn publish_s3(
         manifest_url: target.url(&manifest_key),
         base_url: target.url(&target.key(tag, "")),
     };
+    // `latest/` follows the newest version only: mirroring or repairing an older tag later
+    // must not move it back.
+    let newest = index
+        .versions
+        .iter()
+        .filter(|v| v.tag != tag)
+        .all(|v| v.created_at <= entry.created_at);
+    if options.latest && newest {
+        // Artifacts first, manifest last, each by server-side copy of the verified version.
+        for file in local {
+            let to = target.key("latest", &file.name);
+            let current = target.head(&to).await?;
+            if current.as_ref().is_some_and(|(bytes, sha)| {
+                *bytes == file.bytes && sha.as_deref() == Some(file.sha256.as_str())
+            }) {
+                continue;
+            }
+            target.copy(&target.key(tag, &file.name), &to, file).await?;
+            reports.push(AssetReport {
+                name: to,
+                action: "copy".into(),
+                bytes: 0,
+                seconds: 0.0,
+            });
+        }
+    }
+
     let changed = match index.versions.iter_mut().find(|v| v.tag == tag) {
         Some(existing) if *existing == entry => false,
         Some(existing) => {
@@ -891,6 +898,10 @@ pub async fn publish_s3(
         }
         None => {
             index.versions.push(entry);
+            // Newest last, by build time, whatever order versions were published in.
+            index
+                .versions
+                .sort_by(|a, b| a.created_at.cmp(&b.created_at));
             true
         }
     };
