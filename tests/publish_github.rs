@@ -677,9 +677,65 @@ fn the_fake_and_the_client_follow_githubs_openapi_description() {
     setup.change_database();
     let output = setup.publish(&["--replace"]);
     assert!(output.status.success(), "{}", text(&output));
+    // And the readers: fetch (latest, by tag, anonymous downloads), verify (through the API
+    // with a token), a second release compared with the first.
+    let reader = |args: &[&str], token: bool| {
+        let mut command = dbrelease();
+        command
+            .env("GITHUB_API_URL", &setup.fake.url)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .args(args);
+        if token {
+            command.env("GITHUB_TOKEN", TOKEN);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    };
+    let cache = setup.dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    reader(
+        &["fetch", "--repo", "owner/data", "--cache-dir", cache],
+        false,
+    );
+    reader(
+        &[
+            "fetch",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+            "all",
+            "--cache-dir",
+            cache,
+        ],
+        true,
+    );
+    reader(
+        &[
+            "verify",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+        ],
+        true,
+    );
+    assert!(setup.publish_tag("v1.1.0", &[]).status.success());
 
     let state = setup.fake.state.lock().unwrap();
-    assert!(state.routes.len() >= 8, "{:?}", state.routes);
+    assert!(state.routes.len() >= 10, "{:?}", state.routes);
+    for expected in [
+        "GET /repos/{owner}/{repo}/releases/latest",
+        "GET /repos/{owner}/{repo}/releases/tags/{tag}",
+    ] {
+        assert!(
+            state.routes.contains(expected),
+            "{expected} not exercised: {:?}",
+            state.routes
+        );
+    }
     for route in &state.routes {
         let (method, template) = route.split_once(' ').unwrap();
         if template.starts_with("/download/") || template.contains("/releases/download/") {
