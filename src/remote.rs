@@ -427,8 +427,9 @@ impl Reader {
     /// consumers can resume downloads and query Parquet remotely.
     pub async fn answers_ranges(&self, location: &Location) -> Result<bool> {
         let url = location.public_url();
+        // Through the same route as downloads: the API with a token (private repositories).
         let response = self
-            .get(url)
+            .request(location)
             .header(RANGE, "bytes=0-0")
             .send()
             .await
