@@ -7,12 +7,15 @@
 #   exec   semantic-release's notes go to dbrelease, which creates and publishes the release;
 #   draft  @semantic-release/github creates a draft (draftRelease: true), dbrelease fills and
 #          publishes it.
-# Each asserts the tag, the release, its assets and manifest, `dbrelease verify`, and that a
-# `dbrelease republish` of the same tag changes nothing.
+# Each runs semantic-release as inside a GitHub Actions job (GITHUB_ACTIONS, GITHUB_OUTPUT,
+# GITHUB_STEP_SUMMARY) and asserts the tag, the release, its assets and manifest, the step
+# outputs and summary dbrelease wrote, `dbrelease verify`, that a `dbrelease republish` of the
+# same tag changes nothing, and, like the example workflow, the mirror to S3 with
+# `republish --s3` (the in-process S3 server) verified by `verify --s3`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbrelease-target}"
-cargo build --release --quiet --bin dbrelease --example github_fake_server
+cargo build --release --quiet --bin dbrelease --example github_fake_server --example s3_server
 bin_dir="$CARGO_TARGET_DIR/release"
 
 # semantic-release and its plugins, exactly as locked in scripts/e2e/package-lock.json.
@@ -22,8 +25,10 @@ semantic_release="$root/scripts/e2e/node_modules/.bin/semantic-release"
 token="ghs_e2eT0kenNeverPrinted0123456789"
 work="$(mktemp -d)"
 fake_pid=""
+s3_pid=""
 cleanup() {
   [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+  [ -n "$s3_pid" ] && kill "$s3_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,10 +74,22 @@ TOML
   git add . && git commit --quiet -m "feat: first release of the data"
   git push --quiet origin main
 
-  env -u GITHUB_ACTIONS -u GITHUB_REF -u GITHUB_EVENT_NAME -u GITHUB_REPOSITORY \
+  # As in a GitHub Actions job: dbrelease, run by semantic-release, writes the step's outputs
+  # and summary (the example workflow's S3 step reads steps.release.outputs.tag).
+  : >"$dir/github_output"
+  : >"$dir/step_summary"
+  env -u GITHUB_REPOSITORY -u GITHUB_ACTION \
+    GITHUB_ACTIONS=true GITHUB_EVENT_NAME=push GITHUB_REF=refs/heads/main \
+    GITHUB_SHA="$(git rev-parse HEAD)" GITHUB_OUTPUT="$dir/github_output" \
+    GITHUB_STEP_SUMMARY="$dir/step_summary" \
     PATH="$bin_dir:$PATH" GITHUB_API_URL="$api" GITHUB_TOKEN="$token" RUNNER_TEMP="$dir" \
     "$semantic_release" --no-ci >"$dir/semantic-release.log" 2>&1 ||
     { cat "$dir/semantic-release.log"; fail "semantic-release exited non-zero"; }
+  grep -q "^::group::dbrelease: publish to GitHub" "$dir/semantic-release.log" ||
+    fail "no log group from dbrelease inside semantic-release"
+  tag_output="$(awk '/^tag<</ { d = substr($0, 6); getline; if (getline end > 0 && end == d) print }' "$dir/github_output")"
+  [ "$tag_output" = v1.0.0 ] || fail "step output tag is '$tag_output', expected v1.0.0"
+  grep -q "daily_availability.parquet" "$dir/step_summary" || fail "step summary lacks the artifacts"
   if grep -q "$token" "$dir/semantic-release.log"; then fail "the token appeared in the output"; fi
 
   git ls-remote --tags origin | grep -q "refs/tags/v1.0.0$" || fail "no tag v1.0.0 was pushed"
@@ -103,6 +120,22 @@ assert body.count("<!-- dbrelease:data -->") == 1, "data section missing or doub
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["publish"]["github"]["up_to_date"], r' "$dir/republish.json" ||
     fail "republish of an intact release was not a no-op"
 
+  # The example workflow's next step: mirror the tag from the step output to S3.
+  "$bin_dir/examples/s3_server" data >"$dir/s3.url" &
+  s3_pid=$!
+  for _ in $(seq 50); do [ -s "$dir/s3.url" ] && break; sleep 0.1; done
+  printf '[s3]\nbucket = "data"\nprefix = "releases"\nendpoint = "%s"\n' "$(cat "$dir/s3.url")" >>dbrelease.toml
+  s3_env=(AWS_ACCESS_KEY_ID=AKIDDBRELEASETEST AWS_SECRET_ACCESS_KEY=dbrelease-test-secret-key
+    AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/nonexistent
+    AWS_SHARED_CREDENTIALS_FILE=/nonexistent GITHUB_API_URL="$api" GITHUB_TOKEN="$token")
+  env "${s3_env[@]}" "$bin_dir/dbrelease" -q republish --s3 --tag "$tag_output" >/dev/null ||
+    fail "republish --s3 of $tag_output failed"
+  env "${s3_env[@]}" "$bin_dir/dbrelease" -q verify --s3 --tag "$tag_output" >/dev/null ||
+    fail "the S3 mirror of $tag_output does not verify"
+  kill "$s3_pid" && wait "$s3_pid" 2>/dev/null || true
+  s3_pid=""
+  git checkout --quiet dbrelease.toml
+
   # A commit that is not a release (chore) makes semantic-release do nothing.
   git commit --quiet --allow-empty -m "chore: tidy" && git push --quiet origin main
   env -u GITHUB_ACTIONS -u GITHUB_REF -u GITHUB_EVENT_NAME -u GITHUB_REPOSITORY \
@@ -113,7 +146,7 @@ assert body.count("<!-- dbrelease:data -->") == 1, "data section missing or doub
   kill "$fake_pid" && wait "$fake_pid" 2>/dev/null || true
   fake_pid=""
   cd "$root"
-  echo "e2e ($style): semantic-release tagged v1.0.0, dbrelease published, verified, republish was a no-op"
+  echo "e2e ($style): semantic-release tagged v1.0.0, dbrelease published it (step outputs, summary), verified, republish was a no-op, mirrored to S3 and verified"
 }
 
 run_style exec
