@@ -89,7 +89,8 @@ pub struct RepublishArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
 
-    /// Verify and print the plan; change nothing.
+    /// Verify and print the plan; change nothing on the targets (files are still gathered
+    /// into --out).
     #[arg(long)]
     pub dry_run: bool,
 

@@ -321,7 +321,7 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
             info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
             let part = tag_dir.join(format!(".{}.part", artifact.name));
             reader.download(file, &part).await?;
-            std::fs::rename(&part, &path).map_err(|err| Error::output(&path, &err))?;
+            std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
             record_verified(&path)?;
             downloaded = true;
         }
@@ -424,7 +424,7 @@ fn stamp_of(path: &Path) -> Option<String> {
 /// Remembers that `path` was verified as it is now (size and modification time).
 fn record_verified(path: &Path) -> Result<()> {
     let stamp = stamp_of(path).unwrap_or_default();
-    std::fs::write(stamp_path(path), stamp).map_err(|err| Error::output(path, &err))
+    std::fs::write(stamp_path(path), stamp).map_err(|err| cache_error(path, &err))
 }
 
 /// True when a cached file is still the verified one. Untouched files (same size and
@@ -443,7 +443,7 @@ async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
     let (bytes, sha256) = tokio::task::spawn_blocking(move || hash_file(&owned))
         .await
         .map_err(|err| Error::Other(err.into()))?
-        .map_err(|err| Error::output(path, &err))?;
+        .map_err(|err| cache_error(path, &err))?;
     if bytes == expected.bytes && sha256 == expected.sha256 {
         record_verified(path)?;
         return Ok(true);
@@ -526,9 +526,19 @@ async fn decompress(
             file.name, expected.bytes, expected.sha256
         )));
     }
-    std::fs::rename(&part, &target).map_err(|err| Error::output(&target, &err))?;
+    std::fs::rename(&part, &target).map_err(|err| cache_error(&target, &err))?;
     record_verified(&target)?;
     Ok(result(true))
+}
+
+/// A file of the cache (or of --out) cannot be written.
+fn cache_error(path: &Path, err: &std::io::Error) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot write ({err}): free some space, or choose a writable --cache-dir (or --out)"
+        ),
+    }
 }
 
 /// Copies the results to `--out`: a file path for one file (or a folder), a folder for several.
@@ -552,8 +562,8 @@ fn place(files: &mut [FetchedFile], out: &Path) -> Result<()> {
         ));
         let _ = std::fs::remove_file(&temporary);
         // A copy, not a link: whatever the user does to their copy never touches the cache.
-        std::fs::copy(&file.path, &temporary).map_err(|err| Error::output(&target, &err))?;
-        std::fs::rename(&temporary, &target).map_err(|err| Error::output(&target, &err))?;
+        std::fs::copy(&file.path, &temporary).map_err(|err| cache_error(&target, &err))?;
+        std::fs::rename(&temporary, &target).map_err(|err| cache_error(&target, &err))?;
         file.path = target;
     }
     Ok(())
@@ -636,7 +646,7 @@ async fn list(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<Li
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|err| Error::output(dir, &err))
+    std::fs::create_dir_all(dir).map_err(|err| cache_error(dir, &err))
 }
 
 /// Writes a small file by rename, so readers see the old or the new content, never half.
@@ -644,14 +654,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent = path.parent().expect("cache files have a folder");
     create_dir(parent)?;
     let mut temporary =
-        tempfile::NamedTempFile::new_in(parent).map_err(|err| Error::output(path, &err))?;
+        tempfile::NamedTempFile::new_in(parent).map_err(|err| cache_error(path, &err))?;
     temporary
         .write_all(bytes)
         .and_then(|_| temporary.as_file().sync_all())
-        .map_err(|err| Error::output(path, &err))?;
+        .map_err(|err| cache_error(path, &err))?;
     temporary
         .persist(path)
-        .map_err(|err| Error::output(path, &err.error))?;
+        .map_err(|err| cache_error(path, &err.error))?;
     Ok(())
 }
 
@@ -664,11 +674,11 @@ async fn lock(tag_dir: &Path) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|err| Error::output(&path, &err))?;
+        .map_err(|err| cache_error(&path, &err))?;
     tokio::task::spawn_blocking(move || file.lock().map(|_| file))
         .await
         .map_err(|err| Error::Other(err.into()))?
-        .map_err(|err| Error::output(&path, &err))
+        .map_err(|err| cache_error(&path, &err))
 }
 
 /// The report as lines for a shell: one path per file.

@@ -452,3 +452,43 @@ fn the_readme_python_recipe_downloads_and_verifies_without_dbrelease() {
     );
     assert!(!work.join(DB_GZ).exists());
 }
+
+#[test]
+fn verify_checks_a_copy_under_a_url_prefix() {
+    let setup = Setup::new();
+    let verify = || {
+        dbrelease()
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
+            .args(["verify", "--tag", TAG, "--url", &setup.base_url()])
+            .current_dir(setup.dir.path())
+            .output()
+            .unwrap()
+    };
+    let output = verify();
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("verified: every file matches the manifest"),
+        "{}",
+        text(&output)
+    );
+
+    setup
+        .server
+        .tamper(&format!("data/{TAG}/daily_symbol_counts.parquet"));
+    setup
+        .server
+        .state
+        .lock()
+        .unwrap()
+        .files
+        .remove(&format!("data/{TAG}/datapackage.json"));
+    let output = verify();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("daily_symbol_counts.parquet: published")
+            && stderr.contains("datapackage.json is not published"),
+        "{stderr}"
+    );
+}
