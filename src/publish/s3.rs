@@ -197,27 +197,45 @@ impl Target<'_> {
         }
     }
 
-    /// Size and sha256 of an object's bytes, streamed, or None when it does not exist.
-    async fn digest(&self, key: &str) -> Result<Option<(u64, String)>> {
-        match self.get_object(key).await? {
-            Some(mut object) => {
-                let mut hasher = Sha256::new();
-                let mut bytes = 0u64;
-                // A body that fails mid-way (the SDK checks the stored checksum as it reads)
-                // does not read back intact: a problem of the object, reported as such.
-                while let Some(chunk) = object.body.try_next().await.map_err(|err| {
-                    Error::Integrity(format!(
-                        "{key} does not read back intact: {}",
-                        error_chain(&err)
-                    ))
-                })? {
-                    hasher.update(&chunk);
-                    bytes += chunk.len() as u64;
-                }
-                Ok(Some((bytes, hex::encode(hasher.finalize()))))
+    /// Size and sha256 of an object's bytes, streamed (into `dest` when given), or None
+    /// when it does not exist.
+    async fn stream(&self, key: &str, dest: Option<&Path>) -> Result<Option<(u64, String)>> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut object) = self.get_object(key).await? else {
+            return Ok(None);
+        };
+        let mut file = match dest {
+            Some(dest) => Some(
+                tokio::fs::File::create(dest)
+                    .await
+                    .map_err(|err| Error::output(dest, &err))?,
+            ),
+            None => None,
+        };
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        // A body that fails mid-way (the SDK checks the stored checksum as it reads) does not
+        // read back intact: a problem of the object, reported as such.
+        while let Some(chunk) = object.body.try_next().await.map_err(|err| {
+            Error::Integrity(format!(
+                "{key} does not read back intact: {}",
+                error_chain(&err)
+            ))
+        })? {
+            hasher.update(&chunk);
+            bytes += chunk.len() as u64;
+            if let (Some(file), Some(dest)) = (file.as_mut(), dest) {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|err| Error::output(dest, &err))?;
             }
-            None => Ok(None),
         }
+        if let (Some(file), Some(dest)) = (file, dest) {
+            file.sync_all()
+                .await
+                .map_err(|err| Error::output(dest, &err))?;
+        }
+        Ok(Some((bytes, hex::encode(hasher.finalize()))))
     }
 
     /// GetObject, or None when the key does not exist.
@@ -555,37 +573,12 @@ pub async fn download_version_file(
     name: &str,
     dest: &Path,
 ) -> Result<Option<(u64, String)>> {
-    use tokio::io::AsyncWriteExt;
     let client = client(options).await;
     let target = Target {
         client: &client,
         options,
     };
-    let key = target.key(tag, name);
-    let Some(mut object) = target.get_object(&key).await? else {
-        return Ok(None);
-    };
-    let mut file = tokio::fs::File::create(dest)
-        .await
-        .map_err(|err| Error::output(dest, &err))?;
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
-    while let Some(chunk) = object.body.try_next().await.map_err(|err| {
-        Error::Integrity(format!(
-            "{key} does not read back intact: {}",
-            error_chain(&err)
-        ))
-    })? {
-        hasher.update(&chunk);
-        bytes += chunk.len() as u64;
-        file.write_all(&chunk)
-            .await
-            .map_err(|err| Error::output(dest, &err))?;
-    }
-    file.sync_all()
-        .await
-        .map_err(|err| Error::output(dest, &err))?;
-    Ok(Some((bytes, hex::encode(hasher.finalize()))))
+    target.stream(&target.key(tag, name), Some(dest)).await
 }
 
 /// Reads version `tag` back through the S3 API (so private buckets work) and checks every
@@ -644,7 +637,7 @@ pub async fn verify_version(options: &S3Options, tag: &str) -> Result<TargetChec
                 let target = &target;
                 async move {
                     let key = target.key(tag, &artifact.name);
-                    let digest = match target.digest(&key).await {
+                    let digest = match target.stream(&key, None).await {
                         Err(Error::Integrity(problem)) => Err(problem),
                         other => Ok(other?),
                     };

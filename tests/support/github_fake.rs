@@ -248,6 +248,17 @@ fn already_exists(resource: &str) -> Response {
         .into_response()
 }
 
+/// The token of an `Authorization: Bearer|token …` header, or "".
+fn presented_token(headers: &HeaderMap) -> &str {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    auth.strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("token "))
+        .unwrap_or("")
+}
+
 /// Checks auth and repository; picks a fault. `Err` is the response to send instead.
 async fn gate(
     state: &Shared,
@@ -265,10 +276,7 @@ async fn gate(
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let presented = auth
-            .strip_prefix("Bearer ")
-            .or_else(|| auth.strip_prefix("token "))
-            .unwrap_or("");
+        let presented = presented_token(headers);
         let read_only = s.read_only_token.as_deref() == Some(presented);
         // The repository is public: reads need no token (drafts stay hidden from them).
         let anonymous_read = auth.is_empty() && !write && !upload;
@@ -842,15 +850,7 @@ async fn get_repository(
         return r;
     }
     let s = state.lock().unwrap();
-    let presented = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("token "))
-        })
-        .unwrap_or("");
-    let push = presented == s.token;
+    let push = presented_token(&headers) == s.token;
     axum::Json(json!({
         "id": 1,
         "node_id": "R_1",
