@@ -104,10 +104,11 @@ struct LatestPointer {
 const LATEST_POINTER: &str = "latest.json";
 
 /// Runs `dbrelease fetch`.
-pub fn run_fetch(args: &FetchArgs) -> Result<FetchOutcome> {
+pub fn run_fetch(args: &FetchArgs, progress: crate::progress::Progress) -> Result<FetchOutcome> {
     let origin = origin(args)?;
     let origin_dir = cache_root(args.cache_dir.as_deref())?.join(origin_folder(&origin)?);
-    let reader = Reader::new(origin, crate::publish::retry_policy_from_env());
+    let reader =
+        Reader::new(origin, crate::publish::retry_policy_from_env()).with_progress(progress);
     let runtime = crate::remote::runtime()?;
     runtime.block_on(async {
         if args.list {

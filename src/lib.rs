@@ -53,7 +53,8 @@ pub fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Fetch(args) => {
-            match fetch::run_fetch(args)? {
+            let show_progress = !cli.quiet && !args.json && std::io::stderr().is_terminal();
+            match fetch::run_fetch(args, progress::Progress::new(show_progress))? {
                 fetch::FetchOutcome::Files(report) if args.json => println!(
                     "{}",
                     serde_json::to_string_pretty(&report).expect("report serializes")

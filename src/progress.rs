@@ -3,6 +3,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Hands out progress bars, or silent stand-ins when stderr is not a terminal.
+#[derive(Debug)]
 pub struct Progress {
     multi: Option<MultiProgress>,
 }

@@ -120,6 +120,8 @@ pub struct Reader {
     origin: Origin,
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// Byte bars per file on a terminal; silent otherwise.
+    progress: std::sync::Arc<crate::progress::Progress>,
 }
 
 /// Why one attempt at a transfer stopped.
@@ -142,7 +144,14 @@ impl Reader {
             origin,
             http,
             retry,
+            progress: std::sync::Arc::new(crate::progress::Progress::new(false)),
         }
+    }
+
+    /// Shows a byte bar per transferred file.
+    pub fn with_progress(mut self, progress: crate::progress::Progress) -> Self {
+        self.progress = std::sync::Arc::new(progress);
+        self
     }
 
     /// The origin.
@@ -513,13 +522,17 @@ impl Reader {
     ) -> Result<()> {
         let mut delays = self.retry.delays();
         let mut attempts = 0;
+        let bar = self.progress.bytes(&file.name, file.bytes);
         while *offset < file.bytes || attempts == 0 {
             attempts += 1;
             let stop = match self
-                .attempt(file, hasher, offset, sink.as_deref_mut())
+                .attempt(file, hasher, offset, sink.as_deref_mut(), &bar)
                 .await
             {
-                Ok(()) => continue,
+                Ok(()) => {
+                    bar.finish();
+                    continue;
+                }
                 Err(stop) => stop,
             };
             let reason = match stop {
@@ -545,6 +558,7 @@ impl Reader {
         hasher: &mut Sha256,
         offset: &mut u64,
         mut sink: Option<&mut tokio::fs::File>,
+        bar: &crate::progress::Bar,
     ) -> Result<(), Stop> {
         let url = file.location.public_url();
         let mut request = self.request(&file.location);
@@ -617,6 +631,7 @@ impl Reader {
             hasher.update(&chunk);
             *offset += chunk.len() as u64;
             received += chunk.len() as u64;
+            bar.set(*offset);
         }
         if *offset < file.bytes {
             if expected_in_body.is_some_and(|length| length == received) {
