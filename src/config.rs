@@ -550,7 +550,7 @@ fn resolve_extra_file(extra: ExtraFileSection, base: &Path) -> Result<ExtraFile>
                 Error::Config(format!("files: {} has no file name", extra.path.display()))
             })?,
     };
-    if crate::naming::sanitize_artifact_name(&name) != name {
+    if !crate::naming::is_safe_artifact_name(&name) {
         return Err(Error::Config(format!(
             "files: artifact name {name:?} is not a safe file name: use letters, digits and '-_.' (set `name`)"
         )));

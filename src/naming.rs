@@ -31,6 +31,12 @@ pub fn sanitize_artifact_name(raw: &str) -> String {
     name
 }
 
+/// True when `name` is what [`sanitize_artifact_name`] produces: a plain, visible file name.
+/// Names read from a published manifest are checked with it before they become paths.
+pub fn is_safe_artifact_name(name: &str) -> bool {
+    sanitize_artifact_name(name) == name
+}
+
 /// Picks `base` + `extension`, or `base-2` + `extension`, `base-3`… so names stay unique
 /// (case-insensitively, since some file systems and GitHub fold case).
 pub fn unique_name(base: &str, extension: &str, taken: &mut BTreeSet<String>) -> String {
@@ -63,6 +69,14 @@ pub fn media_type_for(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_names_are_safe_to_use_as_paths() {
+        assert!(is_safe_artifact_name("daily_availability.parquet"));
+        for name in ["../x", "a/b", ".hidden", "..", "", "x\\y", "/etc/passwd"] {
+            assert!(!is_safe_artifact_name(name), "{name:?}");
+        }
+    }
 
     #[test]
     fn unsafe_names_become_plain_file_names() {

@@ -692,12 +692,25 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
         .map(str::to_string)
 }
 
-fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
-    serde_json::from_slice(bytes).map_err(|err| {
+/// Parses a published manifest whose artifact names are safe to use as file names.
+pub fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {
         Error::Integrity(format!(
             "{url} is not a manifest this dbrelease understands ({err}); a newer dbrelease may have written it"
         ))
-    })
+    })?;
+    // Artifact names become file names in the cache and in --out: nothing but plain names.
+    if let Some(bad) = manifest
+        .artifacts
+        .iter()
+        .find(|a| !crate::naming::is_safe_artifact_name(&a.name))
+    {
+        return Err(Error::Integrity(format!(
+            "{url} lists an artifact named {:?}, which is not a plain file name; refusing to use it",
+            bad.name
+        )));
+    }
+    Ok(manifest)
 }
 
 /// The async runtime of the network commands: two workers, as many as this kind of job needs.

@@ -492,3 +492,57 @@ fn verify_checks_a_copy_under_a_url_prefix() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_manifest_naming_paths_outside_the_cache_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FileServer::start();
+    let dist = build_fixture(dir.path(), TAG);
+    // A hostile or broken mirror: an artifact name that would climb out of the cache.
+    let manifest_path = dist.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest_path).unwrap();
+    std::fs::write(
+        &manifest_path,
+        original.replace(
+            "\"daily_symbol_counts.parquet\"",
+            "\"../../escape.parquet\"",
+        ),
+    )
+    .unwrap();
+    server.publish_dist("data", TAG, &dist, "2026-01-01T00:00:00Z");
+    let output = dbrelease()
+        .args([
+            "fetch",
+            "--base-url",
+            &format!("{}/data", server.url),
+            "all",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not a plain file name"),
+        "{}",
+        text(&output)
+    );
+    let escaped: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with("escape.parquet"))
+        .collect();
+    assert!(escaped.is_empty(), "{escaped:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
