@@ -123,11 +123,10 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             None => return Err(not_published(&tag)),
         },
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|err| {
-        Error::Integrity(format!(
-            "the published manifest of {tag} cannot be read ({err})"
-        ))
-    })?;
+    let manifest: Manifest = crate::remote::parse_manifest(
+        &format!("the published manifest of {tag}"),
+        &manifest_bytes,
+    )?;
 
     // 2. Every file of the published manifest, byte-identical, in --out.
     let out = &config.out_dir;
