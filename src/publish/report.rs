@@ -1,0 +1,210 @@
+//! The publish report for people: the table on stdout, and inside GitHub Actions the step
+//! summary and the step outputs.
+
+use super::{GithubReport, PublishReport};
+use crate::actions;
+use crate::manifest::{MANIFEST_FILE, Manifest};
+
+/// Step summary and outputs for GitHub Actions (no-ops elsewhere).
+pub(crate) fn actions_report(report: &PublishReport, manifest: &Manifest) {
+    if !actions::enabled() {
+        return;
+    }
+    let release_url = report
+        .github
+        .as_ref()
+        .and_then(|g| g.release_url.clone())
+        .unwrap_or_default();
+    let manifest_url = report
+        .github
+        .as_ref()
+        .map(|g| g.manifest_url.clone())
+        .or_else(|| report.s3.as_ref().map(|s| s.manifest_url.clone()))
+        .unwrap_or_default();
+    let artifacts: Vec<serde_json::Value> = manifest
+        .artifacts
+        .iter()
+        .map(|a| serde_json::json!({ "name": a.name, "bytes": a.bytes, "sha256": a.sha256 }))
+        .collect();
+    actions::outputs(&[
+        ("tag", report.tag.clone()),
+        ("release-url", release_url.clone()),
+        ("manifest-url", manifest_url.clone()),
+        (
+            "artifacts",
+            serde_json::to_string(&artifacts).expect("artifacts serialize"),
+        ),
+    ]);
+    actions::summary(&step_summary(report, manifest));
+}
+
+/// The step summary: one row per artifact with what each target did, then the row deltas.
+pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
+    let base = report
+        .github
+        .as_ref()
+        .map(|g| g.manifest_url.trim_end_matches(MANIFEST_FILE).to_string());
+    let action = |name: &str| -> String {
+        let mut actions = Vec::new();
+        if let Some(github) = &report.github
+            && let Some(asset) = github.assets.iter().find(|a| a.name == name)
+        {
+            actions.push(format!("GitHub: {}", asset.action));
+        }
+        if let Some(s3) = &report.s3
+            && let Some(asset) = s3
+                .assets
+                .iter()
+                .find(|a| a.name.ends_with(&format!("/{name}")))
+        {
+            actions.push(format!("S3: {}", asset.action));
+        }
+        if actions.is_empty() {
+            "unchanged".into()
+        } else {
+            actions.join(", ")
+        }
+    };
+    let mut text = format!("### dbrelease {}\n\n", report.tag);
+    if let Some(url) = report.github.as_ref().and_then(|g| g.release_url.as_ref()) {
+        text.push_str(&format!("Release: {url}\n\n"));
+    }
+    if let Some(s3) = &report.s3 {
+        text.push_str(&format!("S3 manifest: {}\n\n", s3.manifest_url));
+    }
+    text.push_str(
+        "| file | rows | change | bytes | sha256 | action |\n|---|---:|---:|---:|---|---|\n",
+    );
+    for artifact in &manifest.artifacts {
+        let delta = report
+            .comparison
+            .tables
+            .iter()
+            .find(|d| d.artifact.as_deref() == Some(artifact.name.as_str()));
+        let name = match &base {
+            Some(base) => format!("[{0}]({base}{0})", artifact.name),
+            None => artifact.name.clone(),
+        };
+        text.push_str(&format!(
+            "| {name} | {} | {} | {} | `{}` | {} |\n",
+            artifact
+                .table
+                .as_ref()
+                .map(|t| t.rows.to_string())
+                .unwrap_or_default(),
+            delta.map(|d| d.delta_text()).unwrap_or_default(),
+            artifact.bytes,
+            artifact.sha256,
+            action(&artifact.name)
+        ));
+    }
+    match &report.comparison.previous_tag {
+        Some(tag) => text.push_str(&format!("\nRow changes are against {tag}.\n")),
+        None => text.push_str("\nNo previous release to compare with.\n"),
+    }
+    for regression in &report.comparison.regressions {
+        text.push_str(&format!(
+            "\n> [!WARNING]\n> {regression} (allowed by --allow-regression)\n"
+        ));
+    }
+    text
+}
+
+/// The publish report as text, one section per target.
+pub fn report_table(report: &PublishReport) -> String {
+    let mut text = String::new();
+    if !report.comparison.tables.is_empty() {
+        text.push_str(&match &report.comparison.previous_tag {
+            Some(tag) => format!("rows compared with {tag}:\n"),
+            None if !report.comparison.looked_up => {
+                "rows (not compared: without a token the previous release is not read):\n".into()
+            }
+            None => "rows (no previous release to compare with):\n".into(),
+        });
+        for delta in &report.comparison.tables {
+            text.push_str(&format!(
+                "  {:<32}  {:>12}  {:>8}\n",
+                delta.table,
+                delta
+                    .rows_after
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                delta.delta_text()
+            ));
+        }
+        text.push('\n');
+    }
+    if let Some(github) = &report.github {
+        text.push_str(&github_table(github));
+    }
+    if let Some(s3) = &report.s3 {
+        text.push_str(&format!("\nS3 s3://{}/{}\n", s3.bucket, s3.prefix));
+        for asset in &s3.assets {
+            text.push_str(&format!(
+                "  {:<15}  {:>10}  {}\n",
+                asset.action,
+                crate::report::human_bytes(asset.bytes),
+                asset.name
+            ));
+        }
+        if s3.up_to_date {
+            text.push_str("S3: up to date\n");
+        }
+        text.push_str(&format!("manifest: {}\n", s3.manifest_url));
+    }
+    text
+}
+
+fn github_table(report: &GithubReport) -> String {
+    let width = report
+        .assets
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut text = String::new();
+    if report.dry_run {
+        text.push_str(&format!(
+            "dry run for {} {}: nothing was changed; this is the plan\n",
+            report.repo, report.tag
+        ));
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}\n",
+            "asset", "action", "to send"
+        ));
+        for asset in &report.assets {
+            text.push_str(&format!(
+                "{:<width$}  {:<15}  {:>10}\n",
+                asset.name,
+                asset.action,
+                crate::report::human_bytes(asset.bytes)
+            ));
+        }
+    } else {
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}  {:>7}\n",
+            "asset", "action", "sent", "seconds"
+        ));
+        for asset in &report.assets {
+            text.push_str(&format!(
+                "{:<width$}  {:<15}  {:>10}  {:>7.2}\n",
+                asset.name,
+                asset.action,
+                crate::report::human_bytes(asset.bytes),
+                asset.seconds
+            ));
+        }
+    }
+    for note in &report.notes {
+        text.push_str(&format!("note: {note}\n"));
+    }
+    if report.up_to_date {
+        text.push_str(&format!("{} {}: up to date\n", report.repo, report.tag));
+    }
+    if let Some(url) = &report.release_url {
+        let state = if report.draft { " (draft)" } else { "" };
+        text.push_str(&format!("release: {url}{state}\n"));
+    }
+    text
+}
