@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
@@ -102,6 +103,9 @@ struct LatestPointer {
 }
 
 const LATEST_POINTER: &str = "latest.json";
+
+/// Downloads in flight at once.
+const DOWNLOADS_IN_FLIGHT: usize = 3;
 
 /// Runs `dbrelease fetch`.
 pub fn run_fetch(args: &FetchArgs, progress: crate::progress::Progress) -> Result<FetchOutcome> {
@@ -292,7 +296,8 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
             )));
         }
     }
-    let mut files = Vec::new();
+    // Which files the cache lacks (or no longer vouches for).
+    let mut missing = Vec::new();
     for artifact in &wanted {
         let path = tag_dir.join(&artifact.name);
         let expected = RemoteFile {
@@ -301,7 +306,6 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
             sha256: artifact.sha256.clone(),
             location: crate::remote::Location::Url(path.display().to_string()),
         };
-        let mut downloaded = false;
         if !still_verified(&path, &expected).await? {
             if args.offline {
                 return Err(Error::Remote(format!(
@@ -309,31 +313,51 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
                     artifact.name
                 )));
             }
-            if online.is_none() {
-                online = Some(reader.version(&tag).await?);
-            }
-            let version = online.as_ref().expect("set above");
-            let file = version.file(&artifact.name).ok_or_else(|| {
-                Error::Integrity(format!(
-                    "{} is listed in the manifest of {tag} but not published ({}); ask the maintainer to run `dbrelease republish --tag {tag}`",
-                    artifact.name, version.page_url
-                ))
-            })?;
-            info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
-            let part = tag_dir.join(format!(".{}.part", artifact.name));
-            reader.download(file, &part).await?;
-            std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
-            record_verified(&path)?;
-            downloaded = true;
+            missing.push(artifact.name.clone());
         }
-        files.push(FetchedFile {
+    }
+    if !missing.is_empty() {
+        let version = match online {
+            Some(version) => version,
+            None => reader.version(&tag).await?,
+        };
+        let mut remote = Vec::new();
+        for name in &missing {
+            remote.push(version.file(name).ok_or_else(|| {
+                Error::Integrity(format!(
+                    "{name} is listed in the manifest of {tag} but not published ({}); ask the maintainer to run `dbrelease republish --tag {tag}`",
+                    version.page_url
+                ))
+            })?);
+        }
+        // A few at a time: many small Parquet files are latency-bound.
+        let results: Vec<Result<()>> = futures::stream::iter(remote)
+            .map(|file| {
+                let tag_dir = &tag_dir;
+                async move {
+                    info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
+                    let part = tag_dir.join(format!(".{}.part", file.name));
+                    let path = tag_dir.join(&file.name);
+                    reader.download(file, &part).await?;
+                    std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
+                    record_verified(&path)
+                }
+            })
+            .buffer_unordered(DOWNLOADS_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+    }
+    let mut files: Vec<FetchedFile> = wanted
+        .iter()
+        .map(|artifact| FetchedFile {
             name: artifact.name.clone(),
-            path,
+            path: tag_dir.join(&artifact.name),
             bytes: artifact.bytes,
             sha256: artifact.sha256.clone(),
-            downloaded,
-        });
-    }
+            downloaded: missing.contains(&artifact.name),
+        })
+        .collect();
     if args.decompress {
         for file in files.iter_mut() {
             if wanted
