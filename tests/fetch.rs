@@ -546,3 +546,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+#[test]
+fn transient_server_errors_are_retried_and_a_lasting_one_is_reported() {
+    let setup = Setup::new();
+    let key = format!("data/{TAG}/{DB_GZ}");
+    setup.server.fail_next(&key, &[503, 502]);
+    let output = setup.fetch(&["--tag", TAG]);
+    assert!(output.status.success(), "{}", text(&output));
+    let statuses: Vec<String> = setup
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with(&format!("GET /{key}")))
+        .map(|r| r.rsplit(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["503", "502", "200"]);
+
+    // Still failing after every retry: exit 5, the file named, nothing cached.
+    setup.server.fail_next(
+        &format!("data/{TAG}/daily_availability.parquet"),
+        &[500; 20],
+    );
+    let output = setup.fetch(&["--tag", TAG, "daily_availability"]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("downloading daily_availability.parquet")
+            && stderr.contains("kept failing after 7 attempts")
+            && stderr.contains("run the command again to resume"),
+        "{stderr}"
+    );
+    assert!(!setup.tag_dir().join("daily_availability.parquet").exists());
+}

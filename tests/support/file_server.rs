@@ -22,6 +22,8 @@ pub struct FilesState {
     pub requests: Vec<String>,
     /// Path → bytes to send before dropping the connection, once.
     pub drop_after: HashMap<String, usize>,
+    /// Path → statuses to answer with before serving it (a flaky CDN).
+    pub fail_with: HashMap<String, Vec<u16>>,
 }
 
 pub struct FileServer {
@@ -110,6 +112,15 @@ impl FileServer {
             .insert(path.to_string(), bytes);
     }
 
+    /// The next GETs of `path` are answered with `statuses`, in order, then it is served.
+    pub fn fail_next(&self, path: &str, statuses: &[u16]) {
+        self.state
+            .lock()
+            .unwrap()
+            .fail_with
+            .insert(path.to_string(), statuses.to_vec());
+    }
+
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -139,6 +150,13 @@ async fn serve(state: Arc<Mutex<FilesState>>, uri: Uri, headers: HeaderMap) -> R
     }
     let (data, drop_after) = {
         let mut s = state.lock().unwrap();
+        if let Some(statuses) = s.fail_with.get_mut(&path)
+            && !statuses.is_empty()
+        {
+            let status = StatusCode::from_u16(statuses.remove(0)).unwrap();
+            s.requests.push(log(status));
+            return (status, "injected failure").into_response();
+        }
         let Some(data) = s.files.get(&path).cloned() else {
             s.requests.push(log(StatusCode::NOT_FOUND));
             return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
