@@ -498,6 +498,57 @@ fn the_token_never_appears_in_output_at_any_verbosity() {
     }
     let output = setup.publish_with_token(Some("ghp_wrongButSecret"), &["-vv"]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("ghp_wrongButSecret"));
+
+    // The readers send it too (API downloads for private repositories).
+    let cache = setup.dir.path().join("cache");
+    let config = setup.dir.path().join("dbrelease.toml");
+    let config = config.to_str().unwrap();
+    let dist = setup.dir.path().join("dist");
+    let dist = dist.to_str().unwrap();
+    for args in [
+        vec![
+            "-vv",
+            "fetch",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+            "all",
+        ],
+        vec![
+            "-vv",
+            "verify",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+        ],
+        vec![
+            "-vv",
+            "republish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            "v1.0.0",
+            "--config",
+            config,
+            "--out",
+            dist,
+        ],
+    ] {
+        let output = dbrelease()
+            .env("GITHUB_API_URL", &setup.fake.url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("XDG_CACHE_HOME", &cache)
+            .args(&args)
+            .output()
+            .unwrap();
+        let all = text(&output);
+        assert!(output.status.success(), "{args:?}: {all}");
+        assert!(!all.contains(TOKEN), "token leaked by {args:?}");
+    }
 }
 
 #[test]
