@@ -17,7 +17,7 @@ use tracing::info;
 use crate::cli::FetchArgs;
 use crate::error::{Error, Result};
 use crate::manifest::{ArtifactKind, MANIFEST_FILE, Manifest};
-use crate::remote::{LatestTag, Listed, Origin, Reader, RemoteFile, Version};
+use crate::remote::{LatestTag, Listed, Origin, Reader, Version};
 
 /// One fetched file.
 #[derive(Debug, Clone, Serialize)]
@@ -300,13 +300,7 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
     let mut missing = Vec::new();
     for artifact in &wanted {
         let path = tag_dir.join(&artifact.name);
-        let expected = RemoteFile {
-            name: artifact.name.clone(),
-            bytes: artifact.bytes,
-            sha256: artifact.sha256.clone(),
-            location: crate::remote::Location::Url(path.display().to_string()),
-        };
-        if !still_verified(&path, &expected).await? {
+        if !still_verified(&path, artifact.bytes, &artifact.sha256).await? {
             if args.offline {
                 return Err(Error::Remote(format!(
                     "--offline: the cached {} of {tag} was changed since it was verified and was removed; run once without --offline",
@@ -456,7 +450,7 @@ fn record_verified(path: &Path) -> Result<()> {
 /// modification time as when verified) are trusted without reading them; anything else is
 /// hashed again, and removed when it no longer matches (someone opened the database
 /// read-write, say).
-async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
+async fn still_verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
     if !path.is_file() {
         return Ok(false);
     }
@@ -465,11 +459,11 @@ async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
         return Ok(true);
     }
     let owned = path.to_path_buf();
-    let (bytes, sha256) = tokio::task::spawn_blocking(move || hash_file(&owned))
+    let digest = tokio::task::spawn_blocking(move || crate::build::hashing::hash_file(&owned))
         .await
         .map_err(|err| Error::Other(err.into()))?
         .map_err(|err| cache_error(path, &err))?;
-    if bytes == expected.bytes && sha256 == expected.sha256 {
+    if digest.bytes == bytes && digest.sha256 == sha256 {
         record_verified(path)?;
         return Ok(true);
     }
@@ -477,11 +471,6 @@ async fn still_verified(path: &Path, expected: &RemoteFile) -> Result<bool> {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(stamp_path(path));
     Ok(false)
-}
-
-fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let digest = crate::build::hashing::hash_file(path)?;
-    Ok((digest.bytes, digest.sha256))
 }
 
 /// Gunzips the cached database next to it (once), checking the result against the
@@ -497,12 +486,7 @@ async fn decompress(
         .unwrap_or(&manifest.source.file_name)
         .to_string();
     let target = tag_dir.join(&name);
-    let expected = RemoteFile {
-        name: name.clone(),
-        bytes: manifest.source.bytes,
-        sha256: manifest.source.sha256.clone(),
-        location: crate::remote::Location::Url(target.display().to_string()),
-    };
+    let expected = &manifest.source;
     let result = |downloaded| FetchedFile {
         name: file.name.clone(),
         path: target.clone(),
@@ -510,7 +494,7 @@ async fn decompress(
         sha256: expected.sha256.clone(),
         downloaded,
     };
-    if still_verified(&target, &expected).await? {
+    if still_verified(&target, expected.bytes, &expected.sha256).await? {
         return Ok(result(false));
     }
     let source = file.path.clone();
