@@ -85,6 +85,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         }
         Command::Verify(args) => {
             let checks = verify::run_verify(args)?;
+            actions::summary(&verify::summary_markdown(&checks));
             if args.json {
                 println!(
                     "{}",

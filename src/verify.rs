@@ -250,6 +250,36 @@ pub fn sums_problems(manifest: &Manifest, listed: &[(String, String)]) -> Vec<St
         .collect()
 }
 
+/// The checks as a Markdown step summary (GitHub Actions).
+pub fn summary_markdown(targets: &[TargetCheck]) -> String {
+    let mut text = String::new();
+    for target in targets {
+        let verdict = if target.problems.is_empty() {
+            "verified"
+        } else {
+            "MISMATCH"
+        };
+        text.push_str(&format!(
+            "### dbrelease verify {} {}: {verdict}\n\n| file | bytes | sha256 | result |\n|---|---:|---|---|\n",
+            target.target, target.tag
+        ));
+        for file in &target.files {
+            text.push_str(&format!(
+                "| {} | {} | `{}` | {} |\n",
+                file.name,
+                file.bytes,
+                file.sha256,
+                if file.ok { "ok" } else { "**mismatch**" }
+            ));
+        }
+        for problem in &target.problems {
+            text.push_str(&format!("\n- {problem}"));
+        }
+        text.push_str("\n\n");
+    }
+    text
+}
+
 /// The checks as text: one line per file, then the problems.
 pub fn report_text(targets: &[TargetCheck]) -> String {
     let mut text = String::new();

@@ -323,3 +323,31 @@ fn a_damaged_asset_is_replaced_only_with_replace() {
             .success()
     );
 }
+
+#[test]
+fn verify_inside_github_actions_writes_a_summary() {
+    let setup = Setup::new();
+    setup.publish(&["--github"]);
+    setup.corrupt_asset("daily_availability.parquet");
+    let summary = setup.dir.path().join("summary.md");
+    let output = setup
+        .command(&["verify", "--tag", TAG, "--github"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        markdown.contains("verify github owner/data v1.0.0: MISMATCH")
+            && markdown.contains("| daily_availability.parquet |")
+            && markdown.contains("**mismatch**"),
+        "{markdown}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("::error title=dbrelease::release v1.0.0 does not match its manifest"),
+        "{}",
+        text(&output)
+    );
+}
