@@ -191,7 +191,10 @@ impl Reader {
                 if let Some(validator) = validator {
                     request = request.header(IF_NONE_MATCH, validator);
                 }
-                let response = self.send_small(&url, request).await?;
+                let response = self
+                    .send_small(&url, request)
+                    .await?
+                    .ok_or_else(|| no_index(base))?;
                 if response.status() == StatusCode::NOT_MODIFIED {
                     return Ok(LatestTag::NotModified);
                 }
@@ -224,7 +227,10 @@ impl Reader {
                 })
                 .collect()),
             Origin::Url(base) => {
-                let index = self.versions_index(base).await?;
+                let index = self
+                    .versions_index(base)
+                    .await?
+                    .ok_or_else(|| no_index(base))?;
                 Ok(index
                     .versions
                     .into_iter()
@@ -239,10 +245,13 @@ impl Reader {
         }
     }
 
-    async fn versions_index(&self, base: &str) -> Result<VersionsIndex> {
+    /// `versions.json` under `base`, or None when there is none.
+    async fn versions_index(&self, base: &str) -> Result<Option<VersionsIndex>> {
         let url = format!("{base}/versions.json");
-        let response = self.send_small(&url, self.get(&url)).await?;
-        self.parse_versions(&url, response).await
+        match self.send_small(&url, self.get(&url)).await? {
+            Some(response) => Ok(Some(self.parse_versions(&url, response).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn parse_versions(
@@ -262,40 +271,56 @@ impl Reader {
     }
 
     /// The version `tag`: its manifest (checked against the origin's own record of its sha256
-    /// when there is one) and the location of every artifact.
+    /// when there is one) and the location of every artifact. An error when it is not
+    /// published.
     pub async fn version(&self, tag: &str) -> Result<Version> {
+        self.find_version(tag)
+            .await?
+            .ok_or_else(|| self.not_published(tag))
+    }
+
+    /// The error for a tag the origin has no release of.
+    pub fn not_published(&self, tag: &str) -> Error {
         match &self.origin {
-            Origin::GitHub(github) => {
-                let release = github.published_release(tag).await?.ok_or_else(|| {
-                    Error::Remote(format!(
-                        "{} has no published release tagged {tag} (or the repository is private: set GITHUB_TOKEN); `dbrelease fetch --list` shows the published ones",
-                        github.repo()
-                    ))
-                })?;
-                self.github_version(tag, &release).await
-            }
+            Origin::GitHub(github) => Error::Remote(format!(
+                "{} has no published release tagged {tag} (or the repository is private: set GITHUB_TOKEN); `dbrelease fetch --list` shows the published ones",
+                github.repo()
+            )),
+            Origin::Url(base) => Error::Remote(format!(
+                "no release {tag} under {base} (no {tag}/{MANIFEST_FILE}); `dbrelease fetch --base-url {base} --list` shows the published ones"
+            )),
+        }
+    }
+
+    /// Like [`Reader::version`], with None when the origin has no release `tag`.
+    pub async fn find_version(&self, tag: &str) -> Result<Option<Version>> {
+        match &self.origin {
+            Origin::GitHub(github) => match github.published_release(tag).await? {
+                Some(release) => Ok(Some(self.github_version(tag, &release).await?)),
+                None => Ok(None),
+            },
             Origin::Url(base) => {
                 let folder = format!("{base}/{}", url_segment(tag));
                 let manifest_url = format!("{folder}/{MANIFEST_FILE}");
                 // versions.json records the manifest's sha256; a prefix without it (a plain
                 // mirror) still works, with the manifest taken as served.
                 let recorded: Option<VersionEntry> = match self.versions_index(base).await {
-                    Ok(index) => index.versions.into_iter().find(|v| v.tag == tag),
+                    Ok(index) => index.and_then(|i| i.versions.into_iter().find(|v| v.tag == tag)),
                     Err(err) => {
-                        debug!(%err, "no versions index");
+                        debug!(%err, "unusable versions index");
                         None
                     }
                 };
                 let location = Location::Url(manifest_url.clone());
-                let manifest_bytes = self
-                    .read_small(&location, recorded.as_ref().map(|v| v.manifest_sha256.as_str()))
-                    .await
-                    .map_err(|err| match err {
-                        Error::Remote(message) if message.contains("404") => Error::Remote(format!(
-                            "no release {tag} under {base} ({manifest_url} does not exist); `dbrelease fetch --base-url {base} --list` shows the published ones"
-                        )),
-                        other => other,
-                    })?;
+                let Some(manifest_bytes) = self
+                    .read_small(
+                        &location,
+                        recorded.as_ref().map(|v| v.manifest_sha256.as_str()),
+                    )
+                    .await?
+                else {
+                    return Ok(None);
+                };
                 let manifest = parse_manifest(&manifest_url, &manifest_bytes)?;
                 let files = manifest
                     .artifacts
@@ -311,7 +336,7 @@ impl Reader {
                     .iter()
                     .map(|name| (name.to_string(), Location::Url(format!("{folder}/{name}"))))
                     .collect();
-                Ok(Version {
+                Ok(Some(Version {
                     tag: tag.to_string(),
                     manifest,
                     manifest_bytes,
@@ -319,7 +344,7 @@ impl Reader {
                     missing: Vec::new(),
                     metadata,
                     page_url: format!("{folder}/"),
-                })
+                }))
             }
         }
     }
@@ -345,7 +370,12 @@ impl Reader {
                 &location(manifest_asset),
                 manifest_asset.sha256().as_deref(),
             )
-            .await?;
+            .await?
+            .ok_or_else(|| {
+                Error::Integrity(format!(
+                    "the {MANIFEST_FILE} asset of release {tag} cannot be downloaded (404)"
+                ))
+            })?;
         let manifest = parse_manifest(&manifest_asset.browser_download_url, &manifest_bytes)?;
         let mut files = Vec::new();
         let mut missing = Vec::new();
@@ -375,10 +405,17 @@ impl Reader {
         })
     }
 
-    /// Reads a small file whole (manifest, SHA256SUMS), checking `sha256` when given.
-    pub async fn read_small(&self, location: &Location, sha256: Option<&str>) -> Result<Vec<u8>> {
+    /// Reads a small file whole (manifest, SHA256SUMS), checking `sha256` when given; None
+    /// when it does not exist (404).
+    pub async fn read_small(
+        &self,
+        location: &Location,
+        sha256: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
         let url = location.public_url().to_string();
-        let response = self.send_small(&url, self.request(location)).await?;
+        let Some(response) = self.send_small(&url, self.request(location)).await? else {
+            return Ok(None);
+        };
         let bytes = response
             .bytes()
             .await
@@ -391,11 +428,16 @@ impl Reader {
                 )));
             }
         }
-        Ok(bytes.to_vec())
+        Ok(Some(bytes.to_vec()))
     }
 
-    /// Sends a request for a small document with retries; errors name the URL and status.
-    async fn send_small(&self, url: &str, request: RequestBuilder) -> Result<reqwest::Response> {
+    /// Sends a request for a small document with retries; None for 404, errors name the URL
+    /// and status.
+    async fn send_small(
+        &self,
+        url: &str,
+        request: RequestBuilder,
+    ) -> Result<Option<reqwest::Response>> {
         let mut delays = self.retry.delays();
         loop {
             let attempt = request
@@ -408,8 +450,9 @@ impl Reader {
                     if response.status().is_success()
                         || response.status() == StatusCode::NOT_MODIFIED =>
                 {
-                    return Ok(response);
+                    return Ok(Some(response));
                 }
+                Ok(response) if response.status() == StatusCode::NOT_FOUND => return Ok(None),
                 Ok(response) if is_transient(response.status()) => {
                     format!("{} answered {}", url, response.status())
                 }
@@ -665,6 +708,12 @@ async fn restart(
             .map_err(fatal)?;
     }
     Ok(())
+}
+
+fn no_index(base: &str) -> Error {
+    Error::Remote(format!(
+        "there is no {base}/versions.json: is --base-url the prefix that holds versions.json (the S3 prefix, not a version folder)? A pinned --tag works without it"
+    ))
 }
 
 /// The error for bytes that arrived complete but hash differently.

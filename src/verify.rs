@@ -94,13 +94,21 @@ pub fn run_verify(args: &crate::cli::VerifyArgs) -> Result<Vec<TargetCheck>> {
 
 /// Checks a release served over HTTP (GitHub or a URL prefix).
 pub async fn verify_http(reader: &Reader, target: String, tag: &str) -> Result<TargetCheck> {
-    let version = match reader.version(tag).await {
-        Ok(version) => version,
-        Err(Error::Integrity(problem)) => {
-            return Ok(TargetCheck::unreadable(target, tag, problem));
-        }
-        Err(err) => return Err(err),
-    };
+    match reader.find_version(tag).await {
+        Ok(Some(version)) => verify_version(reader, target, &version).await,
+        Ok(None) => Err(reader.not_published(tag)),
+        Err(Error::Integrity(problem)) => Ok(TargetCheck::unreadable(target, tag, problem)),
+        Err(err) => Err(err),
+    }
+}
+
+/// Checks a version already read from `reader` against its manifest.
+pub async fn verify_version(
+    reader: &Reader,
+    target: String,
+    version: &Version,
+) -> Result<TargetCheck> {
+    let tag = version.tag.as_str();
     let mut problems: Vec<String> = version
         .missing
         .iter()
@@ -128,7 +136,7 @@ pub async fn verify_http(reader: &Reader, target: String, tag: &str) -> Result<T
             });
         }
     }
-    problems.extend(check_metadata(reader, &version).await?);
+    problems.extend(check_metadata(reader, version).await?);
     if let (Origin::GitHub(_), Some(file)) = (reader.origin(), version.files.first())
         && !reader.answers_ranges(&file.location).await?
     {
@@ -186,17 +194,12 @@ async fn check_metadata(reader: &Reader, version: &Version) -> Result<Vec<String
             problems.push(format!("{SHA256SUMS_FILE} is not published"));
             None
         }
-        Some(location) => match reader.read_small(&location, None).await {
-            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(Error::Integrity(problem)) => {
-                problems.push(problem);
+        Some(location) => match reader.read_small(&location, None).await? {
+            Some(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            None => {
+                problems.push(format!("{SHA256SUMS_FILE} is not published"));
                 None
             }
-            Err(Error::Remote(problem)) if problem.contains("404") => {
-                problems.push(format!("{SHA256SUMS_FILE} is not published ({problem})"));
-                None
-            }
-            Err(err) => return Err(err),
         },
     };
     let Some(sums) = sums else {
@@ -212,11 +215,9 @@ async fn check_metadata(reader: &Reader, version: &Version) -> Result<Vec<String
                 .find(|(_, name)| name == DATAPACKAGE_FILE)
                 .map(|(sha, _)| sha.as_str());
             match reader.read_small(&location, expected).await {
-                Ok(_) => {}
+                Ok(Some(_)) => {}
+                Ok(None) => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
                 Err(Error::Integrity(problem)) => problems.push(problem),
-                Err(Error::Remote(problem)) if problem.contains("404") => {
-                    problems.push(format!("{DATAPACKAGE_FILE} is not published ({problem})"))
-                }
                 Err(err) => return Err(err),
             }
         }

@@ -330,6 +330,25 @@ fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
         "{stderr}"
     );
 
+    // A version folder given as the prefix: there is no versions.json to find "latest" in.
+    let output = dbrelease()
+        .args([
+            "fetch",
+            "--base-url",
+            &format!("{}/{TAG}", setup.base_url()),
+        ])
+        .arg("--cache-dir")
+        .arg(setup.cache())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("is --base-url the prefix that holds versions.json"),
+        "{}",
+        text(&output)
+    );
+
     let output = setup.fetch(&["--tag", "v9.9.9"]);
     assert_eq!(output.status.code(), Some(5), "{}", text(&output));
     assert!(

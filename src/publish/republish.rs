@@ -88,9 +88,8 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
         .clone()
         .map(|c| Reader::new(Origin::GitHub(c), retry.clone()));
     let github_version: Option<Version> = match &reader {
-        Some(reader) => match runtime.block_on(reader.version(&tag)) {
-            Ok(version) => Some(version),
-            Err(Error::Remote(message)) if message.contains("no published release") => None,
+        Some(reader) => match runtime.block_on(reader.find_version(&tag)) {
+            Ok(version) => version,
             Err(Error::Integrity(message)) => {
                 info!("GitHub release {tag} is unusable as a source: {message}");
                 None
@@ -103,7 +102,9 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     if github {
         let name = format!("github {}", repo.as_deref().unwrap_or_default());
         before.push(match (&reader, &github_version) {
-            (Some(reader), Some(_)) => runtime.block_on(verify::verify_http(reader, name, &tag))?,
+            (Some(reader), Some(version)) => {
+                runtime.block_on(verify::verify_version(reader, name, version))?
+            }
             _ => TargetCheck::unreadable(
                 name,
                 &tag,
@@ -377,7 +378,8 @@ impl Gather<'_> {
             && let Some((_, location)) = version.metadata.iter().find(|(n, _)| n == name)
         {
             match self.runtime.block_on(reader.read_small(location, None)) {
-                Ok(bytes) => return Ok(Some(bytes)),
+                Ok(Some(bytes)) => return Ok(Some(bytes)),
+                Ok(None) => info!("{name} is missing on GitHub"),
                 Err(err) => info!("{name} from GitHub: {err}"),
             }
         }
