@@ -146,17 +146,21 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
         ));
     }
 
+    let bucket = s3_options
+        .as_ref()
+        .map(|options| runtime.block_on(s3::Bucket::connect(options)));
+
     // The regression guard runs before anything is written anywhere.
     let comparison = {
         let _group = actions::group("dbrelease: compare with the previous release");
         let previous = runtime.block_on(previous_manifest(
             github_target.as_ref(),
-            s3_options.as_ref(),
+            bucket.as_ref(),
             &tag,
         ))?;
         let mut comparison = compare::compare(previous.as_ref(), &outcome.manifest);
         comparison.looked_up =
-            github_target.as_ref().is_none_or(|c| c.has_token()) || s3_options.is_some();
+            github_target.as_ref().is_none_or(|c| c.has_token()) || bucket.is_some();
         comparison
     };
     if !comparison.regressions.is_empty() {
@@ -186,7 +190,7 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
             comparison,
             notes: &notes,
             github: repo.zip(github_target),
-            s3: s3_options,
+            s3: bucket.as_ref(),
         },
         args,
     )
@@ -203,7 +207,7 @@ pub(crate) struct Delivery<'a> {
     /// The user's release notes (the data section is added here).
     pub notes: &'a str,
     pub github: Option<(String, GitHub)>,
-    pub s3: Option<crate::config::S3Options>,
+    pub s3: Option<&'a s3::Bucket>,
 }
 
 /// Publishes `delivery` to its targets: GitHub first, then S3.
@@ -258,10 +262,10 @@ pub(crate) fn deliver(
         None => None,
     };
     let s3 = match s3 {
-        Some(options) => Some(runtime.block_on(async {
+        Some(bucket) => Some(runtime.block_on(async {
             let _group = actions::group("dbrelease: publish to S3");
             s3::publish_s3(
-                &options,
+                bucket,
                 &tag,
                 manifest,
                 local,
@@ -290,7 +294,7 @@ pub(crate) fn deliver(
 /// from the S3 versions index.
 pub(crate) async fn previous_manifest(
     github: Option<&GitHub>,
-    s3: Option<&crate::config::S3Options>,
+    s3: Option<&s3::Bucket>,
     tag: &str,
 ) -> Result<Option<Manifest>> {
     if let Some(client) = github.filter(|c| c.has_token()) {
@@ -305,8 +309,8 @@ pub(crate) async fn previous_manifest(
         }
         return Ok(None);
     }
-    if let Some(options) = s3 {
-        return s3::previous_manifest(options, tag).await;
+    if let Some(bucket) = s3 {
+        return s3::previous_manifest(bucket, tag).await;
     }
     Ok(None)
 }

@@ -82,6 +82,9 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     }
     let runtime = crate::remote::runtime()?;
     let retry = super::retry_policy_from_env();
+    let bucket = s3_options
+        .as_ref()
+        .map(|options| runtime.block_on(s3::Bucket::connect(options)));
 
     // 1. The targets as they are, and the published manifest.
     let reader = client
@@ -112,14 +115,14 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             ),
         });
     }
-    if let Some(options) = &s3_options {
-        before.push(runtime.block_on(s3::verify_version(options, &tag))?);
+    if let Some(bucket) = &bucket {
+        before.push(runtime.block_on(s3::verify_version(bucket, &tag))?);
     }
     let manifest_bytes = match &github_version {
         Some(version) => version.manifest_bytes.clone(),
-        None => match &s3_options {
-            Some(options) => runtime
-                .block_on(s3::read_version_file(options, &tag, MANIFEST_FILE))?
+        None => match &bucket {
+            Some(bucket) => runtime
+                .block_on(s3::read_version_file(bucket, &tag, MANIFEST_FILE))?
                 .ok_or_else(|| not_published(&tag))?,
             None => return Err(not_published(&tag)),
         },
@@ -138,7 +141,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
         out,
         reader: reader.as_ref(),
         github: github_version.as_ref(),
-        s3: s3_options.as_ref(),
+        s3: bucket.as_ref(),
         config: &config,
         progress,
         rebuilt: None,
@@ -152,11 +155,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     let local = plan::local_files(&manifest, &metadata);
 
     // 3. The same plan and upload steps as publish.
-    let previous = runtime.block_on(previous_manifest(
-        client.as_ref(),
-        s3_options.as_ref(),
-        &tag,
-    ))?;
+    let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
     let comparison = compare::compare(previous.as_ref(), &manifest);
     let publish = deliver(
         &runtime,
@@ -168,7 +167,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             comparison,
             notes: "",
             github: if github { repo.zip(client) } else { None },
-            s3: s3_options,
+            s3: bucket.as_ref(),
         },
         &publish_args,
     )?;
@@ -191,7 +190,7 @@ struct Gather<'a> {
     out: &'a Path,
     reader: Option<&'a Reader>,
     github: Option<&'a Version>,
-    s3: Option<&'a crate::config::S3Options>,
+    s3: Option<&'a s3::Bucket>,
     config: &'a crate::config::BuildConfig,
     progress: &'a Progress,
     /// A rebuild made on first need: its folder (inside --out) and manifest.
@@ -236,9 +235,9 @@ impl Gather<'_> {
                 Err(err) => return Err(err),
             }
         }
-        if let Some(options) = self.s3 {
+        if let Some(bucket) = self.s3 {
             let got = match self.runtime.block_on(s3::download_version_file(
-                options,
+                bucket,
                 self.tag,
                 &artifact.name,
                 &part,
@@ -383,10 +382,10 @@ impl Gather<'_> {
                 Err(err) => info!("{name} from GitHub: {err}"),
             }
         }
-        if let Some(options) = self.s3
+        if let Some(bucket) = self.s3
             && let Some(bytes) = self
                 .runtime
-                .block_on(s3::read_version_file(options, self.tag, name))?
+                .block_on(s3::read_version_file(bucket, self.tag, name))?
         {
             return Ok(Some(bytes));
         }

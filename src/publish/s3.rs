@@ -98,6 +98,25 @@ async fn client(options: &S3Options) -> Client {
     Client::from_conf(builder.build())
 }
 
+/// A call's result with "does not exist" (404) as None and every other failure explained.
+fn found<T, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, SdkError<E>>,
+    what: &str,
+    bucket: &str,
+) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err)
+            if err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(s3_error(what, bucket, err)),
+    }
+}
+
 fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     what: &str,
     bucket: &str,
@@ -133,12 +152,22 @@ fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     Error::Remote(format!("S3: {what} failed ({status} {code}): {advice}"))
 }
 
-struct Target<'a> {
-    client: &'a Client,
-    options: &'a S3Options,
+/// One bucket and prefix, with a client built once: the credential chain (web identity in
+/// Actions) is resolved once per run, not once per call.
+pub struct Bucket {
+    client: Client,
+    options: S3Options,
 }
 
-impl Target<'_> {
+impl Bucket {
+    /// A client for `options` from the AWS default chain plus the config's overrides.
+    pub async fn connect(options: &S3Options) -> Bucket {
+        Bucket {
+            client: client(options).await,
+            options: options.clone(),
+        }
+    }
+
     fn key(&self, folder: &str, name: &str) -> String {
         let prefix = self.options.prefix.trim_matches('/');
         if prefix.is_empty() {
@@ -164,16 +193,16 @@ impl Target<'_> {
 
     /// Size and sha256 of an object, or None when it does not exist.
     async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>> {
-        match self
+        let head = self
             .client
             .head_object()
             .bucket(&self.options.bucket)
             .key(key)
             .checksum_mode(ChecksumMode::Enabled)
             .send()
-            .await
-        {
-            Ok(head) => {
+            .await;
+        match found(head, &format!("HEAD {key}"), &self.options.bucket)? {
+            Some(head) => {
                 let from_meta = head.metadata().and_then(|m| m.get(SHA256_META)).cloned();
                 // A single-part object's S3 checksum is the plain sha256 (base64).
                 let from_checksum = head
@@ -186,14 +215,7 @@ impl Target<'_> {
                     from_checksum.or(from_meta),
                 )))
             }
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(s3_error(&format!("HEAD {key}"), &self.options.bucket, err)),
+            None => Ok(None),
         }
     }
 
@@ -243,24 +265,14 @@ impl Target<'_> {
         &self,
         key: &str,
     ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
-        match self
+        let object = self
             .client
             .get_object()
             .bucket(&self.options.bucket)
             .key(key)
             .send()
-            .await
-        {
-            Ok(object) => Ok(Some(object)),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(s3_error(&format!("GET {key}"), &self.options.bucket, err)),
-        }
+            .await;
+        found(object, &format!("GET {key}"), &self.options.bucket)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -531,13 +543,8 @@ fn index_key(options: &S3Options) -> String {
 }
 
 /// The manifest of the newest version in `versions.json` other than `tag`, if any.
-pub async fn previous_manifest(options: &S3Options, tag: &str) -> Result<Option<Manifest>> {
-    let client = client(options).await;
-    let target = Target {
-        client: &client,
-        options,
-    };
-    let Some(bytes) = target.get(&index_key(options)).await? else {
+pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Manifest>> {
+    let Some(bytes) = target.get(&index_key(&target.options)).await? else {
         return Ok(None);
     };
     let index: VersionsIndex = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -552,43 +559,25 @@ pub async fn previous_manifest(options: &S3Options, tag: &str) -> Result<Option<
 }
 
 /// The bytes of file `name` of version `tag`, or None (small files: manifest, SHA256SUMS).
-pub async fn read_version_file(
-    options: &S3Options,
-    tag: &str,
-    name: &str,
-) -> Result<Option<Vec<u8>>> {
-    let client = client(options).await;
-    let target = Target {
-        client: &client,
-        options,
-    };
-    target.get(&target.key(tag, name)).await
+pub async fn read_version_file(bucket: &Bucket, tag: &str, name: &str) -> Result<Option<Vec<u8>>> {
+    bucket.get(&bucket.key(tag, name)).await
 }
 
 /// Streams file `name` of version `tag` into `dest`; returns its size and sha256, or None
 /// when the object does not exist.
 pub async fn download_version_file(
-    options: &S3Options,
+    bucket: &Bucket,
     tag: &str,
     name: &str,
     dest: &Path,
 ) -> Result<Option<(u64, String)>> {
-    let client = client(options).await;
-    let target = Target {
-        client: &client,
-        options,
-    };
-    target.stream(&target.key(tag, name), Some(dest)).await
+    bucket.stream(&bucket.key(tag, name), Some(dest)).await
 }
 
 /// Reads version `tag` back through the S3 API (so private buckets work) and checks every
 /// object against the version's manifest, hashing each one as it streams.
-pub async fn verify_version(options: &S3Options, tag: &str) -> Result<TargetCheck> {
-    let client = client(options).await;
-    let target = Target {
-        client: &client,
-        options,
-    };
+pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
+    let options = &target.options;
     let name = format!(
         "s3://{}/{}",
         options.bucket,
@@ -701,7 +690,7 @@ pub async fn verify_version(options: &S3Options, tag: &str) -> Result<TargetChec
 
 /// Publishes the release under `{prefix}/{tag}/`, then `latest/`, then `versions.json`.
 pub async fn publish_s3(
-    options: &S3Options,
+    bucket: &Bucket,
     tag: &str,
     manifest: &Manifest,
     local: &[LocalFile],
@@ -709,8 +698,8 @@ pub async fn publish_s3(
     replace: bool,
     dry_run: bool,
 ) -> Result<S3Report> {
-    let client = &client(options).await;
-    let target = Target { client, options };
+    let target = bucket;
+    let (options, client) = (&bucket.options, &bucket.client);
     // Fail fast, and before any write, on a missing bucket, wrong region or bad credentials.
     client
         .head_bucket()
