@@ -31,8 +31,8 @@ pub struct ConfigFile {
     pub s3: S3Section,
 }
 
-/// `[s3]`
-#[derive(Debug, Default, Deserialize)]
+/// `[s3]`: the config's values, completed by the flags in [`S3Section::resolve`].
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct S3Section {
     /// Bucket name (`--s3-bucket` overrides).
@@ -57,6 +57,50 @@ pub struct S3Section {
     /// Only send checksums S3 requires (for stores that reject aws-chunked trailers).
     #[serde(default)]
     pub checksum_when_required: bool,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl S3Section {
+    /// Checks what can be checked without the flags (so a bad value fails every command
+    /// that reads the config, not only `--s3` runs).
+    fn validated(self) -> Result<Self> {
+        if let Some(part_size) = self.part_size
+            && !(5 * MIB..=5 * 1024 * MIB).contains(&part_size)
+        {
+            return Err(Error::Config(format!(
+                "s3.part_size {part_size} is outside S3's limits: use 5 MiB (5242880) to 5 GiB"
+            )));
+        }
+        Ok(self)
+    }
+
+    /// Completes the settings with the flags and the defaults; the bucket must be known by now.
+    pub fn resolve(&self, bucket: Option<&str>, prefix: Option<&str>) -> Result<S3Options> {
+        let bucket = bucket
+            .map(str::to_string)
+            .or_else(|| self.bucket.clone())
+            .ok_or_else(|| {
+                Error::Config("no S3 bucket: pass --s3-bucket B or set `bucket` under [s3]".into())
+            })?;
+        Ok(S3Options {
+            bucket,
+            prefix: prefix
+                .map(str::to_string)
+                .or_else(|| self.prefix.clone())
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_string(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+            force_path_style: self.force_path_style,
+            public_base_url: self.public_base_url.clone(),
+            latest: self.latest.unwrap_or(true),
+            multipart_threshold: self.multipart_threshold.unwrap_or(100 * MIB),
+            part_size: self.part_size.unwrap_or(16 * MIB),
+            checksum_when_required: self.checksum_when_required,
+        })
+    }
 }
 
 /// Validated S3 settings for one publish (flags applied).
@@ -258,61 +302,7 @@ pub struct BuildConfig {
     /// `[github] repo`.
     pub github_repo: Option<String>,
     /// `[s3]` as written.
-    pub s3: S3Defaults,
-}
-
-/// `[s3]` values carried to `publish`, where flags complete them.
-#[derive(Debug, Clone, Default)]
-pub struct S3Defaults {
-    /// Bucket.
-    pub bucket: Option<String>,
-    /// Prefix.
-    pub prefix: Option<String>,
-    /// Region.
-    pub region: Option<String>,
-    /// Endpoint.
-    pub endpoint: Option<String>,
-    /// Path style.
-    pub force_path_style: bool,
-    /// Public base URL.
-    pub public_base_url: Option<String>,
-    /// latest alias.
-    pub latest: bool,
-    /// Multipart threshold.
-    pub multipart_threshold: u64,
-    /// Part size.
-    pub part_size: u64,
-    /// Checksums only when required.
-    pub checksum_when_required: bool,
-}
-
-impl S3Defaults {
-    /// Completes the settings with the flags; the bucket must be known by now.
-    pub fn resolve(&self, bucket: Option<&str>, prefix: Option<&str>) -> Result<S3Options> {
-        let bucket = bucket
-            .map(str::to_string)
-            .or_else(|| self.bucket.clone())
-            .ok_or_else(|| {
-                Error::Config("no S3 bucket: pass --s3-bucket B or set `bucket` under [s3]".into())
-            })?;
-        Ok(S3Options {
-            bucket,
-            prefix: prefix
-                .map(str::to_string)
-                .or_else(|| self.prefix.clone())
-                .unwrap_or_default()
-                .trim_matches('/')
-                .to_string(),
-            region: self.region.clone(),
-            endpoint: self.endpoint.clone(),
-            force_path_style: self.force_path_style,
-            public_base_url: self.public_base_url.clone(),
-            latest: self.latest,
-            multipart_threshold: self.multipart_threshold,
-            part_size: self.part_size,
-            checksum_when_required: self.checksum_when_required,
-        })
-    }
+    pub s3: S3Section,
 }
 
 /// Table selection and Parquet writer options.
@@ -363,7 +353,7 @@ pub struct TargetConfig {
     /// `[github] repo`.
     pub github_repo: Option<String>,
     /// `[s3]`.
-    pub s3: S3Defaults,
+    pub s3: S3Section,
 }
 
 /// Reads the publish targets of the config at `path`; a missing file is fine unless
@@ -375,7 +365,7 @@ pub fn load_target_config(path: &Path, required: bool) -> Result<TargetConfig> {
     let file = read_config_file(path)?;
     Ok(TargetConfig {
         github_repo: file.github.repo,
-        s3: resolve_s3(file.s3)?,
+        s3: file.s3.validated()?,
     })
 }
 
@@ -483,29 +473,7 @@ pub fn resolve(
         checkpoint_wal: args.checkpoint_wal,
         source_date_epoch,
         github_repo: file.github.repo,
-        s3: resolve_s3(file.s3)?,
-    })
-}
-
-fn resolve_s3(section: S3Section) -> Result<S3Defaults> {
-    const MIB: u64 = 1024 * 1024;
-    let part_size = section.part_size.unwrap_or(16 * MIB);
-    if !(5 * MIB..=5 * 1024 * MIB).contains(&part_size) {
-        return Err(Error::Config(format!(
-            "s3.part_size {part_size} is outside S3's limits: use 5 MiB (5242880) to 5 GiB"
-        )));
-    }
-    Ok(S3Defaults {
-        bucket: section.bucket,
-        prefix: section.prefix,
-        region: section.region,
-        endpoint: section.endpoint,
-        force_path_style: section.force_path_style,
-        public_base_url: section.public_base_url,
-        latest: section.latest.unwrap_or(true),
-        multipart_threshold: section.multipart_threshold.unwrap_or(100 * MIB),
-        part_size,
-        checksum_when_required: section.checksum_when_required,
+        s3: file.s3.validated()?,
     })
 }
 

@@ -333,7 +333,7 @@ pub(crate) struct Targets {
 pub(crate) fn resolve_targets(
     targets: &crate::cli::TargetArgs,
     configured_repo: Option<&str>,
-    configured_s3: &crate::config::S3Defaults,
+    configured_s3: &crate::config::S3Section,
 ) -> Result<Targets> {
     let repo = targets
         .repo
