@@ -81,7 +81,7 @@ pub fn run_verify(args: &crate::cli::VerifyArgs) -> Result<Vec<TargetCheck>> {
             checks.push(verify_http(&reader, format!("github {repo}"), &args.tag).await?);
         }
         if let Some(options) = s3 {
-            let bucket = crate::publish::s3::Bucket::connect(&options).await;
+            let bucket = crate::publish::s3::Bucket::connect(&options).await?;
             checks.push(crate::publish::s3::verify_version(&bucket, &args.tag).await?);
         }
         if let Some(url) = &args.url {

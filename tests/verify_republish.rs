@@ -351,3 +351,27 @@ fn verify_inside_github_actions_writes_a_summary() {
         text(&output)
     );
 }
+
+#[test]
+fn a_broken_s3_target_stops_the_publish_before_github_is_written() {
+    let setup = Setup::new();
+    let output = setup.run(&[
+        "publish",
+        "--tag",
+        TAG,
+        "--github",
+        "--s3",
+        "--s3-bucket",
+        "no-such-bucket",
+    ]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("bucket no-such-bucket does not exist"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        setup.fake.releases(TAG).is_empty(),
+        "nothing may be published to GitHub when S3 cannot take the release"
+    );
+}

@@ -148,7 +148,8 @@ pub fn run_publish(args: &PublishArgs, progress: &Progress) -> Result<PublishRep
 
     let bucket = s3_options
         .as_ref()
-        .map(|options| runtime.block_on(s3::Bucket::connect(options)));
+        .map(|options| runtime.block_on(s3::Bucket::connect(options)))
+        .transpose()?;
 
     // The regression guard runs before anything is written anywhere.
     let comparison = {

@@ -84,7 +84,8 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     let retry = super::retry_policy_from_env();
     let bucket = s3_options
         .as_ref()
-        .map(|options| runtime.block_on(s3::Bucket::connect(options)));
+        .map(|options| runtime.block_on(s3::Bucket::connect(options)))
+        .transpose()?;
 
     // 1. The targets as they are, and the published manifest.
     let reader = client

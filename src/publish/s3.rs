@@ -160,12 +160,30 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// A client for `options` from the AWS default chain plus the config's overrides.
-    pub async fn connect(options: &S3Options) -> Bucket {
-        Bucket {
-            client: client(options).await,
+    /// A client for `options` from the AWS default chain plus the config's overrides, checked
+    /// against the bucket: a missing bucket, wrong region or bad credentials fail here, before
+    /// any target (GitHub included) is written.
+    pub async fn connect(options: &S3Options) -> Result<Bucket> {
+        let client = client(options).await;
+        client
+            .head_bucket()
+            .bucket(&options.bucket)
+            .send()
+            .await
+            .map_err(|err| {
+                let status = err.raw_response().map(|r| r.status().as_u16());
+                match status {
+                    Some(404) => Error::Remote(format!(
+                        "S3: bucket {} does not exist: create it or fix `bucket` under [s3] / --s3-bucket",
+                        options.bucket
+                    )),
+                    _ => s3_error("checking the bucket", &options.bucket, err),
+                }
+            })?;
+        Ok(Bucket {
+            client,
             options: options.clone(),
-        }
+        })
     }
 
     fn key(&self, folder: &str, name: &str) -> String {
@@ -699,23 +717,7 @@ pub async fn publish_s3(
     dry_run: bool,
 ) -> Result<S3Report> {
     let target = bucket;
-    let (options, client) = (&bucket.options, &bucket.client);
-    // Fail fast, and before any write, on a missing bucket, wrong region or bad credentials.
-    client
-        .head_bucket()
-        .bucket(&options.bucket)
-        .send()
-        .await
-        .map_err(|err| {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            match status {
-                Some(404) => Error::Remote(format!(
-                    "S3: bucket {} does not exist: create it or fix `bucket` under [s3] / --s3-bucket",
-                    options.bucket
-                )),
-                _ => s3_error("checking the bucket", &options.bucket, err),
-            }
-        })?;
+    let options = &bucket.options;
     let mut remote = Vec::new();
     for file in local {
         if let Some((bytes, sha256)) = target.head(&target.key(tag, &file.name)).await? {
