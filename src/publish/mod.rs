@@ -304,7 +304,7 @@ pub(crate) async fn previous_manifest(
             .iter()
             .filter(|r| !r.draft && !r.prerelease && r.tag_name != tag)
         {
-            if let Some(manifest) = published_manifest(client, &release.assets).await {
+            if let Some(manifest) = published_manifest(client, &release.assets).await? {
                 return Ok(Some(manifest));
             }
         }
@@ -450,7 +450,7 @@ async fn publish_github(job: PublishJob<'_>) -> Result<GithubReport> {
     let (remote, published) = match &target {
         Some(release) => {
             let assets = client.list_assets(release.id).await?;
-            let published = published_manifest(client, &assets).await;
+            let published = published_manifest(client, &assets).await?;
             (assets, published)
         }
         None => (Vec::new(), None),
@@ -602,12 +602,31 @@ fn to_remote(asset: &Asset) -> RemoteAsset {
     }
 }
 
-async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Option<Manifest> {
-    let asset = assets
+/// The manifest among a release's assets. A download that keeps failing is an error (the
+/// regression guard and the plan must not silently run without it); one this version cannot
+/// read is reported and treated as absent.
+async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Result<Option<Manifest>> {
+    let Some(asset) = assets
         .iter()
-        .find(|a| a.name == MANIFEST_FILE && a.state == "uploaded")?;
-    let bytes = client.download_asset(asset.id).await.ok()?;
-    serde_json::from_slice(&bytes).ok()
+        .find(|a| a.name == MANIFEST_FILE && a.state == "uploaded")
+    else {
+        return Ok(None);
+    };
+    let bytes = client.download_asset(asset.id).await?;
+    Ok(readable_manifest(&asset.browser_download_url, &bytes))
+}
+
+/// A published manifest, or None with a warning when this dbrelease cannot read it.
+pub(crate) fn readable_manifest(origin: &str, bytes: &[u8]) -> Option<Manifest> {
+    match serde_json::from_slice(bytes) {
+        Ok(manifest) => Some(manifest),
+        Err(err) => {
+            tracing::warn!(
+                "ignoring the manifest at {origin}: this dbrelease cannot read it ({err})"
+            );
+            None
+        }
+    }
 }
 
 fn plan_reports(plan: &AssetPlan) -> Vec<AssetReport> {

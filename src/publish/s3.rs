@@ -569,10 +569,11 @@ pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Mani
     let Some(previous) = index.versions.iter().rev().find(|v| v.tag != tag) else {
         return Ok(None);
     };
+    let key = target.key(&previous.tag, MANIFEST_FILE);
     let manifest = target
-        .get(&target.key(&previous.tag, MANIFEST_FILE))
+        .get(&key)
         .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        .and_then(|bytes| super::readable_manifest(&target.url(&key), &bytes));
     Ok(manifest)
 }
 
