@@ -22,7 +22,7 @@ pub fn dbrelease() -> Command {
 
 /// Repository root (where the committed fixture and dbrelease.toml live).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Creates a DuckDB database at `path` by running `sql`, checkpointed and closed.

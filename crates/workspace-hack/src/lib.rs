@@ -1,0 +1,1 @@
+//! Only a list of dependency features; see Cargo.toml.
