@@ -1,21 +1,66 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): every test, in the one release profile, then the
-# end-to-end release workflow with real semantic-release (needs node/npm; skipped with
-# DBRELEASE_SKIP_E2E=1 or when arguments select cargo tests).
+# The test command (README, .ci/run). It sets up what the tests need itself, so a fresh machine
+# runs every test:
+#   - a virtualenv with the pinned Python packages of scripts/requirements-test.txt, first on PATH
+#     (so the tests' `python3` is the virtualenv's);
+#   - GitHub's OpenAPI description (npm package @octokit/openapi), for the GitHub fake's contract
+#     test;
+#   - semantic-release by lockfile, for the end-to-end release workflow (scripts/e2e).
+# Then every cargo test in the one release profile, then the end-to-end runs. A test that cannot
+# run records itself in $DBRELEASE_SKIP_LOG; skips are counted in the last line, and with CI=true
+# any skip fails the run. Arguments select cargo tests (and skip the end-to-end runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbrelease-target}"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/dbrelease-test"
+mkdir -p "$cache"
+
+# Python: one virtualenv per requirements file content, reused across runs.
+requirements=scripts/requirements-test.txt
+venv="$cache/venv-$(sha256sum "$requirements" | cut -c1-12)"
+if [ ! -x "$venv/bin/python3" ]; then
+  echo "test.sh: creating $venv" >&2
+  python3 -m venv "$venv.tmp"
+  "$venv.tmp/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  mv "$venv.tmp" "$venv"
+fi
+export PATH="$venv/bin:$PATH"
+
+# GitHub's own OpenAPI description, pinned by version.
+openapi_version=23.0.2
+openapi="$cache/octokit-openapi-$openapi_version/package/generated/api.github.com.json"
+if [ ! -f "$openapi" ]; then
+  mkdir -p "$(dirname "$openapi")/../.."
+  (cd "$cache" && npm pack --silent "@octokit/openapi@$openapi_version" >/dev/null \
+    && mkdir -p "octokit-openapi-$openapi_version" \
+    && tar xzf "octokit-openapi-$openapi_version.tgz" -C "octokit-openapi-$openapi_version" package/generated/api.github.com.json \
+    && rm -f "octokit-openapi-$openapi_version.tgz")
+fi
+export DBRELEASE_GITHUB_OPENAPI="$openapi"
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+skips=$(mktemp)
+trap 'rm -f "$log" "$skips"' EXIT
+export DBRELEASE_SKIP_LOG="$skips"
 status=0
-cargo test --release "$@" 2>&1 | tee "$log" || status=$?
+cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
+# Skipped cargo tests returned early, so cargo counted them as passed.
+cargo_skipped=$(grep -c . "$skips" || true)
 e2e_passed=0
 e2e_failed=0
 if [ "$#" -eq 0 ] && [ "${DBRELEASE_SKIP_E2E:-0}" != 1 ]; then
   if scripts/e2e_semantic_release.sh; then e2e_passed=2; else e2e_failed=2; status=1; fi
+elif [ "$#" -eq 0 ]; then
+  echo "end-to-end semantic-release runs (DBRELEASE_SKIP_E2E=1)" >>"$skips"
+fi
+skipped=$(grep -c . "$skips" || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped tests:" >&2
+  sed 's/^/  /' "$skips" >&2
+  if [ "${CI:-}" = true ]; then status=1; fi
 fi
 # One total over every test binary and the end-to-end runs, so the last line says what ran.
-awk -v ep="$e2e_passed" -v ef="$e2e_failed" \
+awk -v ep="$e2e_passed" -v ef="$e2e_failed" -v sk="$skipped" -v csk="$cargo_skipped" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-   END { printf "tests: %d passed, %d failed (including %d end-to-end semantic-release runs)\n", p + ep, f + ef, ep + ef }' "$log"
+   END { printf "tests: %d passed, %d failed, %d skipped (including %d end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, ep + ef }' "$log"
 exit "$status"

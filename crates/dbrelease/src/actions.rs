@@ -7,9 +7,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::env::EnvVars;
+
 /// True inside a GitHub Actions job.
 pub fn enabled() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+    crate::env::var(EnvVars::GITHUB_ACTIONS).is_some_and(|v| v == "true")
 }
 
 /// A log group, closed when dropped.
@@ -49,9 +51,7 @@ pub fn error(message: &str) {
 }
 
 fn env_file(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    crate::env::var_os(name).map(PathBuf::from)
 }
 
 fn append(path: &PathBuf, text: &str) -> std::io::Result<()> {
@@ -67,7 +67,7 @@ pub fn summary(markdown: &str) {
     if !enabled() {
         return;
     }
-    if let Some(path) = env_file("GITHUB_STEP_SUMMARY")
+    if let Some(path) = env_file(EnvVars::GITHUB_STEP_SUMMARY)
         && let Err(err) = append(&path, markdown)
     {
         tracing::warn!(%err, "cannot write the step summary");
@@ -80,7 +80,7 @@ pub fn outputs(pairs: &[(&str, String)]) {
     if !enabled() {
         return;
     }
-    let Some(path) = env_file("GITHUB_OUTPUT") else {
+    let Some(path) = env_file(EnvVars::GITHUB_OUTPUT) else {
         return;
     };
     let mut text = String::new();

@@ -11,10 +11,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "dbrelease", version, propagate_version = true)]
 #[command(
-    after_help = "Start with `dbrelease build --help`; consumers start with `dbrelease fetch --help`. Exit codes: 0 success, \
-1 unexpected failure, 2 usage or configuration error, 3 problem with the source database, \
-4 cannot write the output directory, 5 a remote (GitHub, S3, download) failed, 6 refused \
-to change published data. 1 also means bytes that do not match their manifest."
+    after_help = format!(
+        "Start with `dbrelease build --help`; consumers start with `dbrelease fetch --help`.\n\n{}",
+        crate::error::exit_codes_help()
+    )
 )]
 pub struct Cli {
     /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides it.
@@ -153,6 +153,11 @@ pub struct FetchArgs {
     /// Also copy the files here: a file path for one file, a folder for several.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<PathBuf>,
+
+    /// Replace files in --out that this fetch did not put there (by default such a file is
+    /// left alone and the fetch fails).
+    #[arg(long)]
+    pub force: bool,
 
     /// Gunzip the database into the cache (checked against the manifest) and print that path.
     #[arg(long)]

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::manifest::{ArtifactKind, Manifest, TableInfo};
+use dbrelease_manifest::{ArtifactKind, Manifest, TableInfo};
 
 /// One table's rows before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -172,7 +172,7 @@ pub fn data_section(manifest: &Manifest, comparison: &Comparison, download_base:
                 .map(|t| t.rows.to_string())
                 .unwrap_or_default(),
             change = delta.map(TableDelta::delta_text).unwrap_or_default(),
-            size = crate::report::human_bytes(artifact.bytes),
+            size = crate::render::build::human_bytes(artifact.bytes),
             sha = artifact.sha256,
         ));
     }
@@ -206,7 +206,7 @@ pub fn data_section(manifest: &Manifest, comparison: &Comparison, download_base:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Artifact, Column, Generator, Source};
+    use dbrelease_manifest::{Artifact, Column, Generator, Source};
 
     fn table(name: &str, rows: u64, columns: &[(&str, &str)]) -> Artifact {
         Artifact {

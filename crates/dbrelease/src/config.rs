@@ -386,8 +386,8 @@ fn read_config_file(path: &Path) -> Result<ConfigFile> {
 }
 
 fn source_date_epoch_from_env() -> Result<Option<i64>> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse::<i64>().map(Some).map_err(|_| {
+    match crate::env::var(crate::env::EnvVars::SOURCE_DATE_EPOCH) {
+        Some(value) if !value.trim().is_empty() => value.trim().parse::<i64>().map(Some).map_err(|_| {
             Error::Config(format!(
                 "SOURCE_DATE_EPOCH must be whole seconds since 1970 (e.g. `git log -1 --format=%ct`), got {value:?}"
             ))
@@ -403,11 +403,43 @@ pub fn resolve(
     args: &BuildArgs,
     source_date_epoch: Option<i64>,
 ) -> Result<BuildConfig> {
+    resolve_with(file, base, args, source_date_epoch, Database::Required)
+}
+
+/// Whether a command needs the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// `build`, `publish`: refuse a config without one.
+    Required,
+    /// `republish`: only read when a file must be rebuilt; an empty path when none is given.
+    IfNeeded,
+}
+
+/// Reads and validates the configuration for `republish`, which opens the database only when
+/// a file must be rebuilt (mirroring GitHub to S3 needs none).
+pub fn load_republish_config(args: &BuildArgs) -> Result<BuildConfig> {
+    let file = read_config_file(&args.config)?;
+    let base = args
+        .config
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    resolve_with(file, &base, args, source_date_epoch_from_env()?, Database::IfNeeded)
+}
+
+fn resolve_with(
+    file: ConfigFile,
+    base: &Path,
+    args: &BuildArgs,
+    source_date_epoch: Option<i64>,
+    need: Database,
+) -> Result<BuildConfig> {
     let dataset = file.dataset;
     validate_dataset_name(&dataset.name)?;
     let database = match (&args.db, &dataset.database) {
         (Some(flag), _) => flag.clone(),
         (None, Some(configured)) => base.join(configured),
+        (None, None) if need == Database::IfNeeded => PathBuf::new(),
         (None, None) => {
             return Err(Error::Config(
                 "no database given: set `database` under [dataset] in the config or pass --db PATH"
@@ -518,14 +550,14 @@ fn resolve_extra_file(extra: ExtraFileSection, base: &Path) -> Result<ExtraFile>
                 Error::Config(format!("files: {} has no file name", extra.path.display()))
             })?,
     };
-    if !crate::naming::is_safe_artifact_name(&name) {
+    if !dbrelease_manifest::names::is_safe_file_name(&name) {
         return Err(Error::Config(format!(
             "files: artifact name {name:?} is not a safe file name: use letters, digits and '-_.' (set `name`)"
         )));
     }
     let media_type = extra
         .media_type
-        .unwrap_or_else(|| crate::naming::media_type_for(&name).to_string());
+        .unwrap_or_else(|| dbrelease_manifest::names::media_type_for(&name).to_string());
     Ok(ExtraFile {
         path,
         name,

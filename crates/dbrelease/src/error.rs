@@ -2,6 +2,47 @@
 
 use std::path::{Path, PathBuf};
 
+/// Every exit code and what it means: the one table that `--help` prints and the README's
+/// "Exit codes" section is checked against (`tests/docs.rs`).
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (0, "success"),
+    (
+        EXIT_FAILURE,
+        "bytes that do not match their manifest (`verify`, `fetch`), or an unexpected failure (a bug, or an environment problem not covered below)",
+    ),
+    (
+        EXIT_CONFIG,
+        "usage or configuration error (bad flag, unreadable or invalid `dbrelease.toml`, unknown table or column named in it, missing token, a file `fetch --out` would overwrite)",
+    ),
+    (
+        EXIT_SOURCE,
+        "the source database cannot be released as it is (missing, not DuckDB, corrupt, newer storage format, locked by a writer, pending WAL, no tables, a value that cannot be exported exactly)",
+    ),
+    (
+        EXIT_OUTPUT,
+        "a local file cannot be written: the output directory, the `fetch` cache or `--out` (not a directory, no permission, disk full)",
+    ),
+    (
+        EXIT_REMOTE,
+        "a remote failed (bad token, repository or release not found, missing permission, retries exhausted, verification after upload failed; `fetch --offline` with nothing cached)",
+    ),
+    (
+        EXIT_REFUSED,
+        "publish refused to change published data (differs without `--replace`, immutable release, tables shrank without `--allow-regression`)",
+    ),
+];
+
+/// The exit-code table as `--help` prints it.
+pub fn exit_codes_help() -> String {
+    let mut text = String::from("Exit codes:
+");
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code}  {}
+", meaning.replace('`', "")));
+    }
+    text
+}
+
 /// Exit code for usage and configuration mistakes (clap uses 2 as well).
 pub const EXIT_CONFIG: i32 = 2;
 /// Exit code for a source database that cannot be released as it is.
@@ -89,6 +130,17 @@ impl Error {
         Error::Output {
             path: path.to_path_buf(),
             message: format!("cannot write ({err}); {advice}"),
+        }
+    }
+}
+
+impl From<dbrelease_remote::Error> for Error {
+    fn from(err: dbrelease_remote::Error) -> Self {
+        match err {
+            dbrelease_remote::Error::Usage(message) => Error::Config(message),
+            dbrelease_remote::Error::Remote(message) => Error::Remote(message),
+            dbrelease_remote::Error::Integrity(message) => Error::Integrity(message),
+            dbrelease_remote::Error::Local { path, message } => Error::Output { path, message },
         }
     }
 }

@@ -1,119 +1,84 @@
 //! dbrelease: publish a DuckDB database as a versioned, checksummed data release.
 //!
-//! The run reads as one pipeline: config → snapshot → artifacts → manifest (this crate's
-//! `build`), then plan → execute → verify for the publish targets.
+//! The data moves one way: `config` + flags + environment → [`options`] (resolved once) →
+//! [`build`] (DuckDB snapshot → Parquet, gzip, manifest) → [`plan`] (a pure diff against what a
+//! target holds) → [`target`] (one executor; GitHub and S3 behind one trait) → verify →
+//! [`render`]. [`commands`] reads as the table of contents of each run. The manifest types live
+//! in `dbrelease-manifest`, the HTTP reading side (fetch, verify over HTTP, the GitHub client)
+//! in `dbrelease-remote`.
 
 pub mod actions;
 pub mod build;
 pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod env;
 pub mod error;
-pub mod fetch;
-pub mod manifest;
-pub mod naming;
+pub mod options;
 pub mod plan;
-pub mod progress;
-pub mod publish;
-pub mod remote;
-pub mod report;
-pub mod verify;
+pub mod render;
+pub mod target;
 
 use std::io::IsTerminal;
+
+use dbrelease_remote::fetch::FetchOutcome;
+use dbrelease_remote::progress::Progress;
+use serde::Serialize;
 
 use cli::{Cli, Command};
 use error::Result;
 
 /// Runs the parsed command line; the caller maps the error to an exit code.
 pub fn run(cli: &Cli) -> Result<()> {
+    let progress = |json: bool| Progress::new(!cli.quiet && !json && std::io::stderr().is_terminal());
     match &cli.command {
         Command::Build(args) => {
-            let config = config::load_build_config(args)?;
-            let show_progress = !cli.quiet && !args.json && std::io::stderr().is_terminal();
-            let outcome = build::run_build(&config, &progress::Progress::new(show_progress))?;
+            let outcome = commands::build::run(args, &progress(args.json))?;
             if args.json {
-                print!("{}", report::build_json(&outcome));
+                print!("{}", render::build::build_json(&outcome));
             } else {
-                print!("{}", report::build_table(&outcome));
+                print!("{}", render::build::build_table(&outcome));
             }
-            Ok(())
         }
         Command::Publish(args) => {
-            let json = args.build.json;
-            let show_progress = !cli.quiet && !json && std::io::stderr().is_terminal();
-            let report = publish::run_publish(args, &progress::Progress::new(show_progress))?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serializes")
-                );
-            } else {
-                print!("{}", publish::report_table(&report));
-            }
-            Ok(())
-        }
-        Command::Fetch(args) => {
-            let show_progress = !cli.quiet && !args.json && std::io::stderr().is_terminal();
-            match fetch::run_fetch(args, progress::Progress::new(show_progress))? {
-                fetch::FetchOutcome::Files(report) if args.json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serializes")
-                ),
-                fetch::FetchOutcome::Files(report) => print!("{}", fetch::paths_text(&report)),
-                fetch::FetchOutcome::List(list) if args.json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).expect("list serializes")
-                ),
-                fetch::FetchOutcome::List(list) => print!("{}", fetch::list_text(&list)),
-            }
-            Ok(())
+            let report = commands::publish::run(args, &progress(args.build.json))?;
+            print_report(args.build.json, &report, render::publish::report_table);
         }
         Command::Republish(args) => {
-            let json = args.build.json;
-            let show_progress = !cli.quiet && !json && std::io::stderr().is_terminal();
-            let report =
-                publish::republish::run_republish(args, &progress::Progress::new(show_progress))?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serializes")
-                );
-            } else {
-                print!("{}", publish::republish::report_text(&report));
-            }
-            Ok(())
+            let report = commands::republish::run(args, &progress(args.build.json))?;
+            print_report(args.build.json, &report, commands::republish::report_text);
         }
         Command::Verify(args) => {
-            let checks = verify::run_verify(args)?;
-            actions::summary(&verify::summary_markdown(&checks));
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&checks).expect("checks serialize")
-                );
-            } else {
-                print!("{}", verify::report_text(&checks));
-            }
-            let problems: Vec<String> = checks
-                .iter()
-                .flat_map(|c| c.problems.iter().map(move |p| format!("{}: {p}", c.target)))
-                .collect();
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(error::Error::Integrity(format!(
-                    "release {} does not match its manifest ({} problems):\n  {}",
-                    args.tag,
-                    problems.len(),
-                    problems.join("\n  ")
-                )))
-            }
+            let checks = commands::verify::run(args)?;
+            print_report(args.json, &checks, |c: &Vec<_>| render::verify::report_text(c));
+            commands::verify::verdict(&args.tag, &checks)?;
         }
+        Command::Fetch(args) => match commands::fetch::run(args, progress(args.json))? {
+            FetchOutcome::Files(report) => {
+                print_report(args.json, &report, dbrelease_remote::fetch::paths_text)
+            }
+            FetchOutcome::List(list) => {
+                print_report(args.json, &list, dbrelease_remote::fetch::list_text)
+            }
+        },
         Command::ManifestSchema => {
-            let schema =
-                serde_json::to_string_pretty(&manifest::json_schema()).expect("schema serializes");
+            let schema = serde_json::to_string_pretty(&dbrelease_manifest::json_schema())
+                .expect("schema serializes");
             println!("{schema}");
-            Ok(())
         }
+    }
+    Ok(())
+}
+
+/// Prints `report` as pretty JSON with `--json`, else as `text` renders it.
+fn print_report<T: Serialize>(json: bool, report: &T, text: impl Fn(&T) -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("reports serialize")
+        );
+    } else {
+        print!("{}", text(report));
     }
 }

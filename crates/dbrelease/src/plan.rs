@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use dbrelease_manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
 
 /// Prefix of the temporary names a replacement is uploaded under before the swap.
 pub const TEMP_PREFIX: &str = "dbrelease-tmp-";
@@ -182,7 +182,7 @@ pub fn local_files(manifest: &Manifest, metadata: &[(&str, u64, String)]) -> Vec
                 name: name.to_string(),
                 bytes: *bytes,
                 sha256: sha256.clone(),
-                media_type: crate::naming::media_type_for(name).to_string(),
+                media_type: dbrelease_manifest::names::media_type_for(name).to_string(),
                 metadata: true,
             });
         }

@@ -701,12 +701,9 @@ fn assert_follows_schema(spec: &serde_json::Value, schema: &str, value: &serde_j
 #[test]
 fn the_fake_and_the_client_follow_githubs_openapi_description() {
     let Some(spec_path) = std::env::var_os("DBRELEASE_GITHUB_OPENAPI") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide DBRELEASE_GITHUB_OPENAPI (api.github.com.json from @octokit/openapi)"
-        );
-        eprintln!(
-            "skipped: set DBRELEASE_GITHUB_OPENAPI to @octokit/openapi's generated/api.github.com.json"
+        skip(
+            "the_fake_and_the_client_follow_githubs_openapi_description",
+            "DBRELEASE_GITHUB_OPENAPI (scripts/test.sh sets it) is not set",
         );
         return;
     };

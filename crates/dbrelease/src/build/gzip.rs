@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use flate2::{Compress, Compression, FlushCompress, Status};
 use sha2::{Digest, Sha256};
 
-use super::hashing::{Digested, HashingWriter};
+use dbrelease_remote::hashing::{Digested, HashingWriter};
 
 /// Chunk size: part of the output format (changing it changes the bytes).
 const CHUNK: usize = 1 << 20;

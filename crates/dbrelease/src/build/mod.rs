@@ -5,7 +5,7 @@
 //! has a manifest.json always holds exactly what that manifest lists.
 
 pub mod gzip;
-pub mod hashing;
+
 pub mod parquet;
 pub mod source;
 pub mod types;
@@ -20,13 +20,13 @@ use tracing::{debug, info, warn};
 
 use crate::config::BuildConfig;
 use crate::error::{Error, Result};
-use crate::manifest::{
-    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, Generator, MANIFEST_FILE,
+use dbrelease_manifest::{
+    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, GENERATOR_NAME, Generator, MANIFEST_FILE,
     MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo, version_from_tag,
 };
-use crate::naming::{MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, unique_name};
-use crate::progress::Progress;
-use hashing::{Digested, HashingWriter, digest_bytes};
+use dbrelease_manifest::names::{MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, unique_name};
+use dbrelease_remote::progress::Progress;
+use dbrelease_remote::hashing::{Digested, HashingWriter, digest_bytes};
 use source::{FileHeader, Snapshot};
 
 /// Prefix of the staging folders inside the output directory.
@@ -306,7 +306,7 @@ fn assemble_manifest(
         version: config.tag.as_deref().map(version_from_tag),
         created_at: created_at(config.source_date_epoch),
         generator: Generator {
-            name: "dbrelease".into(),
+            name: GENERATOR_NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             duckdb_version: snapshot.duckdb_version.clone(),
         },
@@ -504,7 +504,11 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().map_err(|err| Error::output(path, &err))
 }
 
+/// The manifest an earlier build left in `out`, when dbrelease wrote it: only then are the files
+/// it lists ours to remove. `Manifest::parse` has checked that every name is a plain file name,
+/// so a planted `manifest.json` listing `../notes.txt` removes nothing outside `out`.
 fn read_previous_manifest(out: &Path) -> Option<Manifest> {
-    let text = std::fs::read_to_string(out.join(MANIFEST_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    let bytes = std::fs::read(out.join(MANIFEST_FILE)).ok()?;
+    let manifest = Manifest::parse(&bytes).ok()?;
+    (manifest.generator.name == GENERATOR_NAME).then_some(manifest)
 }

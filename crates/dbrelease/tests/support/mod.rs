@@ -75,7 +75,7 @@ pub fn sha256_file(path: &Path) -> String {
 }
 
 /// The manifest in a dist directory.
-pub fn manifest(dist: &Path) -> dbrelease::manifest::Manifest {
+pub fn manifest(dist: &Path) -> dbrelease_manifest::Manifest {
     serde_json::from_str(&std::fs::read_to_string(dist.join("manifest.json")).unwrap()).unwrap()
 }
 
@@ -92,6 +92,28 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Records that the calling test could not run: printed by the harness, and appended to
+/// `$DBRELEASE_SKIP_LOG`, which `scripts/test.sh` counts in its last line (and fails on in CI).
+/// Without the log (a bare `cargo test`) a skip fails the test: a skip is never a pass.
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("{test}: {reason}\n");
+    eprint!("skipped: {line}");
+    match std::env::var_os("DBRELEASE_SKIP_LOG") {
+        Some(path) => {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut file| file.write_all(line.as_bytes()))
+                .expect("the skip log is writable");
+        }
+        None => panic!(
+            "{test} cannot run: {reason}. Run scripts/test.sh, which installs what the tests need"
+        ),
+    }
+}
+
 /// True when `python3 -c "import duckdb"` works and it is 1.4.x (the fixture writer).
 pub fn python_duckdb_14() -> bool {
     let available = Command::new("python3")
@@ -102,9 +124,6 @@ pub fn python_duckdb_14() -> bool {
         .status()
         .map(|status| status.success())
         .unwrap_or(false);
-    if !available && std::env::var_os("CI").is_some() {
-        panic!("CI must install Python duckdb 1.4.x (pip install 'duckdb>=1.4,<1.5')");
-    }
     available
 }
 pub mod file_server;

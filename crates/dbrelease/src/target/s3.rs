@@ -1,5 +1,6 @@
-//! The S3 edge: versioned keys written create-only with server-verified checksums, a `latest/`
-//! alias by server-side copy, and `versions.json`, each step's manifest last.
+//! S3 as a [`Target`]: versioned keys written create-only with server-verified checksums; when
+//! finalizing, a `latest/` alias by server-side copy and `versions.json`, each step's manifest
+//! last. [`Bucket`] is the edge (one client per run); [`S3Target`] the release on it.
 
 use std::path::Path;
 use std::time::Instant;
@@ -13,17 +14,18 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-use tracing::info;
 
-use super::AssetReport;
+use dbrelease_manifest::versions::{VERSIONS_FILE, VersionEntry, VersionsIndex};
+use dbrelease_manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE, sums};
+use dbrelease_remote::http::{self, Failure, RetryPolicy};
+use dbrelease_remote::verify::{FileCheck, TargetCheck};
+
+use super::{ActionKind, AssetReport, Finalized, Inventory, Put, Staged, Target, TargetKind};
 use crate::config::S3Options;
 use crate::error::{Error, Result};
-use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
-use crate::plan::{self, AssetAction, LocalFile, RemoteAsset};
-use crate::verify::{FileCheck, TargetCheck};
+use crate::plan::{AssetPlan, Conflict, LocalFile, RemoteAsset};
 
 /// Cache-Control of versioned keys: their bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -34,43 +36,6 @@ const PARTS_IN_FLIGHT: usize = 6;
 /// User metadata key holding the object's hex sha256 (also for multipart objects, whose S3
 /// checksum is a checksum of part checksums).
 const SHA256_META: &str = "sha256";
-
-/// `versions.json`: every published version, so clients resolve versions without GitHub.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VersionsIndex {
-    /// Newest last.
-    pub versions: Vec<VersionEntry>,
-}
-
-/// One published version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VersionEntry {
-    /// Tag.
-    pub tag: String,
-    /// When it was built.
-    pub created_at: String,
-    /// sha256 of its manifest.json.
-    pub manifest_sha256: String,
-    /// URL of its manifest.json.
-    pub manifest_url: String,
-    /// URL prefix of its artifacts.
-    pub base_url: String,
-}
-
-/// What the S3 step did.
-#[derive(Debug, Clone, Serialize)]
-pub struct S3Report {
-    /// Bucket.
-    pub bucket: String,
-    /// Versioned prefix, e.g. `data/v1.0.0/`.
-    pub prefix: String,
-    /// Per key.
-    pub assets: Vec<AssetReport>,
-    /// URL of the versioned manifest.
-    pub manifest_url: String,
-    /// True when nothing had to change.
-    pub up_to_date: bool,
-}
 
 /// Builds a client from the AWS default chain plus the config's overrides.
 async fn client(options: &S3Options) -> Client {
@@ -117,6 +82,22 @@ fn found<T, E: ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+/// A failed S3 call for the one retry loop: client errors (4xx but 408/429) are final, the rest
+/// (5xx, timeouts, dropped connections) worth another attempt.
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    bucket: &str,
+    err: SdkError<E>,
+) -> Failure<Error> {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match status {
+        Some(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+            Failure::Fatal(s3_error(what, bucket, err))
+        }
+        _ => Failure::transient(s3_error(what, bucket, err).to_string()),
+    }
+}
+
 fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     what: &str,
     bucket: &str,
@@ -157,13 +138,14 @@ fn s3_error<E: ProvideErrorMetadata + std::fmt::Debug>(
 pub struct Bucket {
     client: Client,
     options: S3Options,
+    retry: RetryPolicy,
 }
 
 impl Bucket {
     /// A client for `options` from the AWS default chain plus the config's overrides, checked
     /// against the bucket: a missing bucket, wrong region or bad credentials fail here, before
     /// any target (GitHub included) is written.
-    pub async fn connect(options: &S3Options) -> Result<Bucket> {
+    pub async fn connect(options: &S3Options, retry: &RetryPolicy) -> Result<Bucket> {
         let client = client(options).await;
         client
             .head_bucket()
@@ -183,6 +165,7 @@ impl Bucket {
         Ok(Bucket {
             client,
             options: options.clone(),
+            retry: retry.clone(),
         })
     }
 
@@ -429,36 +412,34 @@ impl Bucket {
                 // Shared, not copied, between retries.
                 let part = bytes::Bytes::from(part);
                 let part_number = index as i32 + 1;
-                let mut last_error = None;
                 // Each part is retried on its own; the body is in memory, so a retry re-sends it.
-                for _ in 0..3 {
-                    match self
-                        .client
-                        .upload_part()
-                        .bucket(&self.options.bucket)
-                        .key(key)
-                        .upload_id(upload_id)
-                        .part_number(part_number)
-                        .checksum_sha256(&checksum)
-                        .body(ByteStream::from(part.clone()))
-                        .send()
-                        .await
-                    {
-                        Ok(uploaded) => {
-                            return Ok(CompletedPart::builder()
-                                .part_number(part_number)
-                                .set_e_tag(uploaded.e_tag().map(str::to_string))
-                                .checksum_sha256(checksum.clone())
-                                .build());
-                        }
-                        Err(err) => last_error = Some(err),
-                    }
-                }
-                Err(s3_error(
-                    &format!("uploading part {part_number} of {key}"),
-                    &self.options.bucket,
-                    last_error.expect("at least one attempt"),
-                ))
+                let what = format!("uploading part {part_number} of {key}");
+                http::retry(
+                    &self.retry,
+                    &what,
+                    || async {
+                        self.client
+                            .upload_part()
+                            .bucket(&self.options.bucket)
+                            .key(key)
+                            .upload_id(upload_id)
+                            .part_number(part_number)
+                            .checksum_sha256(&checksum)
+                            .body(ByteStream::from(part.clone()))
+                            .send()
+                            .await
+                            .map(|uploaded| {
+                                CompletedPart::builder()
+                                    .part_number(part_number)
+                                    .set_e_tag(uploaded.e_tag().map(str::to_string))
+                                    .checksum_sha256(checksum.clone())
+                                    .build()
+                            })
+                            .map_err(|err| classify(&what, &self.options.bucket, err))
+                    },
+                    |exhausted| Error::Remote(format!("S3: {what} {exhausted}")),
+                )
+                .await
             })
             .buffered(PARTS_IN_FLIGHT)
             .collect()
@@ -554,9 +535,9 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 fn index_key(options: &S3Options) -> String {
     let prefix = options.prefix.trim_matches('/');
     if prefix.is_empty() {
-        "versions.json".to_string()
+        VERSIONS_FILE.to_string()
     } else {
-        format!("{prefix}/versions.json")
+        format!("{prefix}/{VERSIONS_FILE}")
     }
 }
 
@@ -565,15 +546,20 @@ pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Mani
     let Some(bytes) = target.get(&index_key(&target.options)).await? else {
         return Ok(None);
     };
-    let index: VersionsIndex = serde_json::from_slice(&bytes).unwrap_or_default();
-    let Some(previous) = index.versions.iter().rev().find(|v| v.tag != tag) else {
+    let index = VersionsIndex::parse(&bytes).map_err(|err| {
+        Error::Remote(format!(
+            "S3: {} {err}; move it away or fix it",
+            index_key(&target.options)
+        ))
+    })?;
+    let Some(previous) = index.newest_other_than(tag) else {
         return Ok(None);
     };
     let key = target.key(&previous.tag, MANIFEST_FILE);
     let manifest = target
         .get(&key)
         .await?
-        .and_then(|bytes| super::readable_manifest(&target.url(&key), &bytes));
+        .and_then(|bytes| crate::commands::readable_manifest(&target.url(&key), &bytes));
     Ok(manifest)
 }
 
@@ -615,13 +601,10 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
     let index: Option<VersionsIndex> = target
         .get(&index_key(options))
         .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        .and_then(|bytes| VersionsIndex::parse(&bytes).ok());
     let mut problems = Vec::new();
     let actual = hex::encode(Sha256::digest(&manifest_bytes));
-    match index
-        .as_ref()
-        .and_then(|i| i.versions.iter().find(|v| v.tag == tag))
-    {
+    match index.as_ref().and_then(|i| i.find(tag)) {
         Some(entry) if entry.manifest_sha256 != actual => problems.push(format!(
             "{manifest_key} has sha256 {actual}, versions.json records {}",
             entry.manifest_sha256
@@ -629,14 +612,10 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
         Some(_) => {}
         None => problems.push(format!("versions.json does not list {tag}")),
     }
-    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+    let manifest = match Manifest::parse(&manifest_bytes) {
         Ok(manifest) => manifest,
         Err(err) => {
-            return Ok(TargetCheck::unreadable(
-                name,
-                tag,
-                format!("{manifest_key} is not a dbrelease manifest ({err})"),
-            ));
+            return Ok(TargetCheck::unreadable(name, tag, format!("{manifest_key} {err}")));
         }
     };
     let checks: Vec<Result<(FileCheck, Option<String>)>> =
@@ -681,8 +660,8 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
     match target.get(&target.key(tag, SHA256SUMS_FILE)).await? {
         None => problems.push(format!("{SHA256SUMS_FILE} is not published")),
         Some(bytes) => {
-            let listed = crate::verify::parse_sha256sums(&String::from_utf8_lossy(&bytes));
-            problems.extend(crate::verify::sums_problems(&manifest, &listed));
+            let listed = sums::parse(&String::from_utf8_lossy(&bytes));
+            problems.extend(sums::problems(&manifest, &listed));
             match target.get(&target.key(tag, DATAPACKAGE_FILE)).await? {
                 None => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
                 Some(datapackage) => {
@@ -707,202 +686,209 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
     })
 }
 
-/// Publishes the release under `{prefix}/{tag}/`, then `latest/`, then `versions.json`.
-pub async fn publish_s3(
-    bucket: &Bucket,
-    tag: &str,
-    manifest: &Manifest,
-    local: &[LocalFile],
-    out_dir: &Path,
-    replace: bool,
-    dry_run: bool,
-) -> Result<S3Report> {
-    let target = bucket;
-    let options = &bucket.options;
-    let mut remote = Vec::new();
-    for file in local {
-        if let Some((bytes, sha256)) = target.head(&target.key(tag, &file.name)).await? {
-            remote.push(RemoteAsset {
-                id: 0,
-                name: file.name.clone(),
-                bytes,
-                state: "uploaded".into(),
-                sha256,
-            });
+/// One tag's release under `{prefix}/{tag}/` on a bucket.
+pub struct S3Target<'a> {
+    bucket: &'a Bucket,
+    tag: String,
+    /// The manifest being published (its `created_at` orders versions.json).
+    manifest: &'a Manifest,
+    local: &'a [LocalFile],
+    /// The index as read by `inventory`.
+    index: VersionsIndex,
+}
+
+impl<'a> S3Target<'a> {
+    /// The release `tag` of `manifest` (files `local`) on `bucket`.
+    pub fn new(bucket: &'a Bucket, tag: &str, manifest: &'a Manifest, local: &'a [LocalFile]) -> Self {
+        S3Target {
+            bucket,
+            tag: tag.to_string(),
+            manifest,
+            local,
+            index: VersionsIndex::default(),
         }
-    }
-    let published: Option<Manifest> = match remote.iter().any(|a| a.name == MANIFEST_FILE) {
-        true => target
-            .get(&target.key(tag, MANIFEST_FILE))
-            .await?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
-        false => None,
-    };
-    let plan = plan::plan_assets(local, &remote, published.as_ref(), replace);
-    let manifest_url = target.url(&target.key(tag, MANIFEST_FILE));
-    let mut report = S3Report {
-        bucket: options.bucket.clone(),
-        prefix: target.key(tag, ""),
-        assets: plan
-            .actions
-            .iter()
-            .map(|action| AssetReport {
-                name: target.key(tag, action.name()),
-                action: action.kind().into(),
-                bytes: action.upload_bytes(),
-                seconds: 0.0,
-            })
-            .collect(),
-        manifest_url,
-        up_to_date: plan.is_noop(),
-    };
-    if dry_run {
-        return Ok(report);
-    }
-    if !plan.conflicts.is_empty() {
-        let mut text = format!(
-            "S3 already holds objects under {} that differ from this build:",
-            report.prefix
-        );
-        for conflict in &plan.conflicts {
-            text.push_str(&format!("\n  {}", conflict.describe("stored")));
-        }
-        text.push_str("\nPass --replace to overwrite them, or publish under a new tag.");
-        return Err(Error::Refused(text));
     }
 
-    let mut reports = Vec::new();
-    let is_metadata = |name: &str| local.iter().any(|f| f.name == name && f.metadata);
-    let run = |action: &AssetAction| {
-        let target = &target;
-        let action = action.clone();
-        async move {
-            let started = Instant::now();
-            let file = local
-                .iter()
-                .find(|f| f.name == action.name())
-                .expect("planned files are local");
-            let key = target.key(tag, &file.name);
-            match &action {
-                AssetAction::Upload { .. } => {
-                    target
-                        .put_file(&key, &out_dir.join(&file.name), file, true)
-                        .await?
-                }
-                // A PUT replaces an object atomically: readers see the old or the new bytes.
-                AssetAction::Replace { .. } => {
-                    target
-                        .put_file(&key, &out_dir.join(&file.name), file, false)
-                        .await?
-                }
-                AssetAction::Skip { .. } | AssetAction::DeleteLeftover { .. } => {}
-            }
-            info!(key = %key, action = action.kind(), "s3 object done");
-            Ok::<_, Error>(AssetReport {
-                name: key,
-                action: action.kind().into(),
-                bytes: action.upload_bytes(),
-                seconds: started.elapsed().as_secs_f64(),
-            })
+    async fn read_index(&self) -> Result<VersionsIndex> {
+        let key = index_key(&self.bucket.options);
+        match self.bucket.get(&key).await? {
+            Some(bytes) => VersionsIndex::parse(&bytes).map_err(|err| {
+                Error::Remote(format!("S3: {key} {err}; move it away or fix it"))
+            }),
+            None => Ok(VersionsIndex::default()),
         }
-    };
-    let data: Vec<&AssetAction> = plan
-        .actions
-        .iter()
-        .filter(|a| !is_metadata(a.name()))
-        .collect();
-    let results: Vec<Result<AssetReport>> = futures::stream::iter(data)
-        .map(&run)
-        .buffer_unordered(3)
-        .collect()
-        .await;
-    for result in results {
-        reports.push(result?);
     }
-    let data_files: Vec<&LocalFile> = local.iter().filter(|f| !f.metadata).collect();
-    target.verify(tag, &data_files).await?;
-    for action in plan.actions.iter().filter(|a| is_metadata(a.name())) {
-        reports.push(run(action).await?);
-    }
-    let all_files: Vec<&LocalFile> = local.iter().collect();
-    target.verify(tag, &all_files).await?;
 
-    let index_key = index_key(options);
-    let mut index: VersionsIndex = match target.get(&index_key).await? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-            Error::Remote(format!(
-                "S3: {index_key} is not a dbrelease versions index ({err}); move it away or fix it"
-            ))
-        })?,
-        None => VersionsIndex::default(),
-    };
-    // The manifest on S3 is the one that counts (an up-to-date run keeps the published one).
-    let manifest_key = target.key(tag, MANIFEST_FILE);
-    let published_manifest = target.get(&manifest_key).await?.unwrap_or_default();
-    let entry = VersionEntry {
-        tag: tag.to_string(),
-        created_at: serde_json::from_slice::<Manifest>(&published_manifest)
-            .map(|m| m.created_at)
-            .unwrap_or_else(|_| manifest.created_at.clone()),
-        manifest_sha256: hex::encode(Sha256::digest(&published_manifest)),
-        manifest_url: target.url(&manifest_key),
-        base_url: target.url(&target.key(tag, "")),
-    };
-    // `latest/` follows the newest version only: mirroring or repairing an older tag later
-    // must not move it back.
-    let newest = index
-        .versions
-        .iter()
-        .filter(|v| v.tag != tag)
-        .all(|v| v.created_at <= entry.created_at);
-    if options.latest && newest {
-        // Artifacts first, manifest last, each by server-side copy of the verified version.
-        for file in local {
-            let to = target.key("latest", &file.name);
-            let current = target.head(&to).await?;
+    /// `latest/` follows the newest version only, artifacts first and manifest last, each by
+    /// server-side copy of the verified version.
+    async fn move_latest(&self, entry: &VersionEntry, index: &VersionsIndex) -> Result<Vec<AssetReport>> {
+        let mut reports = Vec::new();
+        // Mirroring or repairing an older tag later must not move `latest/` back.
+        if !self.bucket.options.latest || !index.would_be_newest(entry) {
+            return Ok(reports);
+        }
+        for file in self.local {
+            let to = self.bucket.key("latest", &file.name);
+            let current = self.bucket.head(&to).await?;
             if current.as_ref().is_some_and(|(bytes, sha)| {
                 *bytes == file.bytes && sha.as_deref() == Some(file.sha256.as_str())
             }) {
                 continue;
             }
-            target.copy(&target.key(tag, &file.name), &to, file).await?;
+            self.bucket
+                .copy(&self.bucket.key(&self.tag, &file.name), &to, file)
+                .await?;
             reports.push(AssetReport {
                 name: to,
-                action: "copy".into(),
+                action: ActionKind::Copy,
                 bytes: 0,
                 seconds: 0.0,
             });
         }
+        Ok(reports)
+    }
+}
+
+impl Target for S3Target<'_> {
+    fn kind(&self) -> TargetKind {
+        TargetKind::S3
     }
 
-    let changed = match index.versions.iter_mut().find(|v| v.tag == tag) {
-        Some(existing) if *existing == entry => false,
-        Some(existing) => {
-            *existing = entry;
-            true
-        }
-        None => {
-            index.versions.push(entry);
-            // Newest last, by build time, whatever order versions were published in.
-            index
-                .versions
-                .sort_by(|a, b| a.created_at.cmp(&b.created_at));
-            true
-        }
-    };
-    if changed {
-        let bytes = serde_json::to_vec_pretty(&index).expect("index serializes");
-        target
-            .put_small(&index_key, bytes, "application/json")
-            .await?;
-        reports.push(AssetReport {
-            name: index_key,
-            action: "upload".into(),
-            bytes: 0,
-            seconds: 0.0,
-        });
+    fn describe(&self) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket.options.bucket,
+            self.bucket.key(&self.tag, "")
+        )
     }
-    report.up_to_date = report.up_to_date && !changed && reports.iter().all(|r| r.action == "skip");
-    report.assets = reports;
-    Ok(report)
+
+    fn locate(&self, name: &str) -> String {
+        self.bucket.key(&self.tag, name)
+    }
+
+    async fn inventory(&mut self) -> Result<Inventory> {
+        let mut assets = Vec::new();
+        for file in self.local {
+            if let Some((bytes, sha256)) = self.bucket.head(&self.bucket.key(&self.tag, &file.name)).await? {
+                assets.push(RemoteAsset {
+                    id: 0,
+                    name: file.name.clone(),
+                    bytes,
+                    state: dbrelease_remote::github::UPLOADED.into(),
+                    sha256,
+                });
+            }
+        }
+        let published = match assets.iter().any(|a| a.name == MANIFEST_FILE) {
+            true => {
+                let key = self.bucket.key(&self.tag, MANIFEST_FILE);
+                self.bucket
+                    .get(&key)
+                    .await?
+                    .and_then(|bytes| crate::commands::readable_manifest(&self.bucket.url(&key), &bytes))
+            }
+            false => None,
+        };
+        self.index = self.read_index().await?;
+        Ok(Inventory { assets, published })
+    }
+
+    fn pending(&self) -> bool {
+        // versions.json must list this tag; it is written last, so a run that stopped before it
+        // owes it.
+        self.index.find(&self.tag).is_none()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn conflict_message(&self, conflicts: &[Conflict]) -> String {
+        let mut text = format!(
+            "S3 already holds objects under {} that differ from this build:",
+            self.bucket.key(&self.tag, "")
+        );
+        for conflict in conflicts {
+            text.push_str(&format!("\n  {}", conflict.describe("stored")));
+        }
+        text.push_str("\nPass --replace to overwrite them, or publish under a new tag.");
+        text
+    }
+
+    async fn prepare(&mut self, _plan: &AssetPlan) -> Result<()> {
+        Ok(())
+    }
+
+    async fn remove(&self, asset: &RemoteAsset) -> Result<()> {
+        // S3 writes are atomic: an interrupted PUT leaves nothing behind, so nothing is planned
+        // here (an aborted multipart upload is aborted on the spot).
+        Err(Error::Remote(format!(
+            "S3: unexpected leftover {} in the plan",
+            asset.name
+        )))
+    }
+
+    async fn put(&self, file: &LocalFile, path: &Path, put: Put) -> Result<Option<Staged>> {
+        let key = self.bucket.key(&self.tag, &file.name);
+        // A PUT replaces an object atomically (readers see the old or the new bytes), so a
+        // replacement needs no staging; a new key is written create-only.
+        let create_only = put == Put::Create;
+        self.bucket.put_file(&key, path, file, create_only).await?;
+        Ok(None)
+    }
+
+    async fn swap(&self, _staged: &Staged) -> Result<()> {
+        Ok(())
+    }
+
+    async fn verify(&self, files: &[&LocalFile]) -> Result<()> {
+        self.bucket.verify(&self.tag, files).await
+    }
+
+    async fn finalize(&mut self) -> Result<Finalized> {
+        let mut index = self.read_index().await?;
+        // The manifest on S3 is the one that counts (an up-to-date run keeps the published one).
+        let manifest_key = self.bucket.key(&self.tag, MANIFEST_FILE);
+        let published_manifest = self.bucket.get(&manifest_key).await?.unwrap_or_default();
+        let entry = VersionEntry {
+            tag: self.tag.clone(),
+            created_at: Manifest::parse(&published_manifest)
+                .map(|m| m.created_at)
+                .unwrap_or_else(|_| self.manifest.created_at.clone()),
+            manifest_sha256: hex::encode(Sha256::digest(&published_manifest)),
+            manifest_url: self.bucket.url(&manifest_key),
+            base_url: self.bucket.url(&self.bucket.key(&self.tag, "")),
+        };
+        let mut assets = self.move_latest(&entry, &index).await?;
+        let changed = index.record(entry);
+        if changed {
+            let key = index_key(&self.bucket.options);
+            self.bucket
+                .put_small(&key, index.to_json(), "application/json")
+                .await?;
+            assets.push(AssetReport {
+                name: key,
+                action: ActionKind::Upload,
+                bytes: 0,
+                seconds: 0.0,
+            });
+        }
+        self.index = index;
+        Ok(Finalized {
+            changed: changed || !assets.is_empty(),
+            assets,
+        })
+    }
+
+    fn location(&self) -> Option<String> {
+        Some(self.bucket.url(&self.bucket.key(&self.tag, "")))
+    }
+
+    fn manifest_url(&self) -> String {
+        self.bucket.url(&self.bucket.key(&self.tag, MANIFEST_FILE))
+    }
+
+    fn is_draft(&self) -> bool {
+        false
+    }
 }

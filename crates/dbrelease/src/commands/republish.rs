@@ -14,16 +14,22 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use super::{Delivery, PublishReport, deliver, github_client, previous_manifest, s3};
+use dbrelease_manifest::{
+    Artifact, DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE, sums,
+};
+use dbrelease_remote::progress::Progress;
+use dbrelease_remote::reader::{Origin, Reader, Version};
+use dbrelease_remote::verify::{self, TargetCheck};
+
+use super::{Destinations, PublishReport, Release, deliver, previous_manifest};
 use crate::build;
-use crate::cli::{PublishArgs, RepublishArgs};
+use crate::cli::RepublishArgs;
 use crate::compare;
 use crate::error::{Error, Result};
-use crate::manifest::{Artifact, DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use crate::options::{self, Mode, OnConflict};
 use crate::plan;
-use crate::progress::Progress;
-use crate::remote::{Origin, Reader, Version};
-use crate::verify::{self, TargetCheck};
+use crate::target::github::NewRelease;
+use crate::target::s3::{self, Bucket};
 
 /// Where one file of the release came from.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +52,7 @@ pub struct RepublishReport {
 }
 
 /// Runs `dbrelease republish`.
-pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport> {
+pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport> {
     let tag = args.build.tag.clone().ok_or_else(|| {
         Error::Config("republish needs --tag TAG: the published release to repair or mirror".into())
     })?;
@@ -56,36 +62,24 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             "choose what to repair: --github and/or --s3 (to mirror a GitHub release to S3: --s3 with the repository configured)".into(),
         ));
     }
-    let publish_args = PublishArgs {
-        build: args.build.clone(),
-        targets: args.targets.clone(),
-        dry_run: args.dry_run,
-        replace: args.replace,
-        notes_file: None,
-        title: None,
-        prerelease: false,
-        draft: false,
-        // The data is the published data: there is nothing to guard against.
-        allow_regression: true,
-    };
-    let config = crate::config::load_build_config(&args.build)?;
+    // The database is only read when a file must be rebuilt: mirroring needs none.
+    let config = crate::config::load_republish_config(&args.build)?;
     // With --s3 alone, a configured repository is still where files are mirrored from.
-    let super::Targets {
-        repo,
-        s3: s3_options,
-    } = super::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
-    let client = repo.as_deref().map(github_client);
-    if github && !args.dry_run && !client.as_ref().is_some_and(|c| c.has_token()) {
+    let targets =
+        options::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
+    let retry = options::retry_policy();
+    let client = targets
+        .repo
+        .as_deref()
+        .map(|repo| options::github_client(repo, &retry));
+    let mode = Mode::from_flag(args.dry_run);
+    if github && mode == Mode::Apply && !client.as_ref().is_some_and(|c| c.has_token()) {
         return Err(Error::Config(
             "GITHUB_TOKEN (or GH_TOKEN) is not set: repairing a release needs a token with contents: write (use --dry-run to check without one)".into(),
         ));
     }
-    let runtime = crate::remote::runtime()?;
-    let retry = super::retry_policy_from_env();
-    let bucket = s3_options
-        .as_ref()
-        .map(|options| runtime.block_on(s3::Bucket::connect(options)))
-        .transpose()?;
+    let runtime = dbrelease_remote::runtime()?;
+    let bucket = super::publish::connect_s3(&runtime, &targets, &retry)?;
 
     // 1. The targets as they are, and the published manifest.
     let reader = client
@@ -94,7 +88,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     let github_version: Option<Version> = match &reader {
         Some(reader) => match runtime.block_on(reader.find_version(&tag)) {
             Ok(version) => version,
-            Err(Error::Integrity(message)) => {
+            Err(dbrelease_remote::Error::Integrity(message)) => {
                 info!("GitHub release {tag} is unusable as a source: {message}");
                 None
             }
@@ -104,7 +98,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     };
     let mut before = Vec::new();
     if github {
-        let name = format!("github {}", repo.as_deref().unwrap_or_default());
+        let name = format!("github {}", targets.repo.as_deref().unwrap_or_default());
         before.push(match (&reader, &github_version) {
             (Some(reader), Some(version)) => {
                 runtime.block_on(verify::verify_version(reader, name, version))?
@@ -128,7 +122,7 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
             None => return Err(not_published(&tag)),
         },
     };
-    let manifest: Manifest = crate::remote::parse_manifest(
+    let manifest: Manifest = dbrelease_remote::reader::parse_manifest(
         &format!("the published manifest of {tag}"),
         &manifest_bytes,
     )?;
@@ -136,6 +130,9 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     // 2. Every file of the published manifest, byte-identical, in --out.
     let out = &config.out_dir;
     std::fs::create_dir_all(out).map_err(|err| Error::output(out, &err))?;
+    if let Some(dir) = unsafe_out_entry(&manifest, out) {
+        return Err(dir);
+    }
     let mut gather = Gather {
         runtime: &runtime,
         tag: &tag,
@@ -155,28 +152,59 @@ pub fn run_republish(args: &RepublishArgs, progress: &Progress) -> Result<Republ
     let sources = gather.sources;
     let local = plan::local_files(&manifest, &metadata);
 
-    // 3. The same plan and upload steps as publish.
-    let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
+    // 3. The same plan and upload steps as publish. The data is the published data: there is
+    // no regression to guard against, only the comparison to report.
+    let previous =
+        runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
     let comparison = compare::compare(previous.as_ref(), &manifest);
-    let publish = deliver(
-        &runtime,
-        Delivery {
-            tag: &tag,
-            manifest: &manifest,
-            local: &local,
-            out_dir: out,
-            comparison,
-            notes: "",
-            github: if github { repo.zip(client) } else { None },
-            s3: bucket.as_ref(),
-        },
-        &publish_args,
-    )?;
+    let release = Release {
+        tag: &tag,
+        manifest: &manifest,
+        local: &local,
+        out_dir: out,
+    };
+    let github_destination = client.filter(|_| github).map(|client| {
+        // Only used if the release vanished entirely; its notes are regenerated.
+        let base = options::github_download_base(client.repo(), &tag);
+        let data_notes = compare::data_section(&manifest, &comparison, &base);
+        let new = NewRelease {
+            title: tag.clone(),
+            notes: data_notes.clone(),
+            data_notes,
+            prerelease: false,
+            keep_draft: false,
+            target_commitish: options::release_commit(),
+        };
+        (client, new)
+    });
+    let destinations = Destinations {
+        github: github_destination,
+        s3: bucket.as_ref(),
+        mode,
+        on_conflict: OnConflict::from_flag(args.replace),
+    };
+    let publish = deliver(&runtime, &release, destinations, comparison)?;
     Ok(RepublishReport {
         before,
         sources,
         publish,
     })
+}
+
+/// `--out` is about to receive files named by a published manifest: names were checked when it
+/// was parsed, so this only guards against a symlink planted where a file will be written.
+fn unsafe_out_entry(manifest: &Manifest, out: &Path) -> Option<Error> {
+    manifest
+        .artifacts
+        .iter()
+        .map(|a| out.join(&a.name))
+        .find(|path| path.is_symlink())
+        .map(|path| {
+            Error::Config(format!(
+                "{} is a symbolic link; republish writes only plain files into --out: remove it",
+                path.display()
+            ))
+        })
 }
 
 fn not_published(tag: &str) -> Error {
@@ -191,7 +219,7 @@ struct Gather<'a> {
     out: &'a Path,
     reader: Option<&'a Reader>,
     github: Option<&'a Version>,
-    s3: Option<&'a s3::Bucket>,
+    s3: Option<&'a Bucket>,
     config: &'a crate::config::BuildConfig,
     progress: &'a Progress,
     /// A rebuild made on first need: its folder (inside --out) and manifest.
@@ -232,8 +260,8 @@ impl Gather<'_> {
                     self.found(&artifact.name, "github");
                     return Ok(());
                 }
-                Err(Error::Integrity(message)) => info!("{message}"),
-                Err(err) => return Err(err),
+                Err(dbrelease_remote::Error::Integrity(message)) => info!("{message}"),
+                Err(err) => return Err(err.into()),
             }
         }
         if let Some(bucket) = self.s3 {
@@ -257,6 +285,12 @@ impl Gather<'_> {
             let _ = std::fs::remove_file(&part);
         }
         if self.rebuilt.is_none() {
+            if self.config.database.as_os_str().is_empty() {
+                return Err(Error::Config(format!(
+                    "{} of {} is missing or damaged on every target; to rebuild it, give the database with --db or `database` under [dataset]",
+                    artifact.name, self.tag
+                )));
+            }
             let dir = tempfile::Builder::new()
                 .prefix(".dbrelease-rebuild-")
                 .tempdir_in(self.out)
@@ -301,7 +335,7 @@ impl Gather<'_> {
         let manifest_sha = hex::encode(Sha256::digest(manifest_bytes));
         let published_sums = self.small(SHA256SUMS_FILE)?;
         let listed_sha = |sums: &[u8], name: &str| {
-            verify::parse_sha256sums(&String::from_utf8_lossy(sums))
+            sums::parse(&String::from_utf8_lossy(sums))
                 .into_iter()
                 .find(|(_, n)| n == name)
                 .map(|(sha, _)| sha)
@@ -339,8 +373,8 @@ impl Gather<'_> {
                 ])
                 .into_bytes()
         });
-        let listed = verify::parse_sha256sums(&String::from_utf8_lossy(&sums));
-        let problems = verify::sums_problems(manifest, &listed);
+        let listed = sums::parse(&String::from_utf8_lossy(&sums));
+        let problems = sums::problems(manifest, &listed);
         if !problems.is_empty() {
             return Err(Error::Integrity(format!(
                 "the published {SHA256SUMS_FILE} of {} disagrees with its manifest: {}",
@@ -400,19 +434,19 @@ fn rename(from: &Path, to: &Path) -> Result<()> {
 
 /// Size and sha256 of a file, or None when it cannot be read.
 fn hash_of(path: &Path) -> Option<(u64, String)> {
-    let digest = crate::build::hashing::hash_file(path).ok()?;
+    let digest = dbrelease_remote::hashing::hash_file(path).ok()?;
     Some((digest.bytes, digest.sha256))
 }
 
 /// The report as text.
 pub fn report_text(report: &RepublishReport) -> String {
     let mut text = String::from("before:\n");
-    text.push_str(&verify::report_text(&report.before));
+    text.push_str(&crate::render::verify::report_text(&report.before));
     text.push_str("files from:");
     for sourced in &report.sources {
         text.push_str(&format!(" {} ({})", sourced.name, sourced.source));
     }
     text.push_str("\n\n");
-    text.push_str(&super::report_table(&report.publish));
+    text.push_str(&crate::render::publish::report_table(&report.publish));
     text
 }

@@ -1,13 +1,14 @@
-//! `dbrelease verify`: read a published release back and check it against its own manifest:
+//! Verify a release served over HTTP against its own manifest:
 //! every listed artifact present with its size and sha256 (streamed, never stored), the
 //! metadata files present and consistent, and (GitHub) downloads that answer Range requests.
 
 use futures::StreamExt;
 use serde::Serialize;
 
+use dbrelease_manifest::{DATAPACKAGE_FILE, SHA256SUMS_FILE, sums};
+
 use crate::error::{Error, Result};
-use crate::manifest::{DATAPACKAGE_FILE, Manifest, SHA256SUMS_FILE};
-use crate::remote::{Origin, Reader, RemoteFile, Version};
+use crate::reader::{Origin, Reader, RemoteFile, Version};
 
 /// Files checked at once: enough to hide latency on many small Parquet files.
 const CONCURRENCY: usize = 3;
@@ -51,46 +52,6 @@ impl TargetCheck {
             problems: vec![problem],
         }
     }
-}
-
-/// Runs `dbrelease verify` on every target asked for.
-pub fn run_verify(args: &crate::cli::VerifyArgs) -> Result<Vec<TargetCheck>> {
-    if !args.targets.github && !args.targets.s3 && args.url.is_none() {
-        return Err(Error::Config(
-            "choose what to verify: --github, --s3 and/or --url BASE".into(),
-        ));
-    }
-    let config = crate::config::load_target_config(
-        args.config
-            .as_deref()
-            .unwrap_or(std::path::Path::new("dbrelease.toml")),
-        args.config.is_some(),
-    )?;
-    let crate::publish::Targets { repo, s3 } =
-        crate::publish::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
-    let repo = repo.filter(|_| args.targets.github);
-    let runtime = crate::remote::runtime()?;
-    let retry = crate::publish::retry_policy_from_env();
-    runtime.block_on(async {
-        let mut checks = Vec::new();
-        if let Some(repo) = repo {
-            let reader = Reader::new(
-                Origin::GitHub(crate::publish::github_client(&repo)),
-                retry.clone(),
-            );
-            checks.push(verify_http(&reader, format!("github {repo}"), &args.tag).await?);
-        }
-        if let Some(options) = s3 {
-            let bucket = crate::publish::s3::Bucket::connect(&options).await?;
-            checks.push(crate::publish::s3::verify_version(&bucket, &args.tag).await?);
-        }
-        if let Some(url) = &args.url {
-            let base = url.trim_end_matches('/').to_string();
-            let reader = Reader::new(Origin::Url(base.clone()), retry.clone());
-            checks.push(verify_http(&reader, base, &args.tag).await?);
-        }
-        Ok(checks)
-    })
 }
 
 /// Checks a release served over HTTP (GitHub or a URL prefix).
@@ -206,8 +167,8 @@ async fn check_metadata(reader: &Reader, version: &Version) -> Result<Vec<String
     let Some(sums) = sums else {
         return Ok(problems);
     };
-    let listed = parse_sha256sums(&sums);
-    problems.extend(sums_problems(&version.manifest, &listed));
+    let listed = sums::parse(&sums);
+    problems.extend(sums::problems(&version.manifest, &listed));
     match location(DATAPACKAGE_FILE) {
         None => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
         Some(location) => {
@@ -224,104 +185,4 @@ async fn check_metadata(reader: &Reader, version: &Version) -> Result<Vec<String
         }
     }
     Ok(problems)
-}
-
-/// `(sha256, name)` pairs of a `sha256sum` file.
-pub fn parse_sha256sums(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|line| line.split_once("  ").or_else(|| line.split_once(" *")))
-        .map(|(sha, name)| (sha.trim().to_string(), name.trim().to_string()))
-        .collect()
-}
-
-/// Where SHA256SUMS disagrees with the manifest.
-pub fn sums_problems(manifest: &Manifest, listed: &[(String, String)]) -> Vec<String> {
-    manifest
-        .artifacts
-        .iter()
-        .filter_map(
-            |artifact| match listed.iter().find(|(_, name)| *name == artifact.name) {
-                Some((sha, _)) if *sha == artifact.sha256 => None,
-                Some((sha, _)) => Some(format!(
-                    "{SHA256SUMS_FILE} lists {} with sha256 {sha}, the manifest {}",
-                    artifact.name, artifact.sha256
-                )),
-                None => Some(format!("{SHA256SUMS_FILE} does not list {}", artifact.name)),
-            },
-        )
-        .collect()
-}
-
-/// The checks as a Markdown step summary (GitHub Actions).
-pub fn summary_markdown(targets: &[TargetCheck]) -> String {
-    let mut text = String::new();
-    for target in targets {
-        let verdict = if target.problems.is_empty() {
-            "verified"
-        } else {
-            "MISMATCH"
-        };
-        text.push_str(&format!(
-            "### dbrelease verify {} {}: {verdict}\n\n| file | bytes | sha256 | result |\n|---|---:|---|---|\n",
-            target.target, target.tag
-        ));
-        for file in &target.files {
-            text.push_str(&format!(
-                "| {} | {} | `{}` | {} |\n",
-                file.name,
-                file.bytes,
-                file.sha256,
-                if file.ok { "ok" } else { "**mismatch**" }
-            ));
-        }
-        for problem in &target.problems {
-            text.push_str(&format!("\n- {problem}"));
-        }
-        text.push_str("\n\n");
-    }
-    text
-}
-
-/// The checks as text: one line per file, then the problems.
-pub fn report_text(targets: &[TargetCheck]) -> String {
-    let mut text = String::new();
-    for target in targets {
-        text.push_str(&format!("{} {}", target.target, target.tag));
-        if !target.location.is_empty() {
-            text.push_str(&format!(" ({})", target.location));
-        }
-        text.push('\n');
-        for file in &target.files {
-            text.push_str(&format!(
-                "  {:<8} {:>10}  {}\n",
-                if file.ok { "ok" } else { "MISMATCH" },
-                crate::report::human_bytes(file.bytes),
-                file.name
-            ));
-        }
-        if target.problems.is_empty() {
-            text.push_str("  verified: every file matches the manifest\n");
-        }
-        for problem in &target.problems {
-            text.push_str(&format!("  problem: {problem}\n"));
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sha256sums_lines_in_text_and_binary_mode_are_read() {
-        let listed = parse_sha256sums("aa  a.parquet\nbb *b.duckdb.gz\n\n");
-        assert_eq!(
-            listed,
-            [
-                ("aa".to_string(), "a.parquet".to_string()),
-                ("bb".to_string(), "b.duckdb.gz".to_string())
-            ]
-        );
-    }
 }

@@ -7,18 +7,22 @@
 //! `versions.json`.
 
 use std::path::Path;
-use std::time::Duration;
 
-use reqwest::header::{CONTENT_RANGE, ETAG, IF_NONE_MATCH, RANGE, USER_AGENT};
+use dbrelease_manifest::versions::{VERSIONS_FILE, VersionEntry, VersionsIndex};
+use dbrelease_manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_NONE_MATCH, RANGE};
 use reqwest::{RequestBuilder, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::error::{Error, Result};
-use crate::manifest::{DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE};
-use crate::publish::github::{Asset, GitHub, Latest, Release, RetryPolicy, describe_reqwest};
-use crate::publish::s3::{VersionEntry, VersionsIndex};
+use crate::github::{Asset, GitHub, Latest, Release};
+use crate::http::{self, Failure, Retrier, RetryPolicy, header, url_segment};
+
+/// Largest `manifest.json`, `versions.json`, `SHA256SUMS` or `datapackage.json` a reader
+/// accepts: a hostile or broken server cannot make it buffer more.
+pub const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where a release is published.
 #[derive(Debug, Clone)]
@@ -125,21 +129,12 @@ pub struct Reader {
 }
 
 /// Why one attempt at a transfer stopped.
-enum Stop {
-    /// Worth another attempt (network trouble, 5xx, a cut connection).
-    Transient(String),
-    /// Not worth retrying.
-    Fatal(Error),
-}
+type Stop = Failure<Error>;
 
 impl Reader {
     /// A reader for `origin`.
     pub fn new(origin: Origin, retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(retry.read_timeout)
-            .build()
-            .expect("HTTP client builds");
+        let http = http::client(&retry);
         Reader {
             origin,
             http,
@@ -160,9 +155,7 @@ impl Reader {
     }
 
     fn get(&self, url: &str) -> RequestBuilder {
-        self.http
-            .get(url)
-            .header(USER_AGENT, concat!("dbrelease/", env!("CARGO_PKG_VERSION")))
+        self.http.get(url)
     }
 
     fn request(&self, location: &Location) -> RequestBuilder {
@@ -186,7 +179,7 @@ impl Reader {
                 ))),
             },
             Origin::Url(base) => {
-                let url = format!("{base}/versions.json");
+                let url = format!("{base}/{VERSIONS_FILE}");
                 let mut request = self.get(&url);
                 if let Some(validator) = validator {
                     request = request.header(IF_NONE_MATCH, validator);
@@ -247,7 +240,7 @@ impl Reader {
 
     /// `versions.json` under `base`, or None when there is none.
     async fn versions_index(&self, base: &str) -> Result<Option<VersionsIndex>> {
-        let url = format!("{base}/versions.json");
+        let url = format!("{base}/{VERSIONS_FILE}");
         match self.send_small(&url, self.get(&url)).await? {
             Some(response) => Ok(Some(self.parse_versions(&url, response).await?)),
             None => Ok(None),
@@ -259,13 +252,10 @@ impl Reader {
         url: &str,
         response: reqwest::Response,
     ) -> Result<VersionsIndex> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| Error::Remote(format!("reading {url}: {}", describe_reqwest(&err))))?;
-        serde_json::from_slice(&bytes).map_err(|err| {
-            Error::Remote(format!(
-                "{url} is not a dbrelease versions index ({err}); is --base-url the prefix that holds versions.json?"
+        let bytes = read_capped(url, response).await?;
+        VersionsIndex::parse(&bytes).map_err(|err| {
+            Error::Integrity(format!(
+                "{url} {err}; is --base-url the prefix that holds versions.json?"
             ))
         })
     }
@@ -416,10 +406,7 @@ impl Reader {
         let Some(response) = self.send_small(&url, self.request(location)).await? else {
             return Ok(None);
         };
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| Error::Remote(format!("reading {url}: {}", describe_reqwest(&err))))?;
+        let bytes = read_capped(&url, response).await?;
         if let Some(expected) = sha256 {
             let actual = hex::encode(Sha256::digest(&bytes));
             if actual != expected {
@@ -428,7 +415,7 @@ impl Reader {
                 )));
             }
         }
-        Ok(Some(bytes.to_vec()))
+        Ok(Some(bytes))
     }
 
     /// Sends a request for a small document with retries; None for 404, errors name the URL
@@ -438,41 +425,30 @@ impl Reader {
         url: &str,
         request: RequestBuilder,
     ) -> Result<Option<reqwest::Response>> {
-        let mut delays = self.retry.delays();
-        loop {
-            let attempt = request
-                .try_clone()
-                .expect("GET requests have no streaming body")
-                .send()
-                .await;
-            let reason = match attempt {
-                Ok(response)
-                    if response.status().is_success()
-                        || response.status() == StatusCode::NOT_MODIFIED =>
-                {
-                    return Ok(Some(response));
+        http::retry(
+            &self.retry,
+            url,
+            || async {
+                let response = request
+                    .try_clone()
+                    .expect("GET requests have no streaming body")
+                    .send()
+                    .await
+                    .map_err(|err| Failure::transient(http::describe(&err)))?;
+                match response.status() {
+                    status if status.is_success() || status == StatusCode::NOT_MODIFIED => {
+                        Ok(Some(response))
+                    }
+                    StatusCode::NOT_FOUND => Ok(None),
+                    status if http::is_transient(status) => {
+                        Err(Failure::transient(format!("{url} answered {status}")))
+                    }
+                    status => Err(Failure::Fatal(Error::Remote(format!("{url} answered {status}")))),
                 }
-                Ok(response) if response.status() == StatusCode::NOT_FOUND => return Ok(None),
-                Ok(response) if is_transient(response.status()) => {
-                    format!("{} answered {}", url, response.status())
-                }
-                Ok(response) => {
-                    return Err(Error::Remote(format!(
-                        "{url} answered {}",
-                        response.status()
-                    )));
-                }
-                Err(err) => describe_reqwest(&err),
-            };
-            let Some(wait) = delays.next() else {
-                return Err(Error::Remote(format!(
-                    "{url} kept failing after {} attempts: {reason}",
-                    self.retry.max_retries + 1
-                )));
-            };
-            warn!(%reason, wait_ms = wait.as_millis() as u64, "retrying");
-            tokio::time::sleep(wait).await;
-        }
+            },
+            |exhausted| Error::Remote(format!("{url}: {exhausted}")),
+        )
+        .await
     }
 
     /// True when the file's public URL answers a one-byte Range request with 206, so
@@ -485,7 +461,7 @@ impl Reader {
             .header(RANGE, "bytes=0-0")
             .send()
             .await
-            .map_err(|err| Error::Remote(format!("{url}: {}", describe_reqwest(&err))))?;
+            .map_err(|err| Error::Remote(format!("{url}: {}", http::describe(&err))))?;
         Ok(response.status() == StatusCode::PARTIAL_CONTENT)
     }
 
@@ -501,7 +477,7 @@ impl Reader {
     /// earlier run), and returns once `part` holds exactly the published bytes. A file whose
     /// sha256 differs is deleted and reported.
     pub async fn download(&self, file: &RemoteFile, part: &Path) -> Result<()> {
-        let io_error = |err: std::io::Error| Error::output(part, &err);
+        let io_error = |err: std::io::Error| Error::local(part, &err);
         let mut sink = tokio::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -563,12 +539,13 @@ impl Reader {
         offset: &mut u64,
         mut sink: Option<&mut tokio::fs::File>,
     ) -> Result<()> {
-        let mut delays = self.retry.delays();
-        let mut attempts = 0;
+        let what = format!("downloading {}", file.name);
+        let mut retrier = Retrier::new(&self.retry, &what);
         let bar = self.progress.bytes(&file.name, file.bytes);
-        while *offset < file.bytes || attempts == 0 {
-            attempts += 1;
-            let stop = match self
+        let mut first = true;
+        while *offset < file.bytes || first {
+            first = false;
+            let (reason, wait) = match self
                 .attempt(file, hasher, offset, sink.as_deref_mut(), &bar)
                 .await
             {
@@ -576,21 +553,17 @@ impl Reader {
                     bar.finish();
                     continue;
                 }
-                Err(stop) => stop,
+                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Retry { reason, wait }) => (reason, wait),
             };
-            let reason = match stop {
-                Stop::Fatal(err) => return Err(err),
-                Stop::Transient(reason) => reason,
-            };
-            let Some(wait) = delays.next() else {
-                return Err(Error::Remote(format!(
-                    "downloading {} ({}) kept failing after {attempts} attempts: {reason}; run the command again to resume",
+            debug!(name = %file.name, offset = *offset, "transfer interrupted");
+            retrier.wait(reason, wait).await.map_err(|exhausted| {
+                Error::Remote(format!(
+                    "downloading {} ({}) {exhausted}; run the command again to resume",
                     file.name,
                     file.location.public_url()
-                )));
-            };
-            warn!(name = %file.name, %reason, offset = *offset, wait_ms = wait.as_millis() as u64, "retrying");
-            tokio::time::sleep(wait).await;
+                ))
+            })?;
         }
         Ok(())
     }
@@ -611,7 +584,7 @@ impl Reader {
         let mut response = request
             .send()
             .await
-            .map_err(|err| Stop::Transient(describe_reqwest(&err)))?;
+            .map_err(|err| Stop::transient(http::describe(&err)))?;
         let status = response.status();
         match status {
             StatusCode::PARTIAL_CONTENT
@@ -626,7 +599,7 @@ impl Reader {
             }
             StatusCode::PARTIAL_CONTENT | StatusCode::RANGE_NOT_SATISFIABLE => {
                 restart(hasher, offset, sink.as_deref_mut()).await?;
-                return Err(Stop::Transient(format!(
+                return Err(Stop::transient(format!(
                     "{url}: unusable range answer {status}"
                 )));
             }
@@ -636,8 +609,8 @@ impl Reader {
                     file.name
                 ))));
             }
-            status if is_transient(status) => {
-                return Err(Stop::Transient(format!("{url} answered {status}")));
+            status if http::is_transient(status) => {
+                return Err(Stop::transient(format!("{url} answered {status}")));
             }
             status => {
                 return Err(Stop::Fatal(Error::Remote(format!(
@@ -652,11 +625,11 @@ impl Reader {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(err) => {
-                    return Err(Stop::Transient(format!(
+                    return Err(Stop::transient(format!(
                         "connection lost after {} of {} bytes: {}",
                         *offset,
                         file.bytes,
-                        describe_reqwest(&err)
+                        http::describe(&err)
                     )));
                 }
             };
@@ -669,7 +642,7 @@ impl Reader {
             if let Some(sink) = sink.as_deref_mut() {
                 sink.write_all(&chunk)
                     .await
-                    .map_err(|err| Stop::Fatal(Error::Other(err.into())))?;
+                    .map_err(|err| Stop::Fatal(Error::local(Path::new(&file.name), &err)))?;
             }
             hasher.update(&chunk);
             *offset += chunk.len() as u64;
@@ -684,7 +657,7 @@ impl Reader {
                     file.name, *offset, file.bytes
                 ))));
             }
-            return Err(Stop::Transient(format!(
+            return Err(Stop::transient(format!(
                 "the answer ended after {} of {} bytes",
                 *offset, file.bytes
             )));
@@ -701,7 +674,7 @@ async fn restart(
     *hasher = Sha256::new();
     *offset = 0;
     if let Some(sink) = sink {
-        let fatal = |err: std::io::Error| Stop::Fatal(Error::Other(err.into()));
+        let fatal = |err: std::io::Error| Stop::Fatal(Error::local(Path::new("download"), &err));
         sink.set_len(0).await.map_err(fatal)?;
         sink.seek(std::io::SeekFrom::Start(0))
             .await
@@ -727,53 +700,33 @@ pub fn mismatch(file: &RemoteFile, bytes: u64, sha256: &str) -> Error {
     ))
 }
 
-fn is_transient(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-}
-
-fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// Parses a published manifest whose artifact names are safe to use as file names.
+/// Parses a published manifest: every name in it that becomes a path is checked first.
 pub fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
-    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|err| {
-        Error::Integrity(format!(
-            "{url} is not a manifest this dbrelease understands ({err}); a newer dbrelease may have written it"
-        ))
-    })?;
-    // Artifact names become file names in the cache and in --out: nothing but plain names.
-    if let Some(bad) = manifest
-        .artifacts
-        .iter()
-        .find(|a| !crate::naming::is_safe_artifact_name(&a.name))
-    {
-        return Err(Error::Integrity(format!(
-            "{url} lists an artifact named {:?}, which is not a plain file name; refusing to use it",
-            bad.name
-        )));
+    Manifest::parse(bytes).map_err(|err| Error::Integrity(format!("{url} {err}")))
+}
+
+/// A small document's body, refused once it exceeds [`MAX_DOCUMENT_BYTES`].
+async fn read_capped(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>> {
+    if response.content_length().is_some_and(|length| length > MAX_DOCUMENT_BYTES) {
+        return Err(too_large(url));
     }
-    Ok(manifest)
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| Error::Remote(format!("reading {url}: {}", http::describe(&err))))?
+    {
+        if bytes.len() as u64 + chunk.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(too_large(url));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
-/// The async runtime of the network commands: two workers, as many as this kind of job needs.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|err| Error::Other(err.into()))
-}
-
-/// Percent-encodes one URL path segment.
-pub fn url_segment(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+fn too_large(url: &str) -> Error {
+    Error::Integrity(format!(
+        "{url} is larger than {} MiB, far more than any dbrelease document; refusing to read it",
+        MAX_DOCUMENT_BYTES >> 20
+    ))
 }

@@ -1,15 +1,20 @@
 //! The GitHub edge: the few REST calls a release needs, with GitHub's failure modes handled
 //! (retries with backoff, rate limits, leftovers of failed uploads). Uploads stream from disk.
+//!
+//! Reading and writing share one client because they share its error classification and retry
+//! loop; the CLI's GitHub target uses the writing half. GitHub is spoken to with reqwest, not
+//! octocrab: uploads stream from disk, and the retry loop needs the raw status and rate-limit
+//! headers.
 
 use std::path::Path;
-use std::time::Duration;
 
-use backon::BackoffBuilder;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, USER_AGENT};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::{debug, warn};
+
+use crate::http::{self, Failure, RetryPolicy, Wait};
 
 /// Largest asset GitHub accepts.
 pub const MAX_ASSET_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -80,7 +85,15 @@ pub struct Asset {
     pub browser_download_url: String,
 }
 
+/// The `state` of a complete asset; anything else (`starter`, `open`) is a failed upload.
+pub const UPLOADED: &str = "uploaded";
+
 impl Asset {
+    /// True once GitHub holds the whole upload.
+    pub fn is_complete(&self) -> bool {
+        self.state == UPLOADED
+    }
+
     /// Hex sha256 from `digest`, when GitHub reports one.
     pub fn sha256(&self) -> Option<String> {
         self.digest
@@ -140,45 +153,6 @@ pub enum GitHubError {
     },
 }
 
-/// Retry schedule for transient failures.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// First delay.
-    pub min_delay: Duration,
-    /// Largest delay between attempts.
-    pub max_delay: Duration,
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    /// Longest rate-limit wait we accept before giving up.
-    pub max_rate_limit_wait: Duration,
-    /// How long a response (or a stalled upload) may stay silent.
-    pub read_timeout: Duration,
-}
-
-impl RetryPolicy {
-    /// The waits between attempts: exponential with jitter, `max_retries` of them.
-    pub(crate) fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
-        backon::ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.max_retries)
-            .with_jitter()
-            .build()
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            max_retries: 6,
-            max_rate_limit_wait: Duration::from_secs(300),
-            read_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
 /// A GitHub REST client for one repository.
 #[derive(Debug, Clone)]
 pub struct GitHub {
@@ -189,23 +163,10 @@ pub struct GitHub {
     retry: RetryPolicy,
 }
 
-enum Outcome {
-    Done(Response),
-    Retry {
-        reason: String,
-        wait: Option<Duration>,
-    },
-}
-
 impl GitHub {
     /// A client for `repo` (`owner/name`) at `api` (e.g. `https://api.github.com`).
     pub fn new(api: &str, repo: &str, token: Option<Token>, retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            // A stalled upload or response fails instead of hanging the release job.
-            .read_timeout(retry.read_timeout)
-            .build()
-            .expect("HTTP client builds");
+        let http = http::client(&retry);
         GitHub {
             http,
             api: api.trim_end_matches('/').to_string(),
@@ -224,7 +185,6 @@ impl GitHub {
         let mut request = self
             .http
             .request(method, url)
-            .header(USER_AGENT, concat!("dbrelease/", env!("CARGO_PKG_VERSION")))
             .header("X-GitHub-Api-Version", "2022-11-28");
         if let Some(Token(token)) = &self.token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
@@ -238,77 +198,49 @@ impl GitHub {
         what: &str,
         make: impl Fn() -> RequestBuilder,
     ) -> Result<Response, GitHubError> {
-        let mut delays = self.retry.delays();
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let outcome = match make().send().await {
-                Ok(response) => self.classify(what, response).await?,
-                Err(err) => Outcome::Retry {
-                    reason: describe_reqwest(&err),
-                    wait: None,
-                },
-            };
-            match outcome {
-                Outcome::Done(response) => return Ok(response),
-                Outcome::Retry { reason, wait } => {
-                    let Some(backoff) = delays.next() else {
-                        return Err(GitHubError::Exhausted {
-                            what: what.to_string(),
-                            attempts,
-                            last: reason,
-                        });
-                    };
-                    let wait = wait.unwrap_or(backoff);
-                    if wait > self.retry.max_rate_limit_wait {
-                        return Err(GitHubError::Exhausted {
-                            what: what.to_string(),
-                            attempts,
-                            last: format!("{reason}; GitHub asks to wait {}s", wait.as_secs()),
-                        });
-                    }
-                    warn!(%what, %reason, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
+        http::retry(
+            &self.retry,
+            what,
+            || async {
+                match make().send().await {
+                    Ok(response) => self.classify(what, response).await,
+                    Err(err) => Err(Failure::transient(http::describe(&err))),
                 }
-            }
-        }
+            },
+            |exhausted| GitHubError::Exhausted {
+                what: what.to_string(),
+                attempts: exhausted.attempts,
+                last: exhausted.last,
+            },
+        )
+        .await
     }
 
-    async fn classify(&self, what: &str, response: Response) -> Result<Outcome, GitHubError> {
+    /// Success, or why not: transient (5xx), rate limited (with GitHub's wait), or an error a
+    /// user has to act on.
+    async fn classify(
+        &self,
+        what: &str,
+        response: Response,
+    ) -> Result<Response, Failure<GitHubError>> {
         let status = response.status();
         if status.is_success() || status == StatusCode::FOUND || status == StatusCode::NOT_MODIFIED
         {
-            return Ok(Outcome::Done(response));
+            return Ok(response);
         }
-        let rate_wait = rate_limit_wait(status, response.headers());
+        let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .map(|value| {
-                let mut text = value["message"].as_str().unwrap_or("").to_string();
-                if let Some(errors) = value["errors"].as_array() {
-                    for error in errors {
-                        if let Some(code) = error["code"].as_str() {
-                            text.push_str(&format!(" [{code}]"));
-                        }
-                    }
-                }
-                text
-            })
-            .unwrap_or_else(|| body.chars().take(200).collect());
-        if let Some(wait) = rate_wait {
-            return Ok(Outcome::Retry {
+        let message = error_message(&body);
+        if let Some(wait) = http::rate_limit_wait(status, &headers, &message) {
+            return Err(Failure::Retry {
                 reason: format!("rate limited ({status}: {message})"),
-                wait: Some(wait),
+                wait,
             });
         }
         if status.is_server_error() {
-            return Ok(Outcome::Retry {
-                reason: format!("{status}: {message}"),
-                wait: None,
-            });
+            return Err(Failure::transient(format!("{status}: {message}")));
         }
-        Err(match status {
+        Err(Failure::Fatal(match status {
             StatusCode::UNAUTHORIZED => GitHubError::BadToken,
             StatusCode::NOT_FOUND => GitHubError::NotFound {
                 repo: self.repo.clone(),
@@ -323,7 +255,7 @@ impl GitHub {
                 status: status.as_u16(),
                 message,
             },
-        })
+        }))
     }
 
     fn repo_url(&self, rest: &str) -> String {
@@ -342,17 +274,29 @@ impl GitHub {
         Ok(found)
     }
 
-    /// Every release, newest first as GitHub lists them; drafts only with a push token.
+    /// Every release GitHub lists, newest first; drafts only with a push token. GitHub lists
+    /// at most the first 1000 (then answers 422): the list stops cleanly there, so code that
+    /// needs an older release asks for its tag instead.
     pub async fn all_releases(&self) -> Result<Vec<Release>, GitHubError> {
         let mut found = Vec::new();
         for page in 1.. {
             let url = self.repo_url(&format!("/releases?per_page=100&page={page}"));
-            let response = self
+            let response = match self
                 .send("listing releases", || {
                     self.request(Method::GET, &url)
                         .header(ACCEPT, "application/vnd.github+json")
                 })
-                .await?;
+                .await
+            {
+                Ok(response) => response,
+                Err(GitHubError::Rejected { status: 422, message, .. })
+                    if message.contains("Only the first 1000 results") =>
+                {
+                    warn!("GitHub lists only the newest 1000 releases; older ones are not listed");
+                    break;
+                }
+                Err(err) => return Err(err),
+            };
             let releases: Vec<Release> = parse(response, "listing releases").await?;
             let full_page = releases.len() == 100;
             found.extend(releases);
@@ -367,7 +311,7 @@ impl GitHub {
     pub async fn published_release(&self, tag: &str) -> Result<Option<Release>, GitHubError> {
         let url = self.repo_url(&format!(
             "/releases/tags/{}",
-            crate::remote::url_segment(tag)
+            http::url_segment(tag)
         ));
         let what = format!("looking up release {tag}");
         match self
@@ -434,18 +378,24 @@ impl GitHub {
         self.token.is_some()
     }
 
-    /// Creates a draft release for `tag`.
+    /// Creates a draft release for `tag` (at `target_commitish` when the tag does not exist).
     pub async fn create_draft(
         &self,
         tag: &str,
         title: &str,
         notes: &str,
         prerelease: bool,
+        target_commitish: Option<&str>,
     ) -> Result<Release, GitHubError> {
         let url = self.repo_url("/releases");
-        let body = json!({
+        let mut body = json!({
             "tag_name": tag, "name": title, "body": notes, "draft": true, "prerelease": prerelease,
         });
+        // A tag that does not exist yet is created here; without it GitHub would use the
+        // default branch's head, which is not necessarily the commit being released.
+        if let Some(commit) = target_commitish {
+            body["target_commitish"] = json!(commit);
+        }
         let response = self
             .send("creating the draft release", || {
                 self.request(Method::POST, &url).json(&body)
@@ -477,11 +427,14 @@ impl GitHub {
     /// Deletes a release (used for duplicate drafts only).
     pub async fn delete_release(&self, release_id: u64) -> Result<(), GitHubError> {
         let url = self.repo_url(&format!("/releases/{release_id}"));
-        self.send("deleting a duplicate draft", || {
-            self.request(Method::DELETE, &url)
-        })
-        .await
-        .map(drop)
+        match self
+            .send("deleting a duplicate draft", || self.request(Method::DELETE, &url))
+            .await
+        {
+            // Already gone: a retried DELETE whose first attempt was carried out.
+            Ok(_) | Err(GitHubError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     /// The release's assets, fresh.
@@ -520,7 +473,7 @@ impl GitHub {
             .map_err(|err| GitHubError::Exhausted {
                 what: "downloading the published manifest".into(),
                 attempts: 1,
-                last: describe_reqwest(&err),
+                last: http::describe(&err),
             })
     }
 
@@ -537,18 +490,20 @@ impl GitHub {
         parse(response, &what).await
     }
 
-    /// Deletes an asset.
+    /// Deletes an asset. An asset that is already gone counts as deleted: a retried DELETE
+    /// whose first attempt was carried out (its response lost) answers 404.
     pub async fn delete_asset(&self, asset_id: u64) -> Result<(), GitHubError> {
         let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
-        self.send("deleting an asset", || self.request(Method::DELETE, &url))
-            .await
-            .map(drop)
+        match self.send("deleting an asset", || self.request(Method::DELETE, &url)).await {
+            Ok(_) | Err(GitHubError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
-    /// Uploads `path` as asset `name`, streaming from disk. After a failed attempt the
-    /// release is re-listed and an incomplete asset of that name deleted before retrying;
-    /// an attempt whose response was lost but whose bytes landed (422 `already_exists` with
-    /// our digest) counts as done.
+    /// Uploads `path` as asset `name`, streaming from disk. Before each retry the release is
+    /// re-read: an incomplete asset of that name (GitHub's `starter` state after a 502) is
+    /// deleted, and an attempt whose response was lost but whose bytes landed (our size and
+    /// digest under the name) counts as done.
     pub async fn upload(
         &self,
         release: &Release,
@@ -571,91 +526,109 @@ impl GitHub {
         })?;
         url.query_pairs_mut().append_pair("name", name);
         let what = format!("uploading {name}");
-        let mut delays = self.retry.delays();
         let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let file = tokio::fs::File::open(path)
-                .await
-                .map_err(|err| GitHubError::Rejected {
-                    what: what.clone(),
-                    status: 0,
-                    message: format!("cannot read {}: {err}", path.display()),
-                })?;
-            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                file,
-                256 * 1024,
-            ));
-            let sent = self
-                .request(Method::POST, url.as_str())
-                .header(CONTENT_TYPE, media_type)
-                .header(CONTENT_LENGTH, bytes)
-                .body(body)
-                .send()
-                .await;
-            let outcome = match sent {
-                Ok(response) => match self.classify(&what, response).await {
-                    Ok(outcome) => outcome,
-                    Err(GitHubError::Rejected {
-                        status: 422,
-                        message,
-                        ..
-                    }) if message.contains("already_exists") => {
-                        let existing = self
-                            .list_assets(release.id)
-                            .await?
-                            .into_iter()
-                            .find(|asset| asset.name == name);
-                        match existing {
-                            Some(asset)
-                                if asset.state == "uploaded"
-                                    && asset.size == bytes
-                                    && asset.sha256().is_none_or(|digest| digest == sha256) =>
-                            {
-                                return Ok(asset);
-                            }
-                            Some(asset) if asset.state != "uploaded" => Outcome::Retry {
-                                reason: "an incomplete asset blocks the name".into(),
-                                wait: Some(Duration::ZERO),
-                            },
-                            _ => {
-                                return Err(GitHubError::Rejected {
-                                    what,
-                                    status: 422,
-                                    message: format!(
-                                        "{message}: another asset named {name} with different bytes appeared on the release"
-                                    ),
-                                });
-                            }
-                        }
+        http::retry(
+            &self.retry,
+            &what,
+            || {
+                attempts += 1;
+                let first = attempts == 1;
+                let (url, what) = (&url, &what);
+                async move {
+                    if !first && let Some(done) = self.reconcile_upload(release, name, bytes, sha256).await? {
+                        return Ok(done);
                     }
-                    Err(err) => return Err(err),
-                },
-                Err(err) => Outcome::Retry {
-                    reason: describe_reqwest(&err),
-                    wait: None,
-                },
-            };
-            let (reason, wait) = match outcome {
-                Outcome::Done(response) => return parse(response, &what).await,
-                Outcome::Retry { reason, wait } => (reason, wait),
-            };
-            let Some(backoff) = delays.next() else {
-                return Err(GitHubError::Exhausted {
-                    what,
-                    attempts,
-                    last: reason,
-                });
-            };
-            warn!(%what, %reason, "upload failed; cleaning up and retrying");
-            tokio::time::sleep(wait.unwrap_or(backoff)).await;
-            // A failed upload can leave an incomplete asset that blocks the name (422).
-            for asset in self.list_assets(release.id).await? {
-                if asset.name == name && asset.state != "uploaded" {
-                    debug!(id = asset.id, state = %asset.state, "deleting leftover of a failed upload");
-                    self.delete_asset(asset.id).await?;
+                    self.upload_once(url, what, path, bytes, media_type, release, name, sha256)
+                        .await
+                }
+            },
+            |exhausted| GitHubError::Exhausted {
+                what: what.clone(),
+                attempts: exhausted.attempts,
+                last: exhausted.last,
+            },
+        )
+        .await
+    }
+
+    /// After a failed upload attempt: the asset if our bytes landed anyway, else None after
+    /// deleting an incomplete leftover that would block the name.
+    async fn reconcile_upload(
+        &self,
+        release: &Release,
+        name: &str,
+        bytes: u64,
+        sha256: &str,
+    ) -> Result<Option<Asset>, Failure<GitHubError>> {
+        let assets = self.list_assets(release.id).await.map_err(Failure::Fatal)?;
+        for asset in assets.into_iter().filter(|a| a.name == name) {
+            if asset.is_complete() && asset.size == bytes && asset.sha256().is_none_or(|d| d == sha256) {
+                return Ok(Some(asset));
+            }
+            if !asset.is_complete() {
+                debug!(id = asset.id, state = %asset.state, "deleting leftover of a failed upload");
+                self.delete_asset(asset.id).await.map_err(Failure::Fatal)?;
+            }
+        }
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn upload_once(
+        &self,
+        url: &reqwest::Url,
+        what: &str,
+        path: &Path,
+        bytes: u64,
+        media_type: &str,
+        release: &Release,
+        name: &str,
+        sha256: &str,
+    ) -> Result<Asset, Failure<GitHubError>> {
+        let file = tokio::fs::File::open(path).await.map_err(|err| {
+            Failure::Fatal(GitHubError::Rejected {
+                what: what.to_string(),
+                status: 0,
+                message: format!("cannot read {}: {err}", path.display()),
+            })
+        })?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        ));
+        let sent = self
+            .request(Method::POST, url.as_str())
+            .header(CONTENT_TYPE, media_type)
+            .header(CONTENT_LENGTH, bytes)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| Failure::transient(http::describe(&err)))?;
+        match self.classify(what, sent).await {
+            Ok(response) => parse(response, what).await.map_err(Failure::Fatal),
+            // The name is taken: by our own bytes (a lost response), by a leftover, or by
+            // someone else's file.
+            Err(Failure::Fatal(GitHubError::Rejected {
+                status: 422,
+                message,
+                ..
+            })) if message.contains("already_exists") => {
+                match self.reconcile_upload(release, name, bytes, sha256).await? {
+                    Some(asset) => Ok(asset),
+                    None if self.list_assets(release.id).await.map_err(Failure::Fatal)?.iter().all(|a| a.name != name) => Err(Failure::Retry {
+                        reason: "an incomplete asset blocked the name".into(),
+                        wait: Wait::Backoff,
+                    }),
+                    None => Err(Failure::Fatal(GitHubError::Rejected {
+                        what: what.to_string(),
+                        status: 422,
+                        message: format!(
+                            "{message}: another asset named {name} with different bytes is on the release"
+                        ),
+                    })),
                 }
             }
+            Err(failure) => Err(failure),
         }
     }
 }
@@ -671,39 +644,22 @@ pub enum Latest {
     None,
 }
 
-/// How long GitHub asks us to wait, when the response is a rate limit.
-fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
-    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
-        return None;
-    }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string)
-    };
-    if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
-    }
-    if header("x-ratelimit-remaining").as_deref() == Some("0")
-        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
-    {
-        let now = jiff::Timestamp::now().as_second();
-        return Some(Duration::from_secs((reset - now).max(1) as u64));
-    }
-    // A 429 without headers: GitHub's guidance is to wait at least a minute.
-    (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))
-}
-
-pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
-    // reqwest's errors name the URL (never headers), so no token can leak through them.
-    if err.is_timeout() {
-        format!("timed out: {err}")
-    } else if err.is_connect() {
-        format!("cannot connect: {err}")
-    } else {
-        err.to_string()
-    }
+/// GitHub's error message with its error codes, e.g. `Validation Failed [already_exists]`.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .map(|value| {
+            let mut text = value["message"].as_str().unwrap_or("").to_string();
+            if let Some(errors) = value["errors"].as_array() {
+                for error in errors {
+                    if let Some(code) = error["code"].as_str() {
+                        text.push_str(&format!(" [{code}]"));
+                    }
+                }
+            }
+            text
+        })
+        .unwrap_or_else(|| body.chars().take(200).collect())
 }
 
 async fn parse<T: serde::de::DeserializeOwned>(
@@ -716,7 +672,7 @@ async fn parse<T: serde::de::DeserializeOwned>(
         .map_err(|err| GitHubError::Exhausted {
             what: what.to_string(),
             attempts: 1,
-            last: describe_reqwest(&err),
+            last: http::describe(&err),
         })?;
     serde_json::from_str(&text).map_err(|err| GitHubError::Rejected {
         what: what.to_string(),

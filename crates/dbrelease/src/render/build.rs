@@ -4,21 +4,7 @@ use serde_json::json;
 
 use crate::build::BuildOutcome;
 
-/// Human-readable size (binary units, as `ls -h`).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use dbrelease_remote::progress::human_bytes;
 
 /// The build summary table: artifact, kind, rows, bytes, sha256 prefix.
 pub fn build_table(outcome: &BuildOutcome) -> String {

@@ -1,8 +1,8 @@
-//! `dbrelease fetch`: pinned, verified, cached data for the people who use it.
+//! `fetch`: pinned, verified, cached data for the people who use it.
 //!
 //! Cache layout: `{root}/{owner}/{name}/{tag}/` for GitHub and `{root}/url/{host}/{path}/{tag}/`
 //! for a URL origin, where `{root}` is `--cache-dir`, else `$XDG_CACHE_HOME/dbrelease`, else
-//! `~/.cache/dbrelease`. A file only ever appears there by a rename after its sha256 matched
+//! `~/.cache/dbrelease` ([`default_cache_root`]). A file only ever appears there by a rename after its sha256 matched
 //! the manifest, and a lock per version keeps concurrent runs from writing the same files.
 
 use std::fs::File;
@@ -14,10 +14,58 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use crate::cli::FetchArgs;
+use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest};
+
 use crate::error::{Error, Result};
-use crate::manifest::{ArtifactKind, MANIFEST_FILE, Manifest};
-use crate::remote::{LatestTag, Listed, Origin, Reader, Version};
+use crate::http::RetryPolicy;
+use crate::reader::{LatestTag, Listed, Origin, Reader, Version};
+
+/// What to fetch, from where, into which cache: resolved once by the caller (the CLI's flags,
+/// the Python package's arguments).
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Where the release is published.
+    pub origin: Origin,
+    /// A tag, or `latest` (newest published, not a pre-release).
+    pub tag: String,
+    /// Artifact names, table names, or `all`; empty: the gzipped database.
+    pub assets: Vec<String>,
+    /// Cache root.
+    pub cache_root: PathBuf,
+    /// Also copy the files here: a file path for one file, a folder for several.
+    pub out: Option<PathBuf>,
+    /// Replace files in `out` that this fetch did not put there.
+    pub force: bool,
+    /// Gunzip the database into the cache.
+    pub decompress: bool,
+    /// Never use the network.
+    pub offline: bool,
+    /// Retries and timeouts.
+    pub retry: RetryPolicy,
+}
+
+/// The default cache root: `$XDG_CACHE_HOME/dbrelease`, else `$HOME/.cache/dbrelease` (the
+/// caller passes the two variables; relative or empty values are ignored, as XDG says).
+pub fn default_cache_root(
+    xdg_cache_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf> {
+    let absolute = |value: Option<std::ffi::OsString>| {
+        value
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    if let Some(xdg) = absolute(xdg_cache_home) {
+        return Ok(xdg.join("dbrelease"));
+    }
+    if let Some(home) = absolute(home) {
+        return Ok(home.join(".cache").join("dbrelease"));
+    }
+    Err(Error::Usage(
+        "no cache folder: neither XDG_CACHE_HOME nor HOME is set; pass --cache-dir DIR".into(),
+    ))
+}
 
 /// One fetched file.
 #[derive(Debug, Clone, Serialize)]
@@ -107,70 +155,25 @@ const LATEST_POINTER: &str = "latest.json";
 /// Downloads in flight at once.
 const DOWNLOADS_IN_FLIGHT: usize = 3;
 
-/// Runs `dbrelease fetch`.
-pub fn run_fetch(args: &FetchArgs, progress: crate::progress::Progress) -> Result<FetchOutcome> {
-    let origin = origin(args)?;
-    let origin_dir = cache_root(args.cache_dir.as_deref())?.join(origin_folder(&origin)?);
-    let reader =
-        Reader::new(origin, crate::publish::retry_policy_from_env()).with_progress(progress);
-    let runtime = crate::remote::runtime()?;
+/// Fetches the files (or, with `list`, lists versions or one version's files).
+pub fn run_fetch(
+    options: &FetchOptions,
+    list_only: bool,
+    progress: crate::progress::Progress,
+) -> Result<FetchOutcome> {
+    let origin_dir = options.cache_root.join(origin_folder(&options.origin)?);
+    let reader = Reader::new(options.origin.clone(), options.retry.clone()).with_progress(progress);
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
-        if args.list {
-            return list(args, &reader, &origin_dir)
+        if list_only {
+            return list(options, &reader, &origin_dir)
                 .await
                 .map(FetchOutcome::List);
         }
-        fetch(args, &reader, &origin_dir)
+        fetch(options, &reader, &origin_dir)
             .await
             .map(FetchOutcome::Files)
     })
-}
-
-fn origin(args: &FetchArgs) -> Result<Origin> {
-    match (&args.repo, &args.base_url) {
-        (Some(repo), None) => {
-            crate::publish::check_repo(repo)?;
-            Ok(Origin::GitHub(crate::publish::github_client(repo)))
-        }
-        (None, Some(base)) => {
-            let parsed = url::Url::parse(base).map_err(|err| {
-                Error::Config(format!(
-                    "--base-url {base:?} is not a URL ({err}); it looks like https://data.example.org/prefix"
-                ))
-            })?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(Error::Config(format!(
-                    "--base-url {base:?} must be an http(s) URL (for s3://bucket/prefix use the bucket's public https URL)"
-                )));
-            }
-            Ok(Origin::Url(base.trim_end_matches('/').to_string()))
-        }
-        _ => Err(Error::Config(
-            "say where the data is published: --repo OWNER/NAME or --base-url URL".into(),
-        )),
-    }
-}
-
-/// `--cache-dir`, else `$XDG_CACHE_HOME/dbrelease`, else `~/.cache/dbrelease`.
-fn cache_root(flag: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = flag {
-        return Ok(dir.to_path_buf());
-    }
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    if let Some(xdg) = from_env("XDG_CACHE_HOME") {
-        return Ok(xdg.join("dbrelease"));
-    }
-    if let Some(home) = from_env("HOME") {
-        return Ok(home.join(".cache").join("dbrelease"));
-    }
-    Err(Error::Config(
-        "no cache folder: neither XDG_CACHE_HOME nor HOME is set; pass --cache-dir DIR".into(),
-    ))
 }
 
 /// The cache folder of an origin, relative to the root.
@@ -178,7 +181,7 @@ fn origin_folder(origin: &Origin) -> Result<PathBuf> {
     match origin {
         Origin::GitHub(github) => Ok(github.repo().split('/').map(escape_segment).collect()),
         Origin::Url(base) => {
-            let url = url::Url::parse(base).map_err(|err| Error::Config(err.to_string()))?;
+            let url = url::Url::parse(base).map_err(|err| Error::Usage(err.to_string()))?;
             let mut folder = PathBuf::from("url");
             let host = match url.port() {
                 Some(port) => format!("{}_{port}", url.host_str().unwrap_or("host")),
@@ -210,15 +213,15 @@ fn escape_segment(text: &str) -> String {
     out
 }
 
-async fn resolve_tag(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<String> {
-    if args.tag != "latest" {
-        return Ok(args.tag.clone());
+async fn resolve_tag(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<String> {
+    if options.tag != "latest" {
+        return Ok(options.tag.clone());
     }
     let pointer_path = origin_dir.join(LATEST_POINTER);
     let pointer: Option<LatestPointer> = std::fs::read(&pointer_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if args.offline {
+    if options.offline {
         return pointer.map(|p| p.tag).ok_or_else(|| {
             Error::Remote(format!(
                 "--offline: no release of this origin was fetched yet ({} has no {LATEST_POINTER}); run once without --offline or pass --tag",
@@ -253,8 +256,8 @@ async fn resolve_tag(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Re
     }
 }
 
-async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
-    let tag = resolve_tag(args, reader, origin_dir).await?;
+async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
+    let tag = resolve_tag(options, reader, origin_dir).await?;
     let tag_dir = origin_dir.join(escape_segment(&tag));
     create_dir(&tag_dir)?;
     let _lock = lock(&tag_dir).await?;
@@ -263,11 +266,11 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
     let mut online: Option<Version> = None;
     let manifest: Manifest = match std::fs::read(&manifest_path)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| Manifest::parse(&bytes).ok())
     {
         Some(manifest) => manifest,
         None => {
-            if args.offline {
+            if options.offline {
                 return Err(Error::Remote(format!(
                     "--offline: release {tag} is not in the cache ({} has no {MANIFEST_FILE}); run once without --offline",
                     tag_dir.display()
@@ -281,8 +284,8 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
         }
     };
 
-    let wanted = select(&manifest, &args.assets, &tag)?;
-    if args.offline {
+    let wanted = select(&manifest, &options.assets, &tag)?;
+    if options.offline {
         let missing: Vec<&str> = wanted
             .iter()
             .filter(|a| !tag_dir.join(&a.name).is_file())
@@ -301,7 +304,7 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
     for artifact in &wanted {
         let path = tag_dir.join(&artifact.name);
         if !still_verified(&path, artifact.bytes, &artifact.sha256).await? {
-            if args.offline {
+            if options.offline {
                 return Err(Error::Remote(format!(
                     "--offline: the cached {} of {tag} was changed since it was verified and was removed; run once without --offline",
                     artifact.name
@@ -352,7 +355,7 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
             downloaded: missing.contains(&artifact.name),
         })
         .collect();
-    if args.decompress {
+    if options.decompress {
         for file in files.iter_mut() {
             if wanted
                 .iter()
@@ -362,8 +365,8 @@ async fn fetch(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<F
             }
         }
     }
-    if let Some(out) = &args.out {
-        place(&mut files, out)?;
+    if let Some(out) = &options.out {
+        place(&mut files, out, options.force)?;
     }
     Ok(FetchReport {
         tag,
@@ -378,7 +381,7 @@ fn select<'a>(
     manifest: &'a Manifest,
     names: &[String],
     tag: &str,
-) -> Result<Vec<&'a crate::manifest::Artifact>> {
+) -> Result<Vec<&'a Artifact>> {
     if names.is_empty() {
         return manifest
             .artifacts
@@ -386,7 +389,7 @@ fn select<'a>(
             .find(|a| a.kind == ArtifactKind::Database)
             .map(|a| vec![a])
             .ok_or_else(|| {
-                Error::Config(format!(
+                Error::Usage(format!(
                     "release {tag} has no database artifact; name the files to fetch"
                 ))
             });
@@ -406,7 +409,7 @@ fn select<'a>(
             Some(artifact)
                 if !chosen
                     .iter()
-                    .any(|c: &&crate::manifest::Artifact| c.name == artifact.name) =>
+                    .any(|c: &&Artifact| c.name == artifact.name) =>
             {
                 chosen.push(artifact)
             }
@@ -414,7 +417,7 @@ fn select<'a>(
             None => {
                 let available: Vec<&str> =
                     manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
-                return Err(Error::Config(format!(
+                return Err(Error::Usage(format!(
                     "release {tag} has no artifact or table {name:?}; it has: {} (or `all`)",
                     available.join(", ")
                 )));
@@ -459,9 +462,9 @@ async fn still_verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
         return Ok(true);
     }
     let owned = path.to_path_buf();
-    let digest = tokio::task::spawn_blocking(move || crate::build::hashing::hash_file(&owned))
+    let digest = tokio::task::spawn_blocking(move || crate::hashing::hash_file(&owned))
         .await
-        .map_err(|err| Error::Other(err.into()))?
+        .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
         .map_err(|err| cache_error(path, &err))?;
     if digest.bytes == bytes && digest.sha256 == sha256 {
         record_verified(path)?;
@@ -500,6 +503,7 @@ async fn decompress(
     let source = file.path.clone();
     let part = tag_dir.join(format!(".{name}.part"));
     let part_for_task = part.clone();
+    let limit = expected.bytes;
     let (bytes, sha256) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
         let input = BufReader::with_capacity(1 << 20, File::open(&source)?);
         let mut decoder = flate2::read::MultiGzDecoder::new(input);
@@ -512,6 +516,12 @@ async fn decompress(
             if read == 0 {
                 break;
             }
+            // A gzip bomb (or a wrong manifest) stops here, not when the disk is full.
+            if bytes + read as u64 > limit {
+                return Err(std::io::Error::other(format!(
+                    "it decompresses to more than the {limit} bytes the manifest records"
+                )));
+            }
             hasher.update(&buffer[..read]);
             output.write_all(&buffer[..read])?;
             bytes += read as u64;
@@ -523,7 +533,7 @@ async fn decompress(
         Ok((bytes, hex::encode(hasher.finalize())))
     })
     .await
-    .map_err(|err| Error::Other(err.into()))?
+    .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
     .map_err(|err| {
         let _ = std::fs::remove_file(&part);
         Error::Integrity(format!("cannot decompress {}: {err}", file.path.display()))
@@ -542,16 +552,33 @@ async fn decompress(
 
 /// A file of the cache (or of --out) cannot be written.
 fn cache_error(path: &Path, err: &std::io::Error) -> Error {
-    Error::Output {
-        path: path.to_path_buf(),
-        message: format!(
-            "cannot write ({err}): free some space, or choose a writable --cache-dir (or --out)"
-        ),
+    Error::local(path, err)
+}
+
+/// A file already at `target` is only replaced when it holds the same bytes (an earlier fetch
+/// of the same file) or with `force`: a fetch never silently overwrites a user's file.
+fn refuse_foreign_file(target: &Path, file: &FetchedFile, force: bool) -> Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(target) else {
+        return Ok(());
+    };
+    if force {
+        return Ok(());
     }
+    let same = metadata.is_file()
+        && metadata.len() == file.bytes
+        && crate::hashing::hash_file(target).is_ok_and(|digest| digest.sha256 == file.sha256);
+    if same {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} already exists and is not the fetched {}; move it away, choose another --out, or pass --force to replace it",
+        target.display(),
+        file.name
+    )))
 }
 
 /// Copies the results to `--out`: a file path for one file (or a folder), a folder for several.
-fn place(files: &mut [FetchedFile], out: &Path) -> Result<()> {
+fn place(files: &mut [FetchedFile], out: &Path, force: bool) -> Result<()> {
     let into_folder =
         files.len() > 1 || out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/');
     for file in files.iter_mut() {
@@ -569,6 +596,7 @@ fn place(files: &mut [FetchedFile], out: &Path) -> Result<()> {
             target.file_name().expect("named").to_string_lossy(),
             std::process::id()
         ));
+        refuse_foreign_file(&target, file, force)?;
         let _ = std::fs::remove_file(&temporary);
         // A copy, not a link: whatever the user does to their copy never touches the cache.
         std::fs::copy(&file.path, &temporary).map_err(|err| cache_error(&target, &err))?;
@@ -578,16 +606,16 @@ fn place(files: &mut [FetchedFile], out: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn list(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<ListReport> {
-    if args.tag != "latest" {
-        let tag = &args.tag;
+async fn list(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<ListReport> {
+    if options.tag != "latest" {
+        let tag = &options.tag;
         let tag_dir = origin_dir.join(escape_segment(tag));
         let cached: Option<Manifest> = std::fs::read(tag_dir.join(MANIFEST_FILE))
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            .and_then(|bytes| Manifest::parse(&bytes).ok());
         let manifest = match cached {
             Some(manifest) => manifest,
-            None if args.offline => {
+            None if options.offline => {
                 return Err(Error::Remote(format!(
                     "--offline: release {tag} is not in the cache ({})",
                     tag_dir.display()
@@ -618,7 +646,7 @@ async fn list(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<Li
             .join(MANIFEST_FILE)
             .is_file()
     };
-    let versions = if args.offline {
+    let versions = if options.offline {
         let mut tags: Vec<String> = std::fs::read_dir(origin_dir)
             .map(|entries| {
                 entries
@@ -626,7 +654,7 @@ async fn list(args: &FetchArgs, reader: &Reader, origin_dir: &Path) -> Result<Li
                     .filter(|e| e.path().join(MANIFEST_FILE).is_file())
                     .filter_map(|e| {
                         let bytes = std::fs::read(e.path().join(MANIFEST_FILE)).ok()?;
-                        serde_json::from_slice::<Manifest>(&bytes).ok()?.tag
+                        Manifest::parse(&bytes).ok()?.tag
                     })
                     .collect()
             })
@@ -686,7 +714,7 @@ async fn lock(tag_dir: &Path) -> Result<File> {
         .map_err(|err| cache_error(&path, &err))?;
     tokio::task::spawn_blocking(move || file.lock().map(|_| file))
         .await
-        .map_err(|err| Error::Other(err.into()))?
+        .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
         .map_err(|err| cache_error(&path, &err))
 }
 
@@ -738,7 +766,7 @@ pub fn list_text(report: &ListReport) -> String {
                     "{:<width$}  {:<8}  {:>10}  {:>12}  {:<64}  {}\n",
                     a.name,
                     format!("{:?}", a.kind).to_lowercase(),
-                    crate::report::human_bytes(a.bytes),
+                    crate::progress::human_bytes(a.bytes),
                     a.rows.map(|r| r.to_string()).unwrap_or_default(),
                     a.sha256,
                     if a.cached { "yes" } else { "" }

@@ -1,9 +1,12 @@
 //! The publish report for people: the table on stdout, and inside GitHub Actions the step
 //! summary and the step outputs.
 
-use super::{GithubReport, PublishReport};
+use dbrelease_manifest::{MANIFEST_FILE, Manifest};
+
+use super::build::human_bytes;
 use crate::actions;
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::commands::PublishReport;
+use crate::target::{TargetKind, TargetReport};
 
 /// Step summary and outputs for GitHub Actions (no-ops elsewhere).
 pub(crate) fn actions_report(report: &PublishReport, manifest: &Manifest) {
@@ -18,8 +21,8 @@ pub(crate) fn actions_report(report: &PublishReport, manifest: &Manifest) {
     let manifest_url = report
         .github
         .as_ref()
-        .map(|g| g.manifest_url.clone())
-        .or_else(|| report.s3.as_ref().map(|s| s.manifest_url.clone()))
+        .or(report.s3.as_ref())
+        .map(|target| target.manifest_url.clone())
         .unwrap_or_default();
     let artifacts: Vec<serde_json::Value> = manifest
         .artifacts
@@ -134,28 +137,14 @@ pub fn report_table(report: &PublishReport) -> String {
         }
         text.push('\n');
     }
-    if let Some(github) = &report.github {
-        text.push_str(&github_table(github));
-    }
-    if let Some(s3) = &report.s3 {
-        text.push_str(&format!("\nS3 s3://{}/{}\n", s3.bucket, s3.prefix));
-        for asset in &s3.assets {
-            text.push_str(&format!(
-                "  {:<15}  {:>10}  {}\n",
-                asset.action,
-                crate::report::human_bytes(asset.bytes),
-                asset.name
-            ));
-        }
-        if s3.up_to_date {
-            text.push_str("S3: up to date\n");
-        }
-        text.push_str(&format!("manifest: {}\n", s3.manifest_url));
+    for target in [&report.github, &report.s3].into_iter().flatten() {
+        text.push_str(&target_table(target));
     }
     text
 }
 
-fn github_table(report: &GithubReport) -> String {
+/// One target's section: the plan (dry run) or what was done, then its state.
+fn target_table(report: &TargetReport) -> String {
     let width = report
         .assets
         .iter()
@@ -163,22 +152,26 @@ fn github_table(report: &GithubReport) -> String {
         .max()
         .unwrap_or(5)
         .max(5);
+    let label = match report.kind {
+        TargetKind::Github => report.target.clone(),
+        TargetKind::S3 => "S3".to_string(),
+    };
     let mut text = String::new();
+    if report.kind == TargetKind::S3 {
+        text.push_str(&format!("\nS3 {}\n", report.target));
+    }
     if report.dry_run {
         text.push_str(&format!(
             "dry run for {} {}: nothing was changed; this is the plan\n",
-            report.repo, report.tag
+            report.target, report.tag
         ));
-        text.push_str(&format!(
-            "{:<width$}  {:<15}  {:>10}\n",
-            "asset", "action", "to send"
-        ));
+        text.push_str(&format!("{:<width$}  {:<15}  {:>10}\n", "asset", "action", "to send"));
         for asset in &report.assets {
             text.push_str(&format!(
                 "{:<width$}  {:<15}  {:>10}\n",
                 asset.name,
                 asset.action,
-                crate::report::human_bytes(asset.bytes)
+                human_bytes(asset.bytes)
             ));
         }
     } else {
@@ -191,7 +184,7 @@ fn github_table(report: &GithubReport) -> String {
                 "{:<width$}  {:<15}  {:>10}  {:>7.2}\n",
                 asset.name,
                 asset.action,
-                crate::report::human_bytes(asset.bytes),
+                human_bytes(asset.bytes),
                 asset.seconds
             ));
         }
@@ -200,11 +193,18 @@ fn github_table(report: &GithubReport) -> String {
         text.push_str(&format!("note: {note}\n"));
     }
     if report.up_to_date {
-        text.push_str(&format!("{} {}: up to date\n", report.repo, report.tag));
+        match report.kind {
+            TargetKind::Github => text.push_str(&format!("{label} {}: up to date\n", report.tag)),
+            TargetKind::S3 => text.push_str("S3: up to date\n"),
+        }
     }
-    if let Some(url) = &report.release_url {
-        let state = if report.draft { " (draft)" } else { "" };
-        text.push_str(&format!("release: {url}{state}\n"));
+    match (report.kind, &report.release_url) {
+        (TargetKind::Github, Some(url)) => {
+            let state = if report.draft { " (draft)" } else { "" };
+            text.push_str(&format!("release: {url}{state}\n"));
+        }
+        (TargetKind::S3, _) => text.push_str(&format!("manifest: {}\n", report.manifest_url)),
+        (TargetKind::Github, None) => {}
     }
     text
 }

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::naming::{MEDIA_GZIP, MEDIA_PARQUET};
+use crate::names::{MEDIA_GZIP, MEDIA_PARQUET};
 
 /// Version of the manifest format; bumped on incompatible changes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -15,10 +15,11 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const SHA256SUMS_FILE: &str = "SHA256SUMS";
 /// File name of the Frictionless Data Package descriptor.
 pub const DATAPACKAGE_FILE: &str = "datapackage.json";
+/// `generator.name` of every manifest dbrelease writes.
+pub const GENERATOR_NAME: &str = "dbrelease";
 
 /// manifest.json: everything a reader needs to fetch and verify a release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Format version of this file (currently 1).
     pub manifest_version: u32,
@@ -43,7 +44,6 @@ pub struct Manifest {
 
 /// The tool versions that produced the release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Generator {
     /// Always `dbrelease`.
     pub name: String,
@@ -55,7 +55,6 @@ pub struct Generator {
 
 /// The source database file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Source {
     /// File name (no directories).
     pub file_name: String,
@@ -87,7 +86,6 @@ pub enum ArtifactKind {
 
 /// One released file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Artifact {
     /// File name, also the GitHub asset name and the last S3 key segment.
     pub name: String,
@@ -112,7 +110,6 @@ pub struct Artifact {
 
 /// A table artifact's contents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TableInfo {
     /// Schema of the table in the database (`main` for most).
     pub schema: String,
@@ -130,7 +127,6 @@ pub struct TableInfo {
 
 /// One column of a table artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Column {
     /// Column name.
     pub name: String,
@@ -145,7 +141,6 @@ pub struct Column {
 
 /// The gzipped database's contents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DatabaseInfo {
     /// Size of the decompressed database file.
     pub uncompressed_bytes: u64,
@@ -311,6 +306,58 @@ fn table_schema_type(duckdb_type: &str) -> (&'static str, Option<&'static str>) 
         "BLOB" => ("string", Some("binary")),
         "STRUCT" | "MAP" => ("object", None),
         _ => ("string", None),
+    }
+}
+
+/// Why bytes that claim to be a manifest cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// Not JSON, or not shaped like a manifest.
+    #[error("is not a dbrelease manifest ({0})")]
+    Malformed(String),
+    /// Written in a format this version cannot read.
+    #[error(
+        "uses manifest format {found}, this dbrelease reads format {MANIFEST_VERSION}: upgrade dbrelease"
+    )]
+    NewerFormat {
+        /// The `manifest_version` found.
+        found: u32,
+    },
+    /// A name that would become a path is not a plain file name.
+    #[error("lists {field} {name:?}, which is not a plain file name; refusing to use it")]
+    UnsafeName {
+        /// Which field held it.
+        field: &'static str,
+        /// The name as published.
+        name: String,
+    },
+}
+
+impl Manifest {
+    /// Parses a published manifest and checks everything a reader will turn into a path:
+    /// artifact names and the source file name must be plain file names (see
+    /// [`crate::names::is_safe_file_name`]). Unknown fields are ignored (additive changes by a
+    /// newer dbrelease stay readable); a newer `manifest_version` is refused.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        // Read the version first, so a newer format is reported as such, not as a shape error.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            manifest_version: u32,
+        }
+        let version: VersionOnly = serde_json::from_slice(bytes)
+            .map_err(|err| ManifestError::Malformed(err.to_string()))?;
+        if version.manifest_version > MANIFEST_VERSION {
+            return Err(ManifestError::NewerFormat {
+                found: version.manifest_version,
+            });
+        }
+        let manifest: Manifest = serde_json::from_slice(bytes)
+            .map_err(|err| ManifestError::Malformed(err.to_string()))?;
+        for artifact in &manifest.artifacts {
+            crate::names::check_file_name("an artifact named", &artifact.name)?;
+        }
+        crate::names::check_file_name("a source file named", &manifest.source.file_name)?;
+        Ok(manifest)
     }
 }
 

@@ -31,10 +31,23 @@ pub fn sanitize_artifact_name(raw: &str) -> String {
     name
 }
 
-/// True when `name` is what [`sanitize_artifact_name`] produces: a plain, visible file name.
-/// Names read from a published manifest are checked with it before they become paths.
-pub fn is_safe_artifact_name(name: &str) -> bool {
+/// True when `name` is what [`sanitize_artifact_name`] produces: a plain, visible file name
+/// (no separator, no `..`, nothing hidden). Every name that comes from a manifest, an index, a
+/// tag or a server response is checked with it before a path is made from it.
+pub fn is_safe_file_name(name: &str) -> bool {
     sanitize_artifact_name(name) == name
+}
+
+/// [`is_safe_file_name`] as an error naming the field that held the name.
+pub fn check_file_name(field: &'static str, name: &str) -> Result<(), crate::ManifestError> {
+    if is_safe_file_name(name) {
+        Ok(())
+    } else {
+        Err(crate::ManifestError::UnsafeName {
+            field,
+            name: name.to_string(),
+        })
+    }
 }
 
 /// Picks `base` + `extension`, or `base-2` + `extension`, `base-3`… so names stay unique
@@ -72,9 +85,9 @@ mod tests {
 
     #[test]
     fn only_plain_names_are_safe_to_use_as_paths() {
-        assert!(is_safe_artifact_name("daily_availability.parquet"));
+        assert!(is_safe_file_name("daily_availability.parquet"));
         for name in ["../x", "a/b", ".hidden", "..", "", "x\\y", "/etc/passwd"] {
-            assert!(!is_safe_artifact_name(name), "{name:?}");
+            assert!(!is_safe_file_name(name), "{name:?}");
         }
     }
 

@@ -1,0 +1,145 @@
+//! The commands, each a short list of named stages (GoReleaser's `pipeline.go` is the model).
+//! What they share: delivering a release to its targets, and reading the previous one.
+
+pub mod build;
+pub mod fetch;
+pub mod publish;
+pub mod republish;
+pub mod verify;
+
+use std::path::Path;
+
+use dbrelease_manifest::Manifest;
+use dbrelease_remote::github::GitHub;
+use serde::Serialize;
+
+use crate::actions;
+use crate::compare::Comparison;
+use crate::error::Result;
+use crate::options::{Mode, OnConflict};
+use crate::plan::LocalFile;
+use crate::target::github::{GitHubTarget, NewRelease};
+use crate::target::s3::{Bucket, S3Target};
+use crate::target::{self, Delivery, TargetReport};
+
+/// The result of a publish, per target.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// The tag.
+    pub tag: String,
+    /// The data against the previous release: row deltas, regressions allowed by flag.
+    pub comparison: Comparison,
+    /// GitHub, when `--github`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<TargetReport>,
+    /// S3, when `--s3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<TargetReport>,
+}
+
+/// A release ready to deliver: its manifest and files.
+pub struct Release<'a> {
+    /// Tag.
+    pub tag: &'a str,
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// Its files in release order.
+    pub local: &'a [LocalFile],
+    /// Where their bytes are.
+    pub out_dir: &'a Path,
+}
+
+/// Where to deliver, and how.
+pub struct Destinations<'a> {
+    /// GitHub: the client and what a new release is made of.
+    pub github: Option<(GitHub, NewRelease)>,
+    /// S3.
+    pub s3: Option<&'a Bucket>,
+    /// Plan only, or apply.
+    pub mode: Mode,
+    /// Refuse or replace differing files.
+    pub on_conflict: OnConflict,
+}
+
+/// Delivers `release` to each destination, GitHub first, then S3, and reports to Actions.
+pub fn deliver(
+    runtime: &tokio::runtime::Runtime,
+    release: &Release<'_>,
+    destinations: Destinations<'_>,
+    comparison: Comparison,
+) -> Result<PublishReport> {
+    let delivery = Delivery {
+        tag: release.tag,
+        local: release.local,
+        out_dir: release.out_dir,
+        mode: destinations.mode,
+        on_conflict: destinations.on_conflict,
+    };
+    let github = match destinations.github {
+        Some((client, new)) => {
+            let _group = actions::group("dbrelease: publish to GitHub");
+            let base = crate::options::github_download_base(client.repo(), release.tag);
+            let mut github = GitHubTarget::new(client, release.tag, base, new);
+            Some(runtime.block_on(target::deliver(&mut github, &delivery))?)
+        }
+        None => None,
+    };
+    let s3 = match destinations.s3 {
+        Some(bucket) => {
+            let _group = actions::group("dbrelease: publish to S3");
+            let mut s3 = S3Target::new(bucket, release.tag, release.manifest, release.local);
+            Some(runtime.block_on(target::deliver(&mut s3, &delivery))?)
+        }
+        None => None,
+    };
+    let report = PublishReport {
+        tag: release.tag.to_string(),
+        comparison,
+        github,
+        s3,
+    };
+    if destinations.mode == Mode::Apply {
+        crate::render::publish::actions_report(&report, release.manifest);
+    }
+    Ok(report)
+}
+
+/// The manifest of the newest published release other than `tag`: from GitHub when it is
+/// readable (needs the token: without one a dry run plans against nothing), else from the S3
+/// versions index.
+pub async fn previous_manifest(
+    github: Option<&GitHub>,
+    s3: Option<&Bucket>,
+    tag: &str,
+) -> Result<Option<Manifest>> {
+    if let Some(client) = github.filter(|c| c.has_token()) {
+        let releases = client.all_releases().await?;
+        for release in releases
+            .iter()
+            .filter(|r| !r.draft && !r.prerelease && r.tag_name != tag)
+        {
+            if let Some(manifest) =
+                crate::target::github::published_manifest(client, &release.assets).await?
+            {
+                return Ok(Some(manifest));
+            }
+        }
+        return Ok(None);
+    }
+    if let Some(bucket) = s3 {
+        return crate::target::s3::previous_manifest(bucket, tag).await;
+    }
+    Ok(None)
+}
+
+/// A published manifest, or None with a warning when this dbrelease cannot read it (the one
+/// rule for the publishing side; readers refuse instead, see `Manifest::parse`).
+pub fn readable_manifest(origin: &str, bytes: &[u8]) -> Option<Manifest> {
+    match Manifest::parse(bytes) {
+        Ok(manifest) => Some(manifest),
+        Err(err) => {
+            tracing::warn!("ignoring the manifest at {origin}: it {err}");
+            None
+        }
+    }
+}
