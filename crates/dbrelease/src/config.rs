@@ -335,9 +335,46 @@ pub struct ExtraFile {
     pub description: Option<String>,
 }
 
+/// The config file `--config` names by default.
+pub const DEFAULT_CONFIG: &str = "dbrelease.toml";
+
+/// The config file, or, when there is none at the default path and `--db` names the database,
+/// the defaults for that database (dataset named after the file, every table): `dbrelease build
+/// --db my.duckdb` works in a folder without a config, as `gzip my.duckdb` would.
+fn config_file_or_defaults(args: &BuildArgs) -> Result<ConfigFile> {
+    if let Some(db) = &args.db
+        && args.config == Path::new(DEFAULT_CONFIG)
+        && !args.config.exists()
+    {
+        return Ok(ConfigFile::for_database(db));
+    }
+    read_config_file(&args.config)
+}
+
+impl ConfigFile {
+    /// Defaults for releasing `db` without a config file.
+    pub fn for_database(db: &Path) -> ConfigFile {
+        let stem = db
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name: String = stem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+            .collect();
+        ConfigFile {
+            dataset: DatasetSection {
+                name: if name.is_empty() { "dataset".into() } else { name },
+                ..DatasetSection::default()
+            },
+            ..ConfigFile::default()
+        }
+    }
+}
+
 /// Reads and validates the configuration for `build`.
 pub fn load_build_config(args: &BuildArgs) -> Result<BuildConfig> {
-    let file = read_config_file(&args.config)?;
+    let file = config_file_or_defaults(args)?;
     let base = args
         .config
         .parent()
@@ -418,7 +455,7 @@ pub enum Database {
 /// Reads and validates the configuration for `republish`, which opens the database only when
 /// a file must be rebuilt (mirroring GitHub to S3 needs none).
 pub fn load_republish_config(args: &BuildArgs) -> Result<BuildConfig> {
-    let file = read_config_file(&args.config)?;
+    let file = config_file_or_defaults(args)?;
     let base = args
         .config
         .parent()

@@ -56,7 +56,7 @@ impl OnConflict {
 /// run in seconds.
 pub fn retry_policy() -> RetryPolicy {
     let mut policy = RetryPolicy::default();
-    let millis = |name| env::var(name).and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+    let millis = |name: &str| env::var(name).and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
     if let Some(timeout) = millis(EnvVars::DBRELEASE_READ_TIMEOUT_MS) {
         policy.read_timeout = timeout;
     }

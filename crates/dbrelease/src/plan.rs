@@ -38,6 +38,13 @@ pub struct RemoteAsset {
     pub sha256: Option<String>,
 }
 
+impl RemoteAsset {
+    /// True once the target holds the whole file (GitHub's state `uploaded`; S3 objects always).
+    pub fn is_complete(&self) -> bool {
+        self.state == dbrelease_remote::github::UPLOADED
+    }
+}
+
 /// What to do with one asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -206,7 +213,7 @@ pub fn plan_assets(
 
     for asset in remote {
         let ours = local.iter().any(|file| file.name == asset.name);
-        if asset.state != "uploaded" || (!ours && asset.name.starts_with(TEMP_PREFIX)) {
+        if !asset.is_complete() || (!ours && asset.name.starts_with(TEMP_PREFIX)) {
             actions.push(AssetAction::DeleteLeftover {
                 name: asset.name.clone(),
                 id: asset.id,
@@ -232,7 +239,7 @@ pub fn plan_assets(
     for file in local {
         let existing = remote
             .iter()
-            .find(|asset| asset.name == file.name && asset.state == "uploaded");
+            .find(|asset| asset.name == file.name && asset.is_complete());
         let Some(existing) = existing else {
             actions.push(AssetAction::Upload {
                 name: file.name.clone(),

@@ -364,7 +364,7 @@ fn huge_integers_beyond_parquet_decimal_are_refused_by_name() {
     );
     write_config(dir.path(), &db, "");
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("table big"), "{stderr}");
     assert!(!dir.path().join("dist/manifest.json").exists());
@@ -493,7 +493,7 @@ fn include_exclude_extra_files_and_stale_artifacts() {
     // Typos in table names are caught, not ignored.
     write_config(dir.path(), &db, "[export]\ninclude = [\"kep\"]\n");
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"kep\""));
 }
 
@@ -527,7 +527,7 @@ fn a_pending_wal_is_refused_or_released_as_a_checkpointed_copy() {
     write_config(dir.path(), &db, "");
 
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("CHECKPOINT") && stderr.contains("--checkpoint-wal"),
@@ -668,7 +668,7 @@ fn bad_databases_get_clear_errors_and_no_finished_artifacts() {
         let before = std::fs::read(&db).ok();
         write_config(&case_dir, &db, "");
         let output = build(&case_dir, &[]);
-        assert_eq!(output.status.code(), Some(3), "{label}: {}", text(&output));
+        assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{label}: {}", text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains(expected),
@@ -698,7 +698,7 @@ fn a_database_locked_by_a_writer_is_reported() {
     write_config(dir.path(), &db, "");
     let output = build(dir.path(), &[]);
     drop(writer);
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("locked by another process"),
         "{}",
@@ -713,7 +713,7 @@ fn config_and_output_problems_are_explained() {
 
     write_config(dir.path(), &fixture, "[export]\ncompresion = \"zstd\"\n");
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("compresion"));
 
     let output = dbrelease()
@@ -721,7 +721,7 @@ fn config_and_output_problems_are_explained() {
         .arg(dir.path().join("nope.toml"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nope.toml"));
 
     write_config(
@@ -730,7 +730,7 @@ fn config_and_output_problems_are_explained() {
         "[export.tables.daily_availability]\nsort_by = [\"dat\"]\n",
     );
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"dat\""));
 
     // Failed validation created nothing.
@@ -740,7 +740,7 @@ fn config_and_output_problems_are_explained() {
     write_config(dir.path(), &fixture, "");
     std::fs::write(dir.path().join("dist"), "in the way").unwrap();
     let output = build(dir.path(), &[]);
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_OUTPUT), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("dist"));
 }
 
@@ -788,7 +788,7 @@ fn a_full_disk_fails_cleanly() {
         .unwrap();
     let leftovers = list_dir(&mount_point);
     let _ = as_root("umount").arg(&mount_point).status();
-    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_OUTPUT), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("disk is full"),
         "{}",
@@ -911,4 +911,62 @@ print(len(errors), len(package.resources), package.resources[0].schema.primary_k
         String::from_utf8_lossy(&output.stdout),
         "0 3 ['date', 'symbol']\n"
     );
+}
+
+#[test]
+fn build_needs_no_config_file_when_given_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("My Prices.duckdb");
+    make_db(&db, "CREATE TABLE quotes AS SELECT range AS id FROM range(10)");
+    let output = dbrelease()
+        .current_dir(dir.path())
+        .args(["build", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dist/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest.dataset, "my-prices");
+    let names: Vec<&str> = manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["quotes.parquet", "My_Prices.duckdb.gz"]);
+}
+
+/// A `manifest.json` left in `--out` by someone else names files `build` must not delete:
+/// outside `--out` (a planted `../notes.txt`), or inside it when dbrelease did not write it.
+#[test]
+fn build_removes_only_stale_artifacts_it_wrote_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("small.duckdb");
+    make_db(&db, "CREATE TABLE t AS SELECT 1 AS x");
+    let out = dir.path().join("dist");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    std::fs::write(out.join("data.csv"), "mine too").unwrap();
+    let planted = |generator: &str, name: &str| {
+        serde_json::json!({
+            "manifest_version": 1, "dataset": "x", "tag": null, "version": null,
+            "created_at": "2026-01-01T00:00:00Z",
+            "generator": { "name": generator, "version": "0", "duckdb_version": "v1" },
+            "source": { "file_name": "x.duckdb", "bytes": 1, "sha256": "00", "storage_version": 64,
+                        "storage_compatibility": null, "written_by": null, "wal_checkpointed": false },
+            "artifacts": [{ "name": name, "kind": "file", "media_type": "text/plain", "bytes": 1, "sha256": "00" }]
+        })
+        .to_string()
+    };
+    for (generator, name) in [("dbrelease", "../notes.txt"), ("other-tool", "data.csv")] {
+        std::fs::write(out.join("manifest.json"), planted(generator, name)).unwrap();
+        let output = dbrelease()
+            .current_dir(dir.path())
+            .args(["build", "--db"])
+            .arg(&db)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(out.join("data.csv")).unwrap(), "mine too");
 }

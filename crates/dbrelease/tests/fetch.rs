@@ -189,7 +189,7 @@ fn a_tampered_file_is_refused_deleted_and_never_cached() {
         .server
         .tamper(&format!("data/{TAG}/daily_availability.parquet"));
     let output = setup.fetch(&["--tag", TAG, "daily_availability"]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_availability.parquet does not match its manifest")
@@ -314,7 +314,7 @@ fn concurrent_fetches_leave_one_valid_cache_entry() {
 fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
     let setup = Setup::new();
     let output = setup.fetch(&["--offline"]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("run once without --offline"),
         "{}",
@@ -323,7 +323,7 @@ fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
     assert!(setup.server.requests().is_empty());
 
     let output = setup.fetch(&["--tag", TAG, "no_such_table"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("no_such_table") && stderr.contains("daily_availability.parquet"),
@@ -341,7 +341,7 @@ fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
         .arg(setup.cache())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("is --base-url the prefix that holds versions.json"),
@@ -350,7 +350,7 @@ fn offline_without_a_cache_and_unknown_names_say_what_to_do() {
     );
 
     let output = setup.fetch(&["--tag", "v9.9.9"]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("no release v9.9.9"),
         "{}",
@@ -503,7 +503,7 @@ fn verify_checks_a_copy_under_a_url_prefix() {
         .files
         .remove(&format!("data/{TAG}/datapackage.json"));
     let output = verify();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_symbol_counts.parquet: published")
@@ -540,7 +540,7 @@ fn a_manifest_naming_paths_outside_the_cache_is_refused() {
         .arg(dir.path().join("cache"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("not a plain file name"),
         "{}",
@@ -588,7 +588,7 @@ fn transient_server_errors_are_retried_and_a_lasting_one_is_reported() {
         &[500; 20],
     );
     let output = setup.fetch(&["--tag", TAG, "daily_availability"]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("downloading daily_availability.parquet")
@@ -597,4 +597,23 @@ fn transient_server_errors_are_retried_and_a_lasting_one_is_reported() {
         "{stderr}"
     );
     assert!(!setup.tag_dir().join("daily_availability.parquet").exists());
+}
+
+#[test]
+fn fetch_out_never_silently_replaces_a_file_it_did_not_write() {
+    let setup = Setup::new();
+    let target = setup.dir.path().join("mine.duckdb.gz");
+    std::fs::write(&target, "the user's own file").unwrap();
+    let out = target.to_str().unwrap();
+    let refused = setup.fetch(&["--tag", TAG, "--out", out]);
+    assert_eq!(refused.status.code(), Some(EXIT_CONFIG), "{}", text(&refused));
+    assert!(text(&refused).contains("--force"), "{}", text(&refused));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the user's own file");
+
+    let forced = setup.fetch(&["--tag", TAG, "--out", out, "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    // Fetching the same file again over its own earlier copy needs no --force.
+    let again = setup.fetch(&["--tag", TAG, "--out", out]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_ne!(std::fs::read(&target).unwrap(), b"the user's own file");
 }

@@ -266,7 +266,7 @@ fn changed_data_is_refused_without_replace_and_swapped_in_with_it() {
     setup.change_database();
 
     let output = setup.publish(&[]);
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("daily_symbol_counts.parquet"), "{stderr}");
     assert!(stderr.contains("--replace"), "{stderr}");
@@ -335,7 +335,7 @@ fn a_starter_leftover_and_duplicate_drafts_are_cleaned_up() {
         setup.fake.fail_next(On::Upload, Fault::Status(502));
     }
     let output = setup.publish(&[]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("kept failing"));
     let drafts = setup.fake.releases("v1.0.0");
     assert_eq!(drafts.len(), 1);
@@ -370,16 +370,16 @@ fn timeouts_and_rate_limits_are_retried() {
 fn credentials_and_repository_problems_are_explained_and_publish_nothing() {
     let setup = Setup::new();
     let output = setup.publish_with_token(Some("wrong-token"), &[]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Bad credentials"));
 
     let output = setup.publish_with_token(None, &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("GITHUB_TOKEN"));
 
     setup.fake.state.lock().unwrap().read_only_token = Some("read-only".into());
     let output = setup.publish_with_token(Some("read-only"), &[]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("contents: write"),
         "{}",
@@ -403,7 +403,7 @@ fn credentials_and_repository_problems_are_explained_and_publish_nothing() {
         .arg(setup.dir.path().join("dist"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("owner/nope not found"));
     assert!(setup.fake.releases("v1.0.0").is_empty());
 }
@@ -420,7 +420,7 @@ fn an_asset_of_2_gib_is_refused_before_anything_is_sent() {
         "[[files]]\npath = \"big.bin\"\n",
     );
     let output = setup.publish(&[]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("2 GiB") && stderr.contains("S3"),
@@ -639,7 +639,7 @@ fn an_immutable_release_is_never_changed() {
     assert!(setup.publish(&[]).status.success());
     setup.change_database();
     let output = setup.publish(&["--replace"]);
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("immutable") && stderr.contains("new tag"),
@@ -822,7 +822,7 @@ fn a_shrunken_database_is_refused_unless_allowed() {
         .unwrap();
     drop(conn);
     let output = setup.publish_tag("v1.1.0", &[]);
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(
@@ -983,7 +983,7 @@ fn inside_github_actions_it_groups_logs_writes_a_summary_and_sets_outputs() {
 
     // A failure becomes an annotation.
     let output = actions(Some("wrong-token"));
-    assert_eq!(output.status.code(), Some(5));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE));
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("::error title=dbrelease::GitHub rejected the token"),

@@ -144,7 +144,7 @@ fn changed_data_is_refused_without_replace_and_converges_with_it() {
     assert!(setup.publish("v1.0.0", &[]).status.success());
     setup.change_database();
     let output = setup.publish("v1.0.0", &[]);
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_symbol_counts.parquet") && stderr.contains("--replace"),
@@ -219,7 +219,7 @@ fn an_artifact_over_100_mib_goes_multipart_and_verifies() {
 fn wrong_credentials_and_missing_bucket_are_explained() {
     let setup = Setup::new("");
     let output = setup.publish_with_secret("wrong-secret", "v1.0.0", &[]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("credentials"),
         "{}",
@@ -228,7 +228,7 @@ fn wrong_credentials_and_missing_bucket_are_explained() {
     assert!(setup.server.keys(BUCKET).is_empty());
 
     let output = setup.publish("v1.0.0", &["--s3-bucket", "nope"]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("bucket nope does not exist"),
         "{}",
@@ -266,7 +266,7 @@ fn a_dropped_part_leaves_no_manifest_and_no_orphaned_upload_and_a_rerun_converge
         .failing_parts
         .store(100, std::sync::atomic::Ordering::SeqCst);
     let output = setup.publish("v1.0.0", &[]);
-    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REMOTE), "{}", text(&output));
     assert!(
         setup
             .server
@@ -359,7 +359,7 @@ fn s3_alone_compares_with_the_previous_version_in_versions_json() {
         .unwrap();
     drop(conn);
     let output = setup.publish("v1.1.0", &[]);
-    assert_eq!(output.status.code(), Some(6), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("table daily_symbol_counts: column total_symbols (INTEGER) was dropped"),

@@ -92,7 +92,7 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
                 info!("GitHub release {tag} is unusable as a source: {message}");
                 None
             }
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         },
         None => None,
     };
@@ -208,7 +208,7 @@ fn unsafe_out_entry(manifest: &Manifest, out: &Path) -> Option<Error> {
 }
 
 fn not_published(tag: &str) -> Error {
-    Error::Config(format!(
+    Error::Remote(format!(
         "{tag} is not published on any configured target (no manifest.json on GitHub or S3): use `dbrelease publish --tag {tag}` for a new release"
     ))
 }

@@ -3,7 +3,6 @@
 //! last. [`Bucket`] is the edge (one client per run); [`S3Target`] the release on it.
 
 use std::path::Path;
-use std::time::Instant;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};

@@ -168,6 +168,10 @@ impl GitHubFake {
             )
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
+                gate_layer,
+            ))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
                 record_route,
             ))
             .layer(DefaultBodyLimit::disable())
@@ -220,6 +224,66 @@ async fn record_route(
         state.lock().unwrap().routes.insert(line);
     }
     next.run(request).await
+}
+
+/// The one gate in front of every API and upload route: authentication, the repository, then an
+/// injected fault, as GitHub would answer them, before the handler runs.
+async fn gate_layer(
+    State(state): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let upload = path.starts_with("/uploads/");
+    let api = path.strip_prefix("/uploads").unwrap_or(&path);
+    let Some(rest) = api.strip_prefix("/repos/") else {
+        // Downloads are not API calls: no gate.
+        return next.run(request).await;
+    };
+    let mut parts = rest.split('/');
+    let (owner, repo) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let write = request.method() != axum::http::Method::GET;
+    let line = format!("{} {path}", request.method());
+    match gate(&state, request.headers(), owner, repo, write, upload, line).await {
+        Ok(()) => next.run(request).await,
+        Err(response) => {
+            if upload && response.status().is_server_error() {
+                leave_starter_asset(&state, &path, request.uri().query().unwrap_or(""));
+            }
+            response
+        }
+    }
+}
+
+/// GitHub leaves an empty `starter` asset behind when an upload dies server-side.
+fn leave_starter_asset(state: &Shared, path: &str, query: &str) {
+    let id: Option<u64> = path
+        .trim_end_matches("/assets")
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok());
+    let name = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "name")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let mut s = state.lock().unwrap();
+    let Some(ri) = id.and_then(|id| s.releases.iter().position(|r| r.id == id)) else {
+        return;
+    };
+    if name.is_empty() || s.releases[ri].assets.iter().any(|a| a.name == name) {
+        return;
+    }
+    let asset_id = s.next_id;
+    s.next_id += 1;
+    s.releases[ri].assets.push(FakeAsset {
+        id: asset_id,
+        name: name.clone(),
+        state: "starter".into(),
+        content_type: "application/octet-stream".into(),
+        data: Vec::new(),
+    });
+    let release_id = s.releases[ri].id;
+    record(&mut s, release_id, format!("starter leftover {name}"));
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -457,19 +521,6 @@ async fn list_releases(
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        "GET releases".into(),
-    )
-    .await
-    {
-        return r;
-    }
     let anonymous = !headers.contains_key("authorization");
     let s = state.lock().unwrap();
     let per_page: usize = query
@@ -498,19 +549,6 @@ async fn release_by_tag(
     Path((owner, repo, tag)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        format!("GET releases/tags/{tag}"),
-    )
-    .await
-    {
-        return r;
-    }
     let s = state.lock().unwrap();
     match s.releases.iter().find(|r| r.tag == tag && !r.draft) {
         Some(release) => axum::Json(release_json(&s, release)).into_response(),
@@ -523,19 +561,6 @@ async fn get_release(
     Path((owner, repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        format!("GET releases/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let s = state.lock().unwrap();
     match s.releases.iter().find(|r| r.id == id) {
         Some(release) => axum::Json(release_json(&s, release)).into_response(),
@@ -549,19 +574,6 @@ async fn create_release(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        false,
-        "POST releases".into(),
-    )
-    .await
-    {
-        return r;
-    }
     let mut s = state.lock().unwrap();
     let tag = body["tag_name"].as_str().unwrap_or("").to_string();
     if tag.is_empty() {
@@ -598,19 +610,6 @@ async fn update_release(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        false,
-        format!("PATCH releases/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let mut s = state.lock().unwrap();
     let immutable_releases = s.immutable_releases;
     let Some(index) = s.releases.iter().position(|r| r.id == id) else {
@@ -645,19 +644,6 @@ async fn delete_release(
     Path((owner, repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        false,
-        format!("DELETE releases/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let mut s = state.lock().unwrap();
     let before = s.releases.len();
     s.releases.retain(|r| r.id != id);
@@ -673,19 +659,6 @@ async fn list_assets(
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        format!("GET releases/{id}/assets"),
-    )
-    .await
-    {
-        return r;
-    }
     let s = state.lock().unwrap();
     let Some(release) = s.releases.iter().find(|r| r.id == id) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -717,19 +690,6 @@ async fn get_asset(
     Path((owner, repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        format!("GET assets/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let wants_bytes = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
@@ -836,19 +796,6 @@ async fn get_repository(
     Path((owner, repo)): Repo,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        "GET repository".into(),
-    )
-    .await
-    {
-        return r;
-    }
     let s = state.lock().unwrap();
     let push = presented_token(&headers) == s.token;
     axum::Json(json!({
@@ -874,19 +821,6 @@ async fn latest_release(
     Path((owner, repo)): Repo,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        false,
-        false,
-        "GET releases/latest".into(),
-    )
-    .await
-    {
-        return r;
-    }
     let s = state.lock().unwrap();
     let Some(release) = s.releases.iter().rev().find(|r| !r.draft && !r.prerelease) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -912,19 +846,6 @@ async fn update_asset(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        false,
-        format!("PATCH assets/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let mut s = state.lock().unwrap();
     let Some((ri, ai)) = find_asset(&mut s, id) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -962,19 +883,6 @@ async fn delete_asset(
     Path((owner, repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        false,
-        format!("DELETE assets/{id}"),
-    )
-    .await
-    {
-        return r;
-    }
     let mut s = state.lock().unwrap();
     let Some((ri, ai)) = find_asset(&mut s, id) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -999,38 +907,10 @@ async fn upload_asset(
     body: Bytes,
 ) -> Response {
     let name = query.get("name").cloned().unwrap_or_default();
-    let gate_result = gate(
-        &state,
-        &headers,
-        &owner,
-        &repo,
-        true,
-        true,
-        format!("UPLOAD {name}"),
-    )
-    .await;
     let mut s = state.lock().unwrap();
     let Some(ri) = s.releases.iter().position(|r| r.id == id) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
-    if let Err(response) = gate_result {
-        // GitHub leaves an empty `starter` asset behind when an upload dies server-side.
-        if response.status().is_server_error()
-            && !s.releases[ri].assets.iter().any(|a| a.name == name)
-        {
-            let asset_id = s.next_id;
-            s.next_id += 1;
-            s.releases[ri].assets.push(FakeAsset {
-                id: asset_id,
-                name: name.clone(),
-                state: "starter".into(),
-                content_type: "application/octet-stream".into(),
-                data: Vec::new(),
-            });
-            record(&mut s, id, format!("starter leftover {name}"));
-        }
-        return response;
-    }
     if name.is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "name is required");
     }

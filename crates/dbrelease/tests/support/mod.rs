@@ -1,6 +1,9 @@
 //! Shared test helpers: fixture databases made from SQL, running the binary, hashing files.
 #![allow(dead_code)]
 
+pub use dbrelease::error::{
+    EXIT_CONFIG, EXIT_FAILURE, EXIT_OUTPUT, EXIT_REFUSED, EXIT_REMOTE, EXIT_SOURCE,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
