@@ -43,7 +43,7 @@ skips=$(mktemp)
 trap 'rm -f "$log" "$skips"' EXIT
 export DBRELEASE_SKIP_LOG="$skips"
 status=0
-cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
+cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # Skipped cargo tests returned early, so cargo counted them as passed.
 cargo_skipped=$(grep -c . "$skips" || true)
 e2e_passed=0

@@ -8,11 +8,13 @@ const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manifest.schema.
 /// diff. Regenerate with `DBRELEASE_UPDATE_SCHEMA=1 cargo test --release -p dbrelease-manifest`.
 #[test]
 fn committed_schema_matches_the_types() {
-    let generated = serde_json::to_string_pretty(&dbrelease_manifest::json_schema()).unwrap() + "\n";
+    let generated =
+        serde_json::to_string_pretty(&dbrelease_manifest::json_schema()).unwrap() + "\n";
     if std::env::var_os("DBRELEASE_UPDATE_SCHEMA").is_some() {
         std::fs::write(SCHEMA_PATH, &generated).unwrap();
     }
-    let committed = std::fs::read_to_string(SCHEMA_PATH).expect("manifest.schema.json is committed");
+    let committed =
+        std::fs::read_to_string(SCHEMA_PATH).expect("manifest.schema.json is committed");
     assert!(
         committed == generated,
         "manifest.schema.json is out of date with the Manifest types: regenerate it with \

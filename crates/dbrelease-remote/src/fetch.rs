@@ -377,11 +377,7 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
 
 /// The artifacts named on the command line: artifact names, table names, or `all`;
 /// the database when none is named.
-fn select<'a>(
-    manifest: &'a Manifest,
-    names: &[String],
-    tag: &str,
-) -> Result<Vec<&'a Artifact>> {
+fn select<'a>(manifest: &'a Manifest, names: &[String], tag: &str) -> Result<Vec<&'a Artifact>> {
     if names.is_empty() {
         return manifest
             .artifacts
@@ -406,11 +402,7 @@ fn select<'a>(
                     .is_some_and(|t| t.name == *name || format!("{}.{}", t.schema, t.name) == *name)
         });
         match found {
-            Some(artifact)
-                if !chosen
-                    .iter()
-                    .any(|c: &&Artifact| c.name == artifact.name) =>
-            {
+            Some(artifact) if !chosen.iter().any(|c: &&Artifact| c.name == artifact.name) => {
                 chosen.push(artifact)
             }
             Some(_) => {}

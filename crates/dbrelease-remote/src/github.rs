@@ -289,9 +289,11 @@ impl GitHub {
                 .await
             {
                 Ok(response) => response,
-                Err(GitHubError::Rejected { status: 422, message, .. })
-                    if message.contains("Only the first 1000 results") =>
-                {
+                Err(GitHubError::Rejected {
+                    status: 422,
+                    message,
+                    ..
+                }) if message.contains("Only the first 1000 results") => {
                     warn!("GitHub lists only the newest 1000 releases; older ones are not listed");
                     break;
                 }
@@ -309,10 +311,7 @@ impl GitHub {
 
     /// The published release of `tag`, or None (drafts are invisible to this endpoint).
     pub async fn published_release(&self, tag: &str) -> Result<Option<Release>, GitHubError> {
-        let url = self.repo_url(&format!(
-            "/releases/tags/{}",
-            http::url_segment(tag)
-        ));
+        let url = self.repo_url(&format!("/releases/tags/{}", http::url_segment(tag)));
         let what = format!("looking up release {tag}");
         match self
             .send(&what, || {
@@ -428,7 +427,9 @@ impl GitHub {
     pub async fn delete_release(&self, release_id: u64) -> Result<(), GitHubError> {
         let url = self.repo_url(&format!("/releases/{release_id}"));
         match self
-            .send("deleting a duplicate draft", || self.request(Method::DELETE, &url))
+            .send("deleting a duplicate draft", || {
+                self.request(Method::DELETE, &url)
+            })
             .await
         {
             // Already gone: a retried DELETE whose first attempt was carried out.
@@ -494,7 +495,10 @@ impl GitHub {
     /// whose first attempt was carried out (its response lost) answers 404.
     pub async fn delete_asset(&self, asset_id: u64) -> Result<(), GitHubError> {
         let url = self.repo_url(&format!("/releases/assets/{asset_id}"));
-        match self.send("deleting an asset", || self.request(Method::DELETE, &url)).await {
+        match self
+            .send("deleting an asset", || self.request(Method::DELETE, &url))
+            .await
+        {
             Ok(_) | Err(GitHubError::NotFound { .. }) => Ok(()),
             Err(err) => Err(err),
         }
@@ -535,7 +539,10 @@ impl GitHub {
                 let first = attempts == 1;
                 let (url, what) = (&url, &what);
                 async move {
-                    if !first && let Some(done) = self.reconcile_upload(release, name, bytes, sha256).await? {
+                    if !first
+                        && let Some(done) =
+                            self.reconcile_upload(release, name, bytes, sha256).await?
+                    {
                         return Ok(done);
                     }
                     self.upload_once(url, what, path, bytes, media_type, release, name, sha256)
@@ -562,7 +569,10 @@ impl GitHub {
     ) -> Result<Option<Asset>, Failure<GitHubError>> {
         let assets = self.list_assets(release.id).await.map_err(Failure::Fatal)?;
         for asset in assets.into_iter().filter(|a| a.name == name) {
-            if asset.is_complete() && asset.size == bytes && asset.sha256().is_none_or(|d| d == sha256) {
+            if asset.is_complete()
+                && asset.size == bytes
+                && asset.sha256().is_none_or(|d| d == sha256)
+            {
                 return Ok(Some(asset));
             }
             if !asset.is_complete() {
@@ -615,10 +625,18 @@ impl GitHub {
             })) if message.contains("already_exists") => {
                 match self.reconcile_upload(release, name, bytes, sha256).await? {
                     Some(asset) => Ok(asset),
-                    None if self.list_assets(release.id).await.map_err(Failure::Fatal)?.iter().all(|a| a.name != name) => Err(Failure::Retry {
-                        reason: "an incomplete asset blocked the name".into(),
-                        wait: Wait::Backoff,
-                    }),
+                    None if self
+                        .list_assets(release.id)
+                        .await
+                        .map_err(Failure::Fatal)?
+                        .iter()
+                        .all(|a| a.name != name) =>
+                    {
+                        Err(Failure::Retry {
+                            reason: "an incomplete asset blocked the name".into(),
+                            wait: Wait::Backoff,
+                        })
+                    }
                     None => Err(Failure::Fatal(GitHubError::Rejected {
                         what: what.to_string(),
                         status: 422,

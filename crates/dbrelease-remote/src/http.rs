@@ -113,7 +113,11 @@ pub struct Exhausted {
 
 impl std::fmt::Display for Exhausted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "still failing after {} attempts: {}", self.attempts, self.last)
+        write!(
+            f,
+            "kept failing after {} attempts: {}",
+            self.attempts, self.last
+        )
     }
 }
 
@@ -222,9 +226,13 @@ pub fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, message: &str) -
         && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
     {
         let now = jiff::Timestamp::now().as_second();
-        return Some(Wait::Server(Duration::from_secs((reset - now).max(1) as u64)));
+        return Some(Wait::Server(Duration::from_secs(
+            (reset - now).max(1) as u64
+        )));
     }
-    let secondary = message.to_ascii_lowercase().contains("secondary rate limit");
+    let secondary = message
+        .to_ascii_lowercase()
+        .contains("secondary rate limit");
     (status == StatusCode::TOO_MANY_REQUESTS || secondary).then_some(Wait::SecondaryLimit)
 }
 
@@ -264,7 +272,10 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(HeaderName::from_static(name), HeaderValue::from_str(value).unwrap());
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
         map
     }
@@ -277,7 +288,11 @@ mod tests {
             Some(Wait::Server(Duration::from_secs(7)))
         );
         assert_eq!(
-            rate_limit_wait(forbidden, &headers(&[]), "You have exceeded a secondary rate limit."),
+            rate_limit_wait(
+                forbidden,
+                &headers(&[]),
+                "You have exceeded a secondary rate limit."
+            ),
             Some(Wait::SecondaryLimit)
         );
         assert_eq!(
@@ -286,7 +301,11 @@ mod tests {
         );
         // A plain 403 is a permission problem, never waited on.
         assert_eq!(
-            rate_limit_wait(forbidden, &headers(&[]), "Resource not accessible by integration"),
+            rate_limit_wait(
+                forbidden,
+                &headers(&[]),
+                "Resource not accessible by integration"
+            ),
             None
         );
     }
@@ -309,7 +328,10 @@ mod tests {
                 let call = calls;
                 async move {
                     if call < 3 {
-                        Err(Failure::Retry { reason: "limited".into(), wait: Wait::SecondaryLimit })
+                        Err(Failure::Retry {
+                            reason: "limited".into(),
+                            wait: Wait::SecondaryLimit,
+                        })
                     } else {
                         Ok(call)
                     }
@@ -320,7 +342,11 @@ mod tests {
         .await;
         assert_eq!(result, Ok(3));
         // 40 ms, then 80 ms.
-        assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(120),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -338,6 +364,9 @@ mod tests {
             |exhausted| exhausted.to_string(),
         )
         .await;
-        assert_eq!(result, Err("still failing after 3 attempts: 502 Bad Gateway".to_string()));
+        assert_eq!(
+            result,
+            Err("kept failing after 3 attempts: 502 Bad Gateway".to_string())
+        );
     }
 }

@@ -443,10 +443,12 @@ impl Reader {
                     status if http::is_transient(status) => {
                         Err(Failure::transient(format!("{url} answered {status}")))
                     }
-                    status => Err(Failure::Fatal(Error::Remote(format!("{url} answered {status}")))),
+                    status => Err(Failure::Fatal(Error::Remote(format!(
+                        "{url} answered {status}"
+                    )))),
                 }
             },
-            |exhausted| Error::Remote(format!("{url}: {exhausted}")),
+            |exhausted| Error::Remote(format!("{url} {exhausted}")),
         )
         .await
     }
@@ -707,7 +709,10 @@ pub fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
 
 /// A small document's body, refused once it exceeds [`MAX_DOCUMENT_BYTES`].
 async fn read_capped(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>> {
-    if response.content_length().is_some_and(|length| length > MAX_DOCUMENT_BYTES) {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_DOCUMENT_BYTES)
+    {
         return Err(too_large(url));
     }
     let mut bytes = Vec::new();

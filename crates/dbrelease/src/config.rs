@@ -360,11 +360,21 @@ impl ConfigFile {
             .unwrap_or_default();
         let name: String = stem
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         ConfigFile {
             dataset: DatasetSection {
-                name: if name.is_empty() { "dataset".into() } else { name },
+                name: if name.is_empty() {
+                    "dataset".into()
+                } else {
+                    name
+                },
                 ..DatasetSection::default()
             },
             ..ConfigFile::default()
@@ -461,7 +471,13 @@ pub fn load_republish_config(args: &BuildArgs) -> Result<BuildConfig> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    resolve_with(file, &base, args, source_date_epoch_from_env()?, Database::IfNeeded)
+    resolve_with(
+        file,
+        &base,
+        args,
+        source_date_epoch_from_env()?,
+        Database::IfNeeded,
+    )
 }
 
 fn resolve_with(

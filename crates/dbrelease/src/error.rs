@@ -34,11 +34,16 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
 
 /// The exit-code table as `--help` prints it.
 pub fn exit_codes_help() -> String {
-    let mut text = String::from("Exit codes:
-");
+    let mut text = String::from(
+        "Exit codes:
+",
+    );
     for (code, meaning) in EXIT_CODES {
-        text.push_str(&format!("  {code}  {}
-", meaning.replace('`', "")));
+        text.push_str(&format!(
+            "  {code}  {}
+",
+            meaning.replace('`', "")
+        ));
     }
     text
 }

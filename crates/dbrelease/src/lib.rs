@@ -31,7 +31,8 @@ use error::Result;
 
 /// Runs the parsed command line; the caller maps the error to an exit code.
 pub fn run(cli: &Cli) -> Result<()> {
-    let progress = |json: bool| Progress::new(!cli.quiet && !json && std::io::stderr().is_terminal());
+    let progress =
+        |json: bool| Progress::new(!cli.quiet && !json && std::io::stderr().is_terminal());
     match &cli.command {
         Command::Build(args) => {
             let outcome = commands::build::run(args, &progress(args.json))?;
@@ -51,7 +52,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         }
         Command::Verify(args) => {
             let checks = commands::verify::run(args)?;
-            print_report(args.json, &checks, |c: &Vec<_>| render::verify::report_text(c));
+            print_report(args.json, &checks, |c: &Vec<_>| {
+                render::verify::report_text(c)
+            });
             commands::verify::verdict(&args.tag, &checks)?;
         }
         Command::Fetch(args) => match commands::fetch::run(args, progress(args.json))? {

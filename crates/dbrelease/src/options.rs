@@ -56,7 +56,11 @@ impl OnConflict {
 /// run in seconds.
 pub fn retry_policy() -> RetryPolicy {
     let mut policy = RetryPolicy::default();
-    let millis = |name: &str| env::var(name).and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+    let millis = |name: &str| {
+        env::var(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
     if let Some(timeout) = millis(EnvVars::DBRELEASE_READ_TIMEOUT_MS) {
         policy.read_timeout = timeout;
     }
@@ -80,7 +84,8 @@ pub fn github_client(repo: &str, retry: &RetryPolicy) -> GitHub {
 
 /// Where a release's files are downloaded from on GitHub (`GITHUB_SERVER_URL`).
 pub fn github_download_base(repo: &str, tag: &str) -> String {
-    let server = env::var(EnvVars::GITHUB_SERVER_URL).unwrap_or_else(|| "https://github.com".into());
+    let server =
+        env::var(EnvVars::GITHUB_SERVER_URL).unwrap_or_else(|| "https://github.com".into());
     format!(
         "{}/{repo}/releases/download/{}",
         server.trim_end_matches('/'),

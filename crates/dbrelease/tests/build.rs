@@ -566,7 +566,10 @@ fn a_pending_wal_is_refused_or_released_as_a_checkpointed_copy() {
 #[test]
 fn python_duckdb_14_reads_the_release() {
     if !python_duckdb_14() {
-        skip("python_duckdb_14_reads_the_release", "Python duckdb 1.4.x is not installed");
+        skip(
+            "python_duckdb_14_reads_the_release",
+            "Python duckdb 1.4.x is not installed",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -668,7 +671,12 @@ fn bad_databases_get_clear_errors_and_no_finished_artifacts() {
         let before = std::fs::read(&db).ok();
         write_config(&case_dir, &db, "");
         let output = build(&case_dir, &[]);
-        assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{label}: {}", text(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(EXIT_SOURCE),
+            "{label}: {}",
+            text(&output)
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains(expected),
@@ -917,7 +925,10 @@ print(len(errors), len(package.resources), package.resources[0].schema.primary_k
 fn build_needs_no_config_file_when_given_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("My Prices.duckdb");
-    make_db(&db, "CREATE TABLE quotes AS SELECT range AS id FROM range(10)");
+    make_db(
+        &db,
+        "CREATE TABLE quotes AS SELECT range AS id FROM range(10)",
+    );
     let output = dbrelease()
         .current_dir(dir.path())
         .args(["build", "--db"])
@@ -967,6 +978,12 @@ fn build_removes_only_stale_artifacts_it_wrote_itself() {
             .unwrap();
         assert!(output.status.success(), "{}", text(&output));
     }
-    assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
-    assert_eq!(std::fs::read_to_string(out.join("data.csv")).unwrap(), "mine too");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("data.csv")).unwrap(),
+        "mine too"
+    );
 }

@@ -33,14 +33,21 @@ fn the_readme_exit_codes_are_the_codes_table() {
         .iter()
         .map(|(code, meaning)| (code.to_string(), meaning.to_string()))
         .collect();
-    assert_eq!(rows, expected, "README ## Exit codes differs from error::EXIT_CODES");
+    assert_eq!(
+        rows, expected,
+        "README ## Exit codes differs from error::EXIT_CODES"
+    );
 }
 
 #[test]
 fn the_readme_lists_every_environment_variable_the_tool_reads() {
     let rows = table_rows(&readme(), "Environment");
     let listed: Vec<&str> = rows.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(listed, EnvVars::ALL, "README ## Environment differs from env::EnvVars::ALL");
+    assert_eq!(
+        listed,
+        EnvVars::ALL,
+        "README ## Environment differs from env::EnvVars::ALL"
+    );
 }
 
 #[test]

@@ -189,7 +189,12 @@ fn a_tampered_file_is_refused_deleted_and_never_cached() {
         .server
         .tamper(&format!("data/{TAG}/daily_availability.parquet"));
     let output = setup.fetch(&["--tag", TAG, "daily_availability"]);
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_availability.parquet does not match its manifest")
@@ -436,7 +441,7 @@ fn fetch_from_github_follows_the_redirect_and_revalidates_latest() {
     assert_eq!(stdout(&again), stdout(&output));
     assert_eq!(
         fake.state.lock().unwrap().requests,
-        vec!["GET releases/latest".to_string()]
+        vec!["GET /repos/owner/data/releases/latest".to_string()]
     );
 }
 
@@ -503,7 +508,12 @@ fn verify_checks_a_copy_under_a_url_prefix() {
         .files
         .remove(&format!("data/{TAG}/datapackage.json"));
     let output = verify();
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_symbol_counts.parquet: published")
@@ -540,7 +550,12 @@ fn a_manifest_naming_paths_outside_the_cache_is_refused() {
         .arg(dir.path().join("cache"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("not a plain file name"),
         "{}",
@@ -606,9 +621,17 @@ fn fetch_out_never_silently_replaces_a_file_it_did_not_write() {
     std::fs::write(&target, "the user's own file").unwrap();
     let out = target.to_str().unwrap();
     let refused = setup.fetch(&["--tag", TAG, "--out", out]);
-    assert_eq!(refused.status.code(), Some(EXIT_CONFIG), "{}", text(&refused));
+    assert_eq!(
+        refused.status.code(),
+        Some(EXIT_CONFIG),
+        "{}",
+        text(&refused)
+    );
     assert!(text(&refused).contains("--force"), "{}", text(&refused));
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the user's own file");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "the user's own file"
+    );
 
     let forced = setup.fetch(&["--tag", TAG, "--out", out, "--force"]);
     assert!(forced.status.success(), "{}", text(&forced));

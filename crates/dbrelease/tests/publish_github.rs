@@ -266,7 +266,12 @@ fn changed_data_is_refused_without_replace_and_swapped_in_with_it() {
     setup.change_database();
 
     let output = setup.publish(&[]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("daily_symbol_counts.parquet"), "{stderr}");
     assert!(stderr.contains("--replace"), "{stderr}");
@@ -639,7 +644,12 @@ fn an_immutable_release_is_never_changed() {
     assert!(setup.publish(&[]).status.success());
     setup.change_database();
     let output = setup.publish(&["--replace"]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("immutable") && stderr.contains("new tag"),
@@ -822,7 +832,12 @@ fn a_shrunken_database_is_refused_unless_allowed() {
         .unwrap();
     drop(conn);
     let output = setup.publish_tag("v1.1.0", &[]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(

@@ -144,7 +144,12 @@ fn changed_data_is_refused_without_replace_and_converges_with_it() {
     assert!(setup.publish("v1.0.0", &[]).status.success());
     setup.change_database();
     let output = setup.publish("v1.0.0", &[]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("daily_symbol_counts.parquet") && stderr.contains("--replace"),
@@ -359,7 +364,12 @@ fn s3_alone_compares_with_the_previous_version_in_versions_json() {
         .unwrap();
     drop(conn);
     let output = setup.publish("v1.1.0", &[]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("table daily_symbol_counts: column total_symbols (INTEGER) was dropped"),

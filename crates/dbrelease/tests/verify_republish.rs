@@ -154,7 +154,12 @@ fn verify_passes_on_a_fresh_release_and_lists_every_mismatch() {
     setup.corrupt_asset("daily_availability.parquet");
     setup.delete_asset("daily_symbol_counts.parquet");
     let output = setup.run(&["verify", "--tag", TAG, "--github"]);
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("MISMATCH") && stdout.contains("daily_availability.parquet"),
@@ -180,7 +185,12 @@ fn verify_passes_on_a_fresh_release_and_lists_every_mismatch() {
     bytes.truncate(bytes.len() - 1);
     std::fs::write(&key, bytes).unwrap();
     let output = setup.run(&["verify", "--tag", TAG, "--s3", "--json"]);
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     let checks: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let bad: Vec<&str> = checks[0]["files"]
         .as_array()
@@ -288,7 +298,12 @@ fn republish_never_invents_new_bytes_for_an_old_tag() {
     std::fs::remove_dir_all(setup.dist()).unwrap();
     let uploaded = setup.fake.state.lock().unwrap().uploads_bytes;
     let output = setup.run(&["republish", "--tag", TAG, "--github"]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("cannot repair daily_symbol_counts.parquet of v1.0.0")
@@ -307,7 +322,12 @@ fn a_damaged_asset_is_replaced_only_with_replace() {
     setup.corrupt_asset("data.duckdb.gz");
 
     let output = setup.run(&["republish", "--tag", TAG, "--github"]);
-    assert_eq!(output.status.code(), Some(EXIT_REFUSED), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("--replace"),
         "{}",
@@ -336,7 +356,12 @@ fn verify_inside_github_actions_writes_a_summary() {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(EXIT_FAILURE), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
     let markdown = std::fs::read_to_string(&summary).unwrap();
     assert!(
         markdown.contains("verify github owner/data v1.0.0: MISMATCH")

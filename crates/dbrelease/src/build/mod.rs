@@ -20,13 +20,14 @@ use tracing::{debug, info, warn};
 
 use crate::config::BuildConfig;
 use crate::error::{Error, Result};
-use dbrelease_manifest::{
-    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, GENERATOR_NAME, Generator, MANIFEST_FILE,
-    MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo, version_from_tag,
-};
 use dbrelease_manifest::names::{MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, unique_name};
-use dbrelease_remote::progress::Progress;
+use dbrelease_manifest::{
+    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, GENERATOR_NAME, Generator,
+    MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
+    version_from_tag,
+};
 use dbrelease_remote::hashing::{Digested, HashingWriter, digest_bytes};
+use dbrelease_remote::progress::Progress;
 use source::{FileHeader, Snapshot};
 
 /// Prefix of the staging folders inside the output directory.

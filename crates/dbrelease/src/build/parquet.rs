@@ -21,12 +21,12 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use dbrelease_remote::hashing::{Digested, HashingWriter};
 use super::source::{SourceTable, quote_ident, quote_literal};
 use super::types::plan_column;
 use crate::config::{Codec, ExportOptions, TableSection};
 use crate::error::{Error, Result};
 use dbrelease_manifest::Column;
+use dbrelease_remote::hashing::{Digested, HashingWriter};
 
 /// What was written for one table.
 #[derive(Debug, Clone)]

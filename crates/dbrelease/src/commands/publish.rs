@@ -26,7 +26,8 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         ));
     }
     let config = crate::config::load_build_config(&args.build)?;
-    let targets = options::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
+    let targets =
+        options::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
     let mode = Mode::from_flag(args.dry_run);
     let notes = options::notes(args.notes_file.as_ref())?;
     let retry = options::retry_policy();
@@ -149,7 +150,11 @@ fn check_extra_files_fit_github(config: &BuildConfig) -> Result<()> {
 }
 
 fn check_release_fits_github(manifest: &dbrelease_manifest::Manifest, files: usize) -> Result<()> {
-    if let Some(artifact) = manifest.artifacts.iter().find(|a| a.bytes >= MAX_ASSET_BYTES) {
+    if let Some(artifact) = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.bytes >= MAX_ASSET_BYTES)
+    {
         return Err(too_big(&artifact.name, artifact.bytes));
     }
     if files > MAX_ASSETS {

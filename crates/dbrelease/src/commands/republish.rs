@@ -154,8 +154,7 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
 
     // 3. The same plan and upload steps as publish. The data is the published data: there is
     // no regression to guard against, only the comparison to report.
-    let previous =
-        runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
+    let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
     let comparison = compare::compare(previous.as_ref(), &manifest);
     let release = Release {
         tag: &tag,

@@ -24,7 +24,8 @@ pub fn run(args: &VerifyArgs) -> Result<Vec<TargetCheck>> {
             .unwrap_or(std::path::Path::new("dbrelease.toml")),
         args.config.is_some(),
     )?;
-    let targets = options::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
+    let targets =
+        options::resolve_targets(&args.targets, config.github_repo.as_deref(), &config.s3)?;
     let url = args.url.as_deref().map(options::base_url).transpose()?;
     let retry = options::retry_policy();
     let runtime = dbrelease_remote::runtime()?;
@@ -32,7 +33,10 @@ pub fn run(args: &VerifyArgs) -> Result<Vec<TargetCheck>> {
     let checks = runtime.block_on(async {
         let mut checks = Vec::new();
         if let Some(repo) = targets.repo.as_deref().filter(|_| targets.github) {
-            let reader = Reader::new(Origin::GitHub(options::github_client(repo, &retry)), retry.clone());
+            let reader = Reader::new(
+                Origin::GitHub(options::github_client(repo, &retry)),
+                retry.clone(),
+            );
             checks.push(verify_http(&reader, format!("github {repo}"), &args.tag).await?);
         }
         if let Some(options) = &targets.s3 {

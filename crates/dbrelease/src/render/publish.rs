@@ -165,7 +165,10 @@ fn target_table(report: &TargetReport) -> String {
             "dry run for {} {}: nothing was changed; this is the plan\n",
             report.target, report.tag
         ));
-        text.push_str(&format!("{:<width$}  {:<15}  {:>10}\n", "asset", "action", "to send"));
+        text.push_str(&format!(
+            "{:<width$}  {:<15}  {:>10}\n",
+            "asset", "action", "to send"
+        ));
         for asset in &report.assets {
             text.push_str(&format!(
                 "{:<width$}  {:<15}  {:>10}\n",

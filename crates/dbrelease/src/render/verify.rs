@@ -58,4 +58,3 @@ pub fn report_text(targets: &[TargetCheck]) -> String {
     }
     text
 }
-

@@ -77,7 +77,10 @@ impl GitHubTarget {
                 let existing = self.client.releases_for_tag(&self.tag).await?;
                 match existing.into_iter().next() {
                     Some(release) => {
-                        info!(id = release.id, "the draft was created although the answer was lost; using it");
+                        info!(
+                            id = release.id,
+                            "the draft was created although the answer was lost; using it"
+                        );
                         Ok(release)
                     }
                     None => Err(err.into()),
@@ -148,7 +151,11 @@ impl Target for GitHubTarget {
         for conflict in conflicts {
             text.push_str(&format!("\n  {}", conflict.describe("published")));
         }
-        if self.release.as_ref().is_some_and(|r| r.immutable && !r.draft) {
+        if self
+            .release
+            .as_ref()
+            .is_some_and(|r| r.immutable && !r.draft)
+        {
             text.push_str("\nThe release is immutable: publish the new data under a new tag.");
         } else {
             text.push_str("\nPass --replace to replace them, or publish under a new tag.");
@@ -168,7 +175,10 @@ impl Target for GitHubTarget {
             )));
         }
         for duplicate in &self.duplicates {
-            info!(id = duplicate.id, "deleting a duplicate draft of {}", self.tag);
+            info!(
+                id = duplicate.id,
+                "deleting a duplicate draft of {}", self.tag
+            );
             self.client.delete_release(duplicate.id).await?;
         }
         self.duplicates.clear();
@@ -275,7 +285,13 @@ impl Target for GitHubTarget {
         let published = match self.client.publish(id, body.as_deref()).await {
             Ok(release) => release,
             // The PATCH may have been carried out with its answer lost: re-read before failing.
-            Err(err) => match self.client.releases_for_tag(&self.tag).await?.into_iter().find(|r| r.id == id) {
+            Err(err) => match self
+                .client
+                .releases_for_tag(&self.tag)
+                .await?
+                .into_iter()
+                .find(|r| r.id == id)
+            {
                 Some(release) if !release.draft => release,
                 _ => return Err(err.into()),
             },
@@ -321,7 +337,10 @@ pub async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Result<Opt
         return Ok(None);
     };
     let bytes = client.download_asset(asset.id).await?;
-    Ok(crate::commands::readable_manifest(&asset.browser_download_url, &bytes))
+    Ok(crate::commands::readable_manifest(
+        &asset.browser_download_url,
+        &bytes,
+    ))
 }
 
 /// Complete, with our size and (when GitHub reports one) our digest, under `name`.

@@ -614,7 +614,11 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
     let manifest = match Manifest::parse(&manifest_bytes) {
         Ok(manifest) => manifest,
         Err(err) => {
-            return Ok(TargetCheck::unreadable(name, tag, format!("{manifest_key} {err}")));
+            return Ok(TargetCheck::unreadable(
+                name,
+                tag,
+                format!("{manifest_key} {err}"),
+            ));
         }
     };
     let checks: Vec<Result<(FileCheck, Option<String>)>> =
@@ -698,7 +702,12 @@ pub struct S3Target<'a> {
 
 impl<'a> S3Target<'a> {
     /// The release `tag` of `manifest` (files `local`) on `bucket`.
-    pub fn new(bucket: &'a Bucket, tag: &str, manifest: &'a Manifest, local: &'a [LocalFile]) -> Self {
+    pub fn new(
+        bucket: &'a Bucket,
+        tag: &str,
+        manifest: &'a Manifest,
+        local: &'a [LocalFile],
+    ) -> Self {
         S3Target {
             bucket,
             tag: tag.to_string(),
@@ -711,16 +720,19 @@ impl<'a> S3Target<'a> {
     async fn read_index(&self) -> Result<VersionsIndex> {
         let key = index_key(&self.bucket.options);
         match self.bucket.get(&key).await? {
-            Some(bytes) => VersionsIndex::parse(&bytes).map_err(|err| {
-                Error::Remote(format!("S3: {key} {err}; move it away or fix it"))
-            }),
+            Some(bytes) => VersionsIndex::parse(&bytes)
+                .map_err(|err| Error::Remote(format!("S3: {key} {err}; move it away or fix it"))),
             None => Ok(VersionsIndex::default()),
         }
     }
 
     /// `latest/` follows the newest version only, artifacts first and manifest last, each by
     /// server-side copy of the verified version.
-    async fn move_latest(&self, entry: &VersionEntry, index: &VersionsIndex) -> Result<Vec<AssetReport>> {
+    async fn move_latest(
+        &self,
+        entry: &VersionEntry,
+        index: &VersionsIndex,
+    ) -> Result<Vec<AssetReport>> {
         let mut reports = Vec::new();
         // Mirroring or repairing an older tag later must not move `latest/` back.
         if !self.bucket.options.latest || !index.would_be_newest(entry) {
@@ -768,7 +780,11 @@ impl Target for S3Target<'_> {
     async fn inventory(&mut self) -> Result<Inventory> {
         let mut assets = Vec::new();
         for file in self.local {
-            if let Some((bytes, sha256)) = self.bucket.head(&self.bucket.key(&self.tag, &file.name)).await? {
+            if let Some((bytes, sha256)) = self
+                .bucket
+                .head(&self.bucket.key(&self.tag, &file.name))
+                .await?
+            {
                 assets.push(RemoteAsset {
                     id: 0,
                     name: file.name.clone(),
@@ -781,10 +797,9 @@ impl Target for S3Target<'_> {
         let published = match assets.iter().any(|a| a.name == MANIFEST_FILE) {
             true => {
                 let key = self.bucket.key(&self.tag, MANIFEST_FILE);
-                self.bucket
-                    .get(&key)
-                    .await?
-                    .and_then(|bytes| crate::commands::readable_manifest(&self.bucket.url(&key), &bytes))
+                self.bucket.get(&key).await?.and_then(|bytes| {
+                    crate::commands::readable_manifest(&self.bucket.url(&key), &bytes)
+                })
             }
             false => None,
         };

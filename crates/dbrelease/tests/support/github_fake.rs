@@ -517,7 +517,7 @@ type Repo = Path<(String, String)>;
 
 async fn list_releases(
     State(state): State<Shared>,
-    Path((owner, repo)): Repo,
+    Path((_owner, _repo)): Repo,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
@@ -546,8 +546,8 @@ async fn list_releases(
 
 async fn release_by_tag(
     State(state): State<Shared>,
-    Path((owner, repo, tag)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, tag)): Path<(String, String, String)>,
+    _headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
     match s.releases.iter().find(|r| r.tag == tag && !r.draft) {
@@ -558,8 +558,8 @@ async fn release_by_tag(
 
 async fn get_release(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
     match s.releases.iter().find(|r| r.id == id) {
@@ -570,8 +570,8 @@ async fn get_release(
 
 async fn create_release(
     State(state): State<Shared>,
-    Path((owner, repo)): Repo,
-    headers: HeaderMap,
+    Path((_owner, _repo)): Repo,
+    _headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = state.lock().unwrap();
@@ -606,8 +606,8 @@ async fn create_release(
 
 async fn update_release(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = state.lock().unwrap();
@@ -641,8 +641,8 @@ async fn update_release(
 
 async fn delete_release(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
 ) -> Response {
     let mut s = state.lock().unwrap();
     let before = s.releases.len();
@@ -655,8 +655,8 @@ async fn delete_release(
 
 async fn list_assets(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let s = state.lock().unwrap();
@@ -687,7 +687,7 @@ fn find_asset(s: &mut GitHubState, id: u64) -> Option<(usize, usize)> {
 
 async fn get_asset(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
 ) -> Response {
     let wants_bytes = headers
@@ -793,7 +793,7 @@ async fn browser_download(
 /// `permissions.push` and `clone_url`).
 async fn get_repository(
     State(state): State<Shared>,
-    Path((owner, repo)): Repo,
+    Path((_owner, _repo)): Repo,
     headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
@@ -818,7 +818,7 @@ async fn get_repository(
 /// `If-None-Match` gets 304 (which GitHub does not count against the rate limit).
 async fn latest_release(
     State(state): State<Shared>,
-    Path((owner, repo)): Repo,
+    Path((_owner, _repo)): Repo,
     headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
@@ -842,8 +842,8 @@ async fn latest_release(
 
 async fn update_asset(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = state.lock().unwrap();
@@ -880,8 +880,8 @@ async fn update_asset(
 
 async fn delete_asset(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
-    headers: HeaderMap,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
+    _headers: HeaderMap,
 ) -> Response {
     let mut s = state.lock().unwrap();
     let Some((ri, ai)) = find_asset(&mut s, id) else {
@@ -901,7 +901,7 @@ async fn delete_asset(
 
 async fn upload_asset(
     State(state): State<Shared>,
-    Path((owner, repo, id)): Path<(String, String, u64)>,
+    Path((_owner, _repo, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
     body: Bytes,

@@ -1,6 +1,8 @@
 //! Shared test helpers: fixture databases made from SQL, running the binary, hashing files.
 #![allow(dead_code)]
 
+// Exit codes by name; not every test file uses every one.
+#[allow(unused_imports)]
 pub use dbrelease::error::{
     EXIT_CONFIG, EXIT_FAILURE, EXIT_OUTPUT, EXIT_REFUSED, EXIT_REMOTE, EXIT_SOURCE,
 };
