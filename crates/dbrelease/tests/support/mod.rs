@@ -121,15 +121,14 @@ pub fn skip(test: &str, reason: &str) {
 
 /// True when `python3 -c "import duckdb"` works and it is 1.4.x (the fixture writer).
 pub fn python_duckdb_14() -> bool {
-    let available = Command::new("python3")
+    Command::new("python3")
         .args([
             "-c",
             "import duckdb, sys; sys.exit(0 if duckdb.__version__.startswith('1.4') else 1)",
         ])
         .status()
         .map(|status| status.success())
-        .unwrap_or(false);
-    available
+        .unwrap_or(false)
 }
 pub mod file_server;
 pub mod github_fake;
