@@ -5,7 +5,8 @@
 #     (so the tests' `python3` is the virtualenv's);
 #   - GitHub's OpenAPI description (npm package @octokit/openapi), for the GitHub fake's contract
 #     test;
-#   - semantic-release by lockfile, for the end-to-end release workflow (scripts/e2e).
+#   - semantic-release by lockfile, for the end-to-end release workflow (scripts/e2e);
+#   - maturin (in the virtualenv), to build the Python package (crates/dbrelease-py) it tests.
 # Then every cargo test in the one release profile, then the end-to-end runs. A test that cannot
 # run records itself in $DBRELEASE_SKIP_LOG; skips are counted in the last line, and with CI=true
 # any skip fails the run. Arguments select cargo tests (and skip the end-to-end runs).
@@ -46,6 +47,25 @@ status=0
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # Skipped cargo tests returned early, so cargo counted them as passed.
 cargo_skipped=$(grep -c . "$skips" || true)
+# The Python package: built from the consumer crate with maturin (an abi3 wheel), installed into
+# the test virtualenv, and run against a release served over plain HTTP.
+py_passed=0
+py_failed=0
+if [ "$#" -eq 0 ]; then
+  wheels=$(mktemp -d)
+  py_log=$(mktemp)
+  if (cd crates/dbrelease-py && maturin build --release --quiet --out "$wheels") >"$py_log" 2>&1 \
+    && python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl >>"$py_log" 2>&1 \
+    && REPO_ROOT="$PWD" DBRELEASE_BIN="$CARGO_TARGET_DIR/release/dbrelease" \
+      python3 -m unittest -v crates/dbrelease-py/tests/test_fetch.py >>"$py_log" 2>&1; then
+    py_passed=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$py_log")
+  else
+    py_failed=1
+    status=1
+  fi
+  grep -E "^(test_|Ran |OK|FAILED)|Error" "$py_log" || cat "$py_log"
+  rm -rf "$wheels" "$py_log"
+fi
 e2e_passed=0
 e2e_failed=0
 if [ "$#" -eq 0 ] && [ "${DBRELEASE_SKIP_E2E:-0}" != 1 ]; then
@@ -60,7 +80,7 @@ if [ "$skipped" -gt 0 ]; then
   if [ "${CI:-}" = true ]; then status=1; fi
 fi
 # One total over every test binary and the end-to-end runs, so the last line says what ran.
-awk -v ep="$e2e_passed" -v ef="$e2e_failed" -v sk="$skipped" -v csk="$cargo_skipped" \
+awk -v ep="$((e2e_passed + py_passed))" -v ef="$((e2e_failed + py_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-   END { printf "tests: %d passed, %d failed, %d skipped (including %d end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, ep + ef }' "$log"
+   END { printf "tests: %d passed, %d failed, %d skipped (including %d Python package tests and the end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, py }' "$log"
 exit "$status"

@@ -39,6 +39,7 @@ class FetchTest(unittest.TestCase):
             [os.environ["DBRELEASE_BIN"], "-q", "build", "--tag", TAG,
              "--config", str(ROOT / "dbrelease.toml"), "--out", str(site / TAG)],
             check=True,
+            stdout=subprocess.DEVNULL,
             env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
         )
         handler = functools.partial(Quiet, directory=str(cls.work / "site"))

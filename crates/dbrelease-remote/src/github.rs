@@ -141,6 +141,14 @@ pub enum GitHubError {
         /// GitHub's message.
         message: String,
     },
+    /// The request may or may not have been carried out (its answer was lost).
+    #[error("{what}: no answer ({reason}); it may have been carried out")]
+    Unknown {
+        /// The operation.
+        what: String,
+        /// Why there was no answer.
+        reason: String,
+    },
     /// Still failing after the retries.
     #[error("{what} kept failing after {attempts} attempts: {last}")]
     Exhausted {
@@ -205,6 +213,47 @@ impl GitHub {
                 match make().send().await {
                     Ok(response) => self.classify(what, response).await,
                     Err(err) => Err(Failure::transient(http::describe(&err))),
+                }
+            },
+            |exhausted| GitHubError::Exhausted {
+                what: what.to_string(),
+                attempts: exhausted.attempts,
+                last: exhausted.last,
+            },
+        )
+        .await
+    }
+
+    /// Like [`GitHub::send`] for a request that must not be repeated blindly (creating a
+    /// release): retried only when GitHub certainly did not act on it (a rate limit, or no
+    /// connection at all). When the request may have been carried out (the connection dropped
+    /// after sending, a 5xx, a timeout) it fails with [`GitHubError::Unknown`], and the caller
+    /// re-reads the state before deciding.
+    async fn send_unrepeatable(
+        &self,
+        what: &str,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, GitHubError> {
+        http::retry(
+            &self.retry,
+            what,
+            || async {
+                match make().send().await {
+                    Ok(response) => match self.classify(what, response).await {
+                        Err(Failure::Retry {
+                            reason,
+                            wait: Wait::Backoff,
+                        }) => Err(Failure::Fatal(GitHubError::Unknown {
+                            what: what.to_string(),
+                            reason,
+                        })),
+                        other => other,
+                    },
+                    Err(err) if err.is_connect() => Err(Failure::transient(http::describe(&err))),
+                    Err(err) => Err(Failure::Fatal(GitHubError::Unknown {
+                        what: what.to_string(),
+                        reason: http::describe(&err),
+                    })),
                 }
             },
             |exhausted| GitHubError::Exhausted {
@@ -395,12 +444,11 @@ impl GitHub {
         if let Some(commit) = target_commitish {
             body["target_commitish"] = json!(commit);
         }
+        let what = "creating the draft release";
         let response = self
-            .send("creating the draft release", || {
-                self.request(Method::POST, &url).json(&body)
-            })
+            .send_unrepeatable(what, || self.request(Method::POST, &url).json(&body))
             .await?;
-        parse(response, "creating the draft release").await
+        parse(response, what).await
     }
 
     /// Publishes a draft.

@@ -902,6 +902,7 @@ fn a_draft_made_by_semantic_release_is_filled_published_and_keeps_its_notes() {
             prerelease: false,
             immutable: false,
             assets: Vec::new(),
+            target_commitish: None,
         });
     }
     let output = setup.publish(&[]);
@@ -1026,4 +1027,104 @@ fn parse_github_output(text: &str) -> std::collections::HashMap<String, String> 
         }
     }
     values
+}
+
+/// A request whose work is done but whose answer is lost must not be repeated blindly: the
+/// release is re-read and the run continues from what is there.
+#[test]
+fn lost_answers_are_reconciled_not_repeated() {
+    let setup = Setup::new();
+    // The draft is created, its answer lost: no second draft.
+    setup.fake.fail_next(
+        On::Matching("POST /repos/owner/data/releases"),
+        Fault::LoseResponse,
+    );
+    // An upload lands, its answer lost: the asset is found, not uploaded twice.
+    setup.fake.fail_next(On::Upload, Fault::LoseResponse);
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let releases = setup.fake.releases("v1.0.0");
+    assert_eq!(releases.len(), 1, "one release, no duplicate draft");
+    assert!(!releases[0].draft);
+    setup.assert_release_matches_dist();
+
+    // A --replace swap whose DELETE answer is lost: the retried DELETE answers 404, which
+    // counts as done, and the swap finishes in the same run.
+    let conn = duckdb::Connection::open(setup.db()).unwrap();
+    conn.execute_batch(
+        "UPDATE daily_symbol_counts SET total_symbols = total_symbols + 1 \
+         WHERE date = (SELECT max(date) FROM daily_symbol_counts); CHECKPOINT;",
+    )
+    .unwrap();
+    drop(conn);
+    setup.fake.fail_next(
+        On::Matching("DELETE /repos/owner/data/releases/assets"),
+        Fault::LoseResponse,
+    );
+    let output = setup.publish(&["--replace"]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+}
+
+#[test]
+fn a_new_tag_is_created_at_the_commit_being_released() {
+    let setup = Setup::new();
+    let output = setup
+        .publish_command(Some(TOKEN), "v1.0.0", &[])
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        setup.fake.releases("v1.0.0")[0].target_commitish.as_deref(),
+        Some("0123456789abcdef0123456789abcdef01234567")
+    );
+}
+
+/// GitHub's secondary rate limit may come as a 403 without `retry-after`: it is waited out
+/// (at least a minute in production, scaled down here), never reported as a permission problem.
+#[test]
+fn a_secondary_rate_limit_without_retry_after_is_waited_out() {
+    let setup = Setup::new();
+    setup.fake.fail_next(On::Upload, Fault::SecondaryLimit);
+    setup.fake.fail_next(On::Any, Fault::SecondaryLimit);
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        !text(&output).contains("contents: write"),
+        "{}",
+        text(&output)
+    );
+    setup.assert_release_matches_dist();
+}
+
+/// GitHub lists only the newest 1000 releases. A repository past that keeps publishing: the
+/// listing stops cleanly at the cap (lowered to 1 here) and the newest release is still found.
+#[test]
+fn publishing_keeps_working_past_githubs_listing_cap() {
+    let setup = Setup::new();
+    for tag in ["v1.0.0", "v1.1.0"] {
+        let output = setup
+            .publish_command(Some(TOKEN), tag, &[])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    setup.fake.state.lock().unwrap().list_cap = 1;
+    // The regression guard still sees v1.1.0 (the newest, listed first) and refuses a shrink.
+    let conn = duckdb::Connection::open(setup.db()).unwrap();
+    conn.execute_batch("DELETE FROM daily_availability WHERE rowid % 2 = 0; CHECKPOINT;")
+        .unwrap();
+    drop(conn);
+    let output = setup
+        .publish_command(Some(TOKEN), "v1.2.0", &[])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
+    assert!(text(&output).contains("v1.1.0"), "{}", text(&output));
 }

@@ -60,6 +60,75 @@ struct Built {
 /// Runs the whole build; on error nothing in the output directory looks finished.
 pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutcome> {
     let started = Instant::now();
+    // The source as it is on disk: header, pending WAL, file name. Refused before any write.
+    let source = check_source(config)?;
+    // The file to release: the database itself, or a checkpointed copy of it and its WAL
+    // (which needs the staging folder first).
+    let mut staging = None;
+    let release_source = match &source.wal {
+        Some(wal) => {
+            let folder = create_staging(&config.out_dir)?;
+            let copy = checkpointed_copy(&config.database, wal, folder.path(), &source.file_name)?;
+            staging = Some(folder);
+            copy
+        }
+        None => config.database.clone(),
+    };
+    // One read-only snapshot: tables, schemas, row counts; every table's export checked.
+    let conn = source::open_read_only(&release_source, &source.header)?;
+    let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
+    debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
+    for table in &snapshot.tables {
+        parquet::table_options(table, &config.export)?;
+        parquet::export_query(table, &[])?;
+    }
+    // Artifact names, unique and plain; extra files checked. Still nothing written.
+    let names = name_artifacts(config, &snapshot, &source.file_name)?;
+    let staging = match staging {
+        Some(folder) => folder,
+        None => create_staging(&config.out_dir)?,
+    };
+    // The artifacts, hashed while written: tables to Parquet beside the gzip of the database.
+    let exported = export_all(
+        config,
+        progress,
+        &conn,
+        &snapshot,
+        &names,
+        &release_source,
+        &source.file_name,
+        staging.path(),
+    );
+    drop(conn);
+    let (built, uncompressed) = collect_built(config, &snapshot, names, exported, staging.path())?;
+    // The manifest, then the metadata files and the move into --out, manifest last.
+    let manifest = assemble_manifest(
+        config,
+        &source.header,
+        &snapshot,
+        &source.file_name,
+        &uncompressed,
+        source.wal.is_some(),
+        built,
+    );
+    let metadata = commit(config, &manifest, staging.path())?;
+    Ok(BuildOutcome {
+        manifest,
+        out_dir: config.out_dir.clone(),
+        elapsed: started.elapsed(),
+        metadata,
+    })
+}
+
+/// The source database as found on disk.
+struct CheckedSource {
+    header: FileHeader,
+    wal: Option<PathBuf>,
+    file_name: String,
+}
+
+/// Reads the header and refuses a pending WAL unless `--checkpoint-wal`.
+fn check_source(config: &BuildConfig) -> Result<CheckedSource> {
     let header = source::read_header(&config.database)?;
     let wal = source::pending_wal(&config.database);
     if let (Some(wal), false) = (&wal, config.checkpoint_wal) {
@@ -74,43 +143,37 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
             ),
         ));
     }
-
-    let source_file_name = config
+    let file_name = config
         .database
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| Error::source(&config.database, "the path has no file name"))?;
-    // The checkpointed copy needs the staging folder first; otherwise everything is validated
-    // before the output directory is touched, so a mistake leaves no trace.
-    let mut staging = None;
-    let release_source = match &wal {
-        Some(wal) => {
-            let folder = create_staging(&config.out_dir)?;
-            let copy = checkpointed_copy(&config.database, wal, folder.path(), &source_file_name)?;
-            staging = Some(folder);
-            copy
-        }
-        None => config.database.clone(),
-    };
+    Ok(CheckedSource {
+        header,
+        wal,
+        file_name,
+    })
+}
 
-    let conn = source::open_read_only(&release_source, &header)?;
-    let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
-    debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
-    for table in &snapshot.tables {
-        parquet::table_options(table, &config.export)?;
-        parquet::export_query(table, &[])?;
-    }
+/// The artifact names of one build.
+struct ArtifactNames {
+    database: String,
+    tables: Vec<String>,
+}
 
+/// Unique, plain names for the database and every table; extra files must not collide and
+/// must be readable.
+fn name_artifacts(
+    config: &BuildConfig,
+    snapshot: &Snapshot,
+    source_file_name: &str,
+) -> Result<ArtifactNames> {
     let mut taken: BTreeSet<String> = [MANIFEST_FILE, SHA256SUMS_FILE, DATAPACKAGE_FILE]
         .iter()
         .map(|name| name.to_ascii_lowercase())
         .collect();
-    let database_artifact = unique_name(
-        &sanitize_artifact_name(&source_file_name),
-        ".gz",
-        &mut taken,
-    );
-    let table_artifacts: Vec<String> = snapshot
+    let database = unique_name(&sanitize_artifact_name(source_file_name), ".gz", &mut taken);
+    let tables: Vec<String> = snapshot
         .tables
         .iter()
         .map(|table| {
@@ -135,26 +198,41 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
             )));
         }
     }
-    let staging = match staging {
-        Some(folder) => folder,
-        None => create_staging(&config.out_dir)?,
-    };
+    Ok(ArtifactNames { database, tables })
+}
 
+/// What the exports returned: the gzip (with its time) and each table's export, in order (the
+/// first failure stops the tables).
+struct Exported {
+    gzip: Result<(gzip::GzipOutcome, Duration)>,
+    tables: Vec<Result<parquet::TableExport>>,
+}
+
+/// Exports every table while the database is gzipped on the side: together they keep both
+/// cores busy for the whole build (the gzip is parallel itself).
+#[allow(clippy::too_many_arguments)]
+fn export_all(
+    config: &BuildConfig,
+    progress: &Progress,
+    conn: &duckdb::Connection,
+    snapshot: &Snapshot,
+    names: &ArtifactNames,
+    release_source: &Path,
+    source_file_name: &str,
+    staging: &Path,
+) -> Exported {
     let provenance = parquet::ParquetProvenance {
-        source_file: source_file_name.clone(),
+        source_file: source_file_name.to_string(),
         tag: config.tag.clone(),
     };
-    let gzip_path = staging.path().join(&database_artifact);
+    let gzip_path = staging.join(&names.database);
     let mtime = config
         .source_date_epoch
         .map(|epoch| epoch.clamp(0, u32::MAX as i64) as u32)
         .unwrap_or(0);
-
-    // The gzip (CPU-bound, parallel itself) runs beside the table exports (DuckDB scan +
-    // Parquet encoding): together they keep both cores busy for the whole build.
-    let (gzip_result, table_results) = std::thread::scope(|scope| {
-        let gzip_bar = progress.bytes(&database_artifact, header_len(&release_source));
-        let (release_source, gzip_path) = (&release_source, &gzip_path);
+    std::thread::scope(|scope| {
+        let gzip_bar = progress.bytes(&names.database, header_len(release_source));
+        let gzip_path = &gzip_path;
         let gzip_task = scope.spawn(move || {
             let started = Instant::now();
             let result = gzip_file(
@@ -167,16 +245,16 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
             gzip_bar.finish();
             result.map(|outcome| (outcome, started.elapsed()))
         });
-        let mut table_results = Vec::with_capacity(snapshot.tables.len());
-        for (table, artifact) in snapshot.tables.iter().zip(&table_artifacts) {
+        let mut tables = Vec::with_capacity(snapshot.tables.len());
+        for (table, artifact) in snapshot.tables.iter().zip(&names.tables) {
             let started = Instant::now();
             let bar = progress.rows(artifact, table.rows);
             let result = parquet::export_table(
-                &conn,
+                conn,
                 table,
                 &config.export,
                 &provenance,
-                &staging.path().join(artifact),
+                &staging.join(artifact),
                 &|rows| bar.set(rows),
             );
             bar.finish();
@@ -190,26 +268,35 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
                     "table exported"
                 );
             }
-            table_results.push(result);
+            tables.push(result);
             if failed {
                 break;
             }
         }
-        let gzip_result = gzip_task.join().expect("gzip thread panicked");
-        (gzip_result, table_results)
-    });
-    drop(conn);
+        let gzip = gzip_task.join().expect("gzip thread panicked");
+        Exported { gzip, tables }
+    })
+}
 
+/// The built artifacts in manifest order (tables, database, extra files, copied now), and the
+/// digest of the uncompressed database.
+fn collect_built(
+    config: &BuildConfig,
+    snapshot: &Snapshot,
+    names: ArtifactNames,
+    exported: Exported,
+    staging: &Path,
+) -> Result<(Vec<Built>, Digested)> {
     let mut built = Vec::new();
     for ((table, artifact), result) in snapshot
         .tables
         .iter()
-        .zip(&table_artifacts)
-        .zip(table_results)
+        .zip(names.tables)
+        .zip(exported.tables)
     {
         let export = result?;
         built.push(Built {
-            name: artifact.clone(),
+            name: artifact,
             kind: ArtifactKind::Table,
             media_type: MEDIA_PARQUET.into(),
             digest: export.digest,
@@ -225,15 +312,15 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
             database: None,
         });
     }
-    let (gzip_outcome, gzip_elapsed) = gzip_result?;
+    let (gzip_outcome, gzip_elapsed) = exported.gzip?;
     info!(
-        artifact = %database_artifact,
+        artifact = %names.database,
         bytes = gzip_outcome.compressed.bytes,
         seconds = format_args!("{:.2}", gzip_elapsed.as_secs_f64()),
         "database compressed"
     );
     built.push(Built {
-        name: database_artifact,
+        name: names.database,
         kind: ArtifactKind::Database,
         media_type: MEDIA_GZIP.into(),
         digest: gzip_outcome.compressed,
@@ -245,7 +332,7 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         }),
     });
     for extra in &config.files {
-        let digest = copy_hashed(&extra.path, &staging.path().join(&extra.name))?;
+        let digest = copy_hashed(&extra.path, &staging.join(&extra.name))?;
         built.push(Built {
             name: extra.name.clone(),
             kind: ArtifactKind::File,
@@ -256,23 +343,7 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
             database: None,
         });
     }
-
-    let manifest = assemble_manifest(
-        config,
-        &header,
-        &snapshot,
-        &source_file_name,
-        &gzip_outcome.uncompressed,
-        wal.is_some(),
-        built,
-    );
-    let metadata = commit(config, &manifest, staging.path())?;
-    Ok(BuildOutcome {
-        manifest,
-        out_dir: config.out_dir.clone(),
-        elapsed: started.elapsed(),
-        metadata,
-    })
+    Ok((built, gzip_outcome.uncompressed))
 }
 
 /// Creates the output directory and a hidden staging folder inside it (same file system, so

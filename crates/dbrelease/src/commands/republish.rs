@@ -17,6 +17,7 @@ use tracing::info;
 use dbrelease_manifest::{
     Artifact, DATAPACKAGE_FILE, MANIFEST_FILE, Manifest, SHA256SUMS_FILE, sums,
 };
+use dbrelease_remote::github::GitHub;
 use dbrelease_remote::progress::Progress;
 use dbrelease_remote::reader::{Origin, Reader, Version};
 use dbrelease_remote::verify::{self, TargetCheck};
@@ -81,12 +82,107 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
     let runtime = dbrelease_remote::runtime()?;
     let bucket = super::publish::connect_s3(&runtime, &targets, &retry)?;
 
-    // 1. The targets as they are, and the published manifest.
+    // 1. The targets as they are, and the published manifest (GitHub's, else S3's).
     let reader = client
         .clone()
         .map(|c| Reader::new(Origin::GitHub(c), retry.clone()));
-    let github_version: Option<Version> = match &reader {
-        Some(reader) => match runtime.block_on(reader.find_version(&tag)) {
+    let published = read_published(&runtime, &tag, &targets, reader.as_ref(), bucket.as_ref())?;
+    let (manifest, manifest_bytes) = (&published.manifest, &published.manifest_bytes);
+
+    // 2. Every file of the published manifest, byte-identical, in --out.
+    let out = &config.out_dir;
+    std::fs::create_dir_all(out).map_err(|err| Error::output(out, &err))?;
+    if let Some(dir) = unsafe_out_entry(manifest, out) {
+        return Err(dir);
+    }
+    let mut gather = Gather {
+        runtime: &runtime,
+        tag: &tag,
+        out,
+        reader: reader.as_ref(),
+        github: published.github.as_ref(),
+        s3: bucket.as_ref(),
+        config: &config,
+        progress,
+        rebuilt: None,
+        sources: Vec::new(),
+    };
+    for artifact in &manifest.artifacts {
+        gather.artifact(artifact)?;
+    }
+    let metadata = gather.metadata(manifest, manifest_bytes)?;
+    let sources = gather.sources;
+    let local = plan::local_files(manifest, &metadata);
+
+    // 3. The same plan and upload steps as publish. The data is the published data: there is
+    // no regression to guard against, only the comparison to report.
+    let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
+    let comparison = compare::compare(previous.as_ref(), manifest);
+    let release = Release {
+        tag: &tag,
+        manifest,
+        local: &local,
+        out_dir: out,
+    };
+    let github_destination = client
+        .filter(|_| github)
+        .map(|client| recreate_if_gone(client, &tag, manifest, &comparison));
+    let destinations = Destinations {
+        github: github_destination,
+        s3: bucket.as_ref(),
+        mode,
+        on_conflict: OnConflict::from_flag(args.replace),
+    };
+    let publish = deliver(&runtime, &release, destinations, comparison)?;
+    Ok(RepublishReport {
+        before: published.before,
+        sources,
+        publish,
+    })
+}
+
+/// What a release that vanished entirely is recreated as (the files are the published ones;
+/// the notes are regenerated).
+fn recreate_if_gone(
+    client: GitHub,
+    tag: &str,
+    manifest: &Manifest,
+    comparison: &compare::Comparison,
+) -> (GitHub, NewRelease) {
+    let base = options::github_download_base(client.repo(), tag);
+    let data_notes = compare::data_section(manifest, comparison, &base);
+    let new = NewRelease {
+        title: tag.to_string(),
+        notes: data_notes.clone(),
+        data_notes,
+        prerelease: false,
+        keep_draft: false,
+        target_commitish: options::release_commit(),
+    };
+    (client, new)
+}
+
+/// A published release as the targets hold it.
+struct Published {
+    /// Each asked-for target checked against the manifest, before any change.
+    before: Vec<TargetCheck>,
+    /// The GitHub release, when it is usable as a source.
+    github: Option<Version>,
+    manifest: Manifest,
+    manifest_bytes: Vec<u8>,
+}
+
+/// Reads the release from GitHub (when configured) and S3, checks each asked-for target
+/// against its manifest, and picks the manifest: GitHub's, else S3's.
+fn read_published(
+    runtime: &tokio::runtime::Runtime,
+    tag: &str,
+    targets: &options::Targets,
+    reader: Option<&Reader>,
+    bucket: Option<&Bucket>,
+) -> Result<Published> {
+    let github_version: Option<Version> = match reader {
+        Some(reader) => match runtime.block_on(reader.find_version(tag)) {
             Ok(version) => version,
             Err(dbrelease_remote::Error::Integrity(message)) => {
                 info!("GitHub release {tag} is unusable as a source: {message}");
@@ -97,96 +193,40 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
         None => None,
     };
     let mut before = Vec::new();
-    if github {
+    if targets.github {
         let name = format!("github {}", targets.repo.as_deref().unwrap_or_default());
-        before.push(match (&reader, &github_version) {
+        before.push(match (reader, &github_version) {
             (Some(reader), Some(version)) => {
                 runtime.block_on(verify::verify_version(reader, name, version))?
             }
             _ => TargetCheck::unreadable(
                 name,
-                &tag,
+                tag,
                 format!("no published GitHub release {tag} with a manifest"),
             ),
         });
     }
-    if let Some(bucket) = &bucket {
-        before.push(runtime.block_on(s3::verify_version(bucket, &tag))?);
+    if let Some(bucket) = bucket {
+        before.push(runtime.block_on(s3::verify_version(bucket, tag))?);
     }
     let manifest_bytes = match &github_version {
         Some(version) => version.manifest_bytes.clone(),
-        None => match &bucket {
+        None => match bucket {
             Some(bucket) => runtime
-                .block_on(s3::read_version_file(bucket, &tag, MANIFEST_FILE))?
-                .ok_or_else(|| not_published(&tag))?,
-            None => return Err(not_published(&tag)),
+                .block_on(s3::read_version_file(bucket, tag, MANIFEST_FILE))?
+                .ok_or_else(|| not_published(tag))?,
+            None => return Err(not_published(tag)),
         },
     };
-    let manifest: Manifest = dbrelease_remote::reader::parse_manifest(
+    let manifest = dbrelease_remote::reader::parse_manifest(
         &format!("the published manifest of {tag}"),
         &manifest_bytes,
     )?;
-
-    // 2. Every file of the published manifest, byte-identical, in --out.
-    let out = &config.out_dir;
-    std::fs::create_dir_all(out).map_err(|err| Error::output(out, &err))?;
-    if let Some(dir) = unsafe_out_entry(&manifest, out) {
-        return Err(dir);
-    }
-    let mut gather = Gather {
-        runtime: &runtime,
-        tag: &tag,
-        out,
-        reader: reader.as_ref(),
-        github: github_version.as_ref(),
-        s3: bucket.as_ref(),
-        config: &config,
-        progress,
-        rebuilt: None,
-        sources: Vec::new(),
-    };
-    for artifact in &manifest.artifacts {
-        gather.artifact(artifact)?;
-    }
-    let metadata = gather.metadata(&manifest, &manifest_bytes)?;
-    let sources = gather.sources;
-    let local = plan::local_files(&manifest, &metadata);
-
-    // 3. The same plan and upload steps as publish. The data is the published data: there is
-    // no regression to guard against, only the comparison to report.
-    let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
-    let comparison = compare::compare(previous.as_ref(), &manifest);
-    let release = Release {
-        tag: &tag,
-        manifest: &manifest,
-        local: &local,
-        out_dir: out,
-    };
-    let github_destination = client.filter(|_| github).map(|client| {
-        // Only used if the release vanished entirely; its notes are regenerated.
-        let base = options::github_download_base(client.repo(), &tag);
-        let data_notes = compare::data_section(&manifest, &comparison, &base);
-        let new = NewRelease {
-            title: tag.clone(),
-            notes: data_notes.clone(),
-            data_notes,
-            prerelease: false,
-            keep_draft: false,
-            target_commitish: options::release_commit(),
-        };
-        (client, new)
-    });
-    let destinations = Destinations {
-        github: github_destination,
-        s3: bucket.as_ref(),
-        mode,
-        on_conflict: OnConflict::from_flag(args.replace),
-    };
-    let publish = deliver(&runtime, &release, destinations, comparison)?;
-    Ok(RepublishReport {
+    Ok(Published {
         before,
-        sources,
-        publish,
+        github: github_version,
+        manifest,
+        manifest_bytes,
     })
 }
 

@@ -58,35 +58,44 @@ impl GitHubTarget {
         }
     }
 
-    /// The draft to adopt after a create whose response may have been lost: GitHub may have
-    /// made it, and a blind retry would make a second one.
+    /// Creates the draft. When the answer is lost, GitHub may have made it: the release is
+    /// re-read and an existing draft adopted, so a lost answer never leaves a second draft.
     async fn create_or_adopt_draft(&self) -> Result<Release> {
-        let created = self
-            .client
-            .create_draft(
-                &self.tag,
-                &self.new.title,
-                &self.new.notes,
-                self.new.prerelease,
-                self.new.target_commitish.as_deref(),
-            )
-            .await;
-        match created {
-            Ok(release) => Ok(release),
-            Err(err) => {
-                let existing = self.client.releases_for_tag(&self.tag).await?;
-                match existing.into_iter().next() {
-                    Some(release) => {
+        const ATTEMPTS: usize = 4;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let created = self
+                .client
+                .create_draft(
+                    &self.tag,
+                    &self.new.title,
+                    &self.new.notes,
+                    self.new.prerelease,
+                    self.new.target_commitish.as_deref(),
+                )
+                .await;
+            match created {
+                Ok(release) => return Ok(release),
+                Err(err @ GitHubError::Unknown { .. }) => {
+                    if let Some(release) = self
+                        .client
+                        .releases_for_tag(&self.tag)
+                        .await?
+                        .into_iter()
+                        .next()
+                    {
                         info!(
                             id = release.id,
-                            "the draft was created although the answer was lost; using it"
+                            "the draft was created although its answer was lost; using it"
                         );
-                        Ok(release)
+                        return Ok(release);
                     }
-                    None => Err(err.into()),
+                    last = Some(err);
                 }
+                Err(err) => return Err(err.into()),
             }
         }
+        Err(last.expect("at least one attempt").into())
     }
 }
 

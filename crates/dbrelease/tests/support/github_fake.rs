@@ -36,6 +36,10 @@ pub enum Fault {
     Reset,
     /// Answer only after this long (longer than the client's read timeout = a stall).
     Delay(Duration),
+    /// Carry the request out, then drop the connection: the client never learns it succeeded.
+    LoseResponse,
+    /// A secondary rate limit as GitHub sometimes sends it: 403, its message, no `retry-after`.
+    SecondaryLimit,
 }
 
 /// Which requests a queued fault applies to.
@@ -45,6 +49,8 @@ pub enum On {
     Upload,
     /// Any request.
     Any,
+    /// Requests whose `METHOD /path` line contains this text, e.g. `"DELETE /repos/o/r/releases/assets"`.
+    Matching(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +72,8 @@ pub struct FakeRelease {
     pub prerelease: bool,
     pub immutable: bool,
     pub assets: Vec<FakeAsset>,
+    /// Where a tag that did not exist was created (`target_commitish`, if sent).
+    pub target_commitish: Option<String>,
 }
 
 /// Everything the fake knows; tests read and change it directly.
@@ -92,6 +100,8 @@ pub struct GitHubState {
     pub uploads_bytes: u64,
     /// Every route used, as `METHOD /template` (templates as in GitHub's OpenAPI paths).
     pub routes: BTreeSet<String>,
+    /// GitHub lists only the first 1000 releases; a page past them is a 422. Tests lower it.
+    pub list_cap: usize,
 }
 
 pub type Shared = Arc<Mutex<GitHubState>>;
@@ -130,6 +140,7 @@ impl GitHubFake {
             requests: Vec::new(),
             uploads_bytes: 0,
             routes: BTreeSet::new(),
+            list_cap: 1000,
         }));
         // Route templates use GitHub's OpenAPI parameter names, so tests can look them up.
         let app = Router::new()
@@ -245,7 +256,12 @@ async fn gate_layer(
     let write = request.method() != axum::http::Method::GET;
     let line = format!("{} {path}", request.method());
     match gate(&state, request.headers(), owner, repo, write, upload, line).await {
-        Ok(()) => next.run(request).await,
+        Ok(false) => next.run(request).await,
+        Ok(true) => {
+            let response = next.run(request).await;
+            drop(response);
+            panic!("injected lost response (expected in fault-injection tests)");
+        }
         Err(response) => {
             if upload && response.status().is_server_error() {
                 leave_starter_asset(&state, &path, request.uri().query().unwrap_or(""));
@@ -323,7 +339,8 @@ fn presented_token(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// Checks auth and repository; picks a fault. `Err` is the response to send instead.
+/// Checks auth and repository; picks a fault. `Err` is the response to send instead; `Ok(true)`
+/// means: carry the request out, then lose the response.
 async fn gate(
     state: &Shared,
     headers: &HeaderMap,
@@ -332,10 +349,10 @@ async fn gate(
     write: bool,
     upload: bool,
     line: String,
-) -> Result<(), Response> {
+) -> Result<bool, Response> {
     let fault = {
         let mut s = state.lock().unwrap();
-        s.requests.push(line);
+        s.requests.push(line.clone());
         let auth = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -356,10 +373,11 @@ async fn gate(
                 "Resource not accessible by integration",
             ));
         }
-        let queued = s
-            .queued_faults
-            .iter()
-            .position(|(on, _)| *on == On::Any || (upload && *on == On::Upload));
+        let queued = s.queued_faults.iter().position(|(on, _)| match on {
+            On::Any => true,
+            On::Upload => upload,
+            On::Matching(text) => line.contains(text),
+        });
         match queued {
             Some(index) => s.queued_faults.remove(index).map(|(_, fault)| fault),
             None => match &mut s.random_faults {
@@ -382,10 +400,11 @@ async fn gate(
         }
     };
     match fault {
-        None => Ok(()),
+        None => Ok(false),
+        Some(Fault::LoseResponse) => Ok(true),
         Some(Fault::Delay(duration)) => {
             tokio::time::sleep(duration).await;
-            Ok(())
+            Ok(false)
         }
         Some(Fault::Status(code)) => Err(error(
             StatusCode::from_u16(code).unwrap(),
@@ -401,6 +420,10 @@ async fn gate(
                 .insert("retry-after", "1".parse().unwrap());
             Err(response)
         }
+        Some(Fault::SecondaryLimit) => Err(error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        )),
         Some(Fault::TooMany) => {
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             response
@@ -528,6 +551,12 @@ async fn list_releases(
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
     let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    if (page - 1) * per_page >= s.list_cap {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Only the first 1000 results are available.",
+        );
+    }
     // Newest first, as GitHub lists them.
     let all: Vec<Value> = s
         .releases
@@ -597,6 +626,7 @@ async fn create_release(
         prerelease: body["prerelease"].as_bool().unwrap_or(false),
         immutable: false,
         assets: Vec::new(),
+        target_commitish: body["target_commitish"].as_str().map(str::to_string),
     };
     let json = release_json(&s, &release);
     s.releases.push(release);

@@ -21,7 +21,8 @@ pub fn dbrelease() -> Command {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_SERVER_URL");
+        .env_remove("GITHUB_SERVER_URL")
+        .env_remove("GITHUB_SHA");
     command
 }
 
