@@ -48,22 +48,24 @@ cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status
 # Skipped cargo tests returned early, so cargo counted them as passed.
 cargo_skipped=$(grep -c . "$skips" || true)
 # The Python package: built from the consumer crate with maturin (an abi3 wheel), installed into
-# the test virtualenv, and run against a release served over plain HTTP.
+# the test virtualenv, and tested with pytest against the GitHub fake and a static server.
 py_passed=0
 py_failed=0
 if [ "$#" -eq 0 ]; then
+  cargo build --release --quiet --bin dbrelease --example github_fake_server
   wheels=$(mktemp -d)
   py_log=$(mktemp)
   if (cd crates/dbrelease-py && maturin build --release --quiet --out "$wheels") >"$py_log" 2>&1 \
     && python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl >>"$py_log" 2>&1 \
     && REPO_ROOT="$PWD" DBRELEASE_BIN="$CARGO_TARGET_DIR/release/dbrelease" \
-      python3 -m unittest -v crates/dbrelease-py/tests/test_fetch.py >>"$py_log" 2>&1; then
-    py_passed=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$py_log")
+      DBRELEASE_FAKE_BIN="$CARGO_TARGET_DIR/release/examples/github_fake_server" \
+      python3 -m pytest -q -p no:cacheprovider crates/dbrelease-py/tests >>"$py_log" 2>&1; then
+    py_passed=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' "$py_log" | tail -1)
   else
     py_failed=1
     status=1
   fi
-  grep -E "^(test_|Ran |OK|FAILED)|Error" "$py_log" || cat "$py_log"
+  cat "$py_log"
   rm -rf "$wheels" "$py_log"
 fi
 e2e_passed=0

@@ -256,34 +256,73 @@ async fn resolve_tag(options: &FetchOptions, reader: &Reader, origin_dir: &Path)
     }
 }
 
-async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
+/// One version's manifest, from the cache or the origin (then cached), with the version's
+/// cache folder locked while the value lives.
+struct CachedVersion {
+    tag: String,
+    tag_dir: PathBuf,
+    manifest: Manifest,
+    /// The version as read from the origin, when it had to be.
+    online: Option<Version>,
+    _lock: File,
+}
+
+async fn cached_version(
+    options: &FetchOptions,
+    reader: &Reader,
+    origin_dir: &Path,
+) -> Result<CachedVersion> {
     let tag = resolve_tag(options, reader, origin_dir).await?;
     let tag_dir = origin_dir.join(escape_segment(&tag));
     create_dir(&tag_dir)?;
-    let _lock = lock(&tag_dir).await?;
-
+    let lock = lock(&tag_dir).await?;
     let manifest_path = tag_dir.join(MANIFEST_FILE);
-    let mut online: Option<Version> = None;
-    let manifest: Manifest = match std::fs::read(&manifest_path)
+    let cached = std::fs::read(&manifest_path)
         .ok()
-        .and_then(|bytes| Manifest::parse(&bytes).ok())
-    {
-        Some(manifest) => manifest,
+        .and_then(|bytes| Manifest::parse(&bytes).ok());
+    let (manifest, online) = match cached {
+        Some(manifest) => (manifest, None),
+        None if options.offline => {
+            return Err(Error::Remote(format!(
+                "--offline: release {tag} is not in the cache ({} has no {MANIFEST_FILE}); run once without --offline",
+                tag_dir.display()
+            )));
+        }
         None => {
-            if options.offline {
-                return Err(Error::Remote(format!(
-                    "--offline: release {tag} is not in the cache ({} has no {MANIFEST_FILE}); run once without --offline",
-                    tag_dir.display()
-                )));
-            }
             let version = reader.version(&tag).await?;
             write_atomic(&manifest_path, &version.manifest_bytes)?;
-            let manifest = version.manifest.clone();
-            online = Some(version);
-            manifest
+            (version.manifest.clone(), Some(version))
         }
     };
+    Ok(CachedVersion {
+        tag,
+        tag_dir,
+        manifest,
+        online,
+        _lock: lock,
+    })
+}
 
+/// The cached `manifest.json` of the version `options` name (fetched into the cache first
+/// when needed): its tag and path.
+pub fn manifest_path(options: &FetchOptions) -> Result<(String, PathBuf)> {
+    let origin_dir = options.cache_root.join(origin_folder(&options.origin)?);
+    let reader = Reader::new(options.origin.clone(), options.retry.clone());
+    crate::runtime()?.block_on(async {
+        let version = cached_version(options, &reader, &origin_dir).await?;
+        let path = version.tag_dir.join(MANIFEST_FILE);
+        Ok((version.tag, path))
+    })
+}
+
+async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
+    let CachedVersion {
+        tag,
+        tag_dir,
+        manifest,
+        online,
+        _lock,
+    } = cached_version(options, reader, origin_dir).await?;
     let wanted = select(&manifest, &options.assets, &tag)?;
     if options.offline {
         let missing: Vec<&str> = wanted

@@ -32,6 +32,10 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented dbrelease.toml for a database: its tables, a sort order from each
+    /// primary key, the GitHub repository from the git remote. Reads the database read-only.
+    Init(InitArgs),
+
     /// Build the release artifacts into the output directory, offline.
     ///
     /// Opens the database read-only, writes one zstd Parquet file per table, a reproducible
@@ -240,6 +244,27 @@ pub struct PublishArgs {
     /// it is how a failed restore would publish a shrunken database).
     #[arg(long)]
     pub allow_regression: bool,
+}
+
+/// Options of `dbrelease init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The DuckDB database to release.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+
+    /// Where to write the config.
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        default_value = "dbrelease.toml"
+    )]
+    pub config: PathBuf,
+
+    /// Replace an existing config file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `dbrelease build` (and of every command that builds first).

@@ -322,6 +322,19 @@ pub struct ExportOptions {
     pub tables: BTreeMap<String, TableSection>,
 }
 
+/// The export options of a config that says nothing about `[export]`: every table.
+pub fn default_export_options() -> ExportOptions {
+    let export = ExportSection::default();
+    ExportOptions {
+        include: export.include,
+        exclude: export.exclude,
+        compression: export.compression,
+        compression_level: export.compression_level,
+        row_group_rows: export.row_group_rows,
+        tables: export.tables,
+    }
+}
+
 /// An extra file to release as it is.
 #[derive(Debug, Clone)]
 pub struct ExtraFile {

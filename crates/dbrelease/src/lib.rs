@@ -34,6 +34,14 @@ pub fn run(cli: &Cli) -> Result<()> {
     let progress =
         |json: bool| Progress::new(!cli.quiet && !json && std::io::stderr().is_terminal());
     match &cli.command {
+        Command::Init(args) => {
+            let path = commands::init::run(args)?;
+            println!("{}", path.display());
+            eprintln!(
+                "wrote {}: read it, then `dbrelease build` (or `dbrelease publish --github --tag vX --dry-run`)",
+                path.display()
+            );
+        }
         Command::Build(args) => {
             let outcome = commands::build::run(args, &progress(args.json))?;
             if args.json {

@@ -987,3 +987,40 @@ fn build_removes_only_stale_artifacts_it_wrote_itself() {
         "mine too"
     );
 }
+
+#[test]
+fn init_writes_a_config_that_builds_and_never_overwrites_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("prices.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE quotes (day DATE, symbol VARCHAR, price DOUBLE, PRIMARY KEY (day, symbol));
+         INSERT INTO quotes VALUES ('2026-01-02', 'B', 2.0), ('2026-01-01', 'A', 1.0);",
+    );
+    let init = || {
+        dbrelease()
+            .current_dir(dir.path())
+            .args(["init", "--db", "prices.duckdb"])
+            .output()
+            .unwrap()
+    };
+    let output = init();
+    assert!(output.status.success(), "{}", text(&output));
+    let config = std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap();
+    assert!(config.contains("sort_by = [\"day\", \"symbol\"]"), "{config}");
+    let build = dbrelease()
+        .current_dir(dir.path())
+        .arg("build")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build));
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dist/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest.dataset, "prices");
+    assert_eq!(manifest.artifacts[0].table.as_ref().unwrap().sort_by, ["day", "symbol"]);
+
+    let again = init();
+    assert_eq!(again.status.code(), Some(EXIT_CONFIG), "{}", text(&again));
+    assert_eq!(std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap(), config);
+}

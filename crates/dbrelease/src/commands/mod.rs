@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod fetch;
+pub mod init;
 pub mod publish;
 pub mod republish;
 pub mod verify;
