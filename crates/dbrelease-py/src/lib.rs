@@ -15,11 +15,36 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-pyo3::create_exception!(_native, DbreleaseError, PyException, "A release could not be fetched.");
-pyo3::create_exception!(_native, RemoteError, DbreleaseError, "The origin failed, refused, or does not have the release.");
-pyo3::create_exception!(_native, IntegrityError, DbreleaseError, "Published bytes do not match the release's manifest; nothing was kept.");
-pyo3::create_exception!(_native, OfflineError, DbreleaseError, "offline=True and the cache does not hold what was asked for.");
-pyo3::create_exception!(_native, CacheError, DbreleaseError, "The cache (or another local folder) cannot be written.");
+pyo3::create_exception!(
+    _native,
+    DbreleaseError,
+    PyException,
+    "A release could not be fetched."
+);
+pyo3::create_exception!(
+    _native,
+    RemoteError,
+    DbreleaseError,
+    "The origin failed, refused, or does not have the release."
+);
+pyo3::create_exception!(
+    _native,
+    IntegrityError,
+    DbreleaseError,
+    "Published bytes do not match the release's manifest; nothing was kept."
+);
+pyo3::create_exception!(
+    _native,
+    OfflineError,
+    DbreleaseError,
+    "offline=True and the cache does not hold what was asked for."
+);
+pyo3::create_exception!(
+    _native,
+    CacheError,
+    DbreleaseError,
+    "The cache (or another local folder) cannot be written."
+);
 
 fn to_py(err: dbrelease_remote::Error) -> PyErr {
     let message = err.to_string();
@@ -51,7 +76,9 @@ fn options(
     let retry = RetryPolicy::default();
     let origin = match (repo, base_url) {
         (Some(repo), None) => {
-            let token = env("GITHUB_TOKEN").or_else(|| env("GH_TOKEN")).map(Token::new);
+            let token = env("GITHUB_TOKEN")
+                .or_else(|| env("GH_TOKEN"))
+                .map(Token::new);
             let api = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
             Origin::GitHub(GitHub::new(&api, &repo, token, retry.clone()))
         }
@@ -101,7 +128,9 @@ fn fetch(
         .detach(|| run_fetch(&options, false, Progress::new(false)))
         .map_err(to_py)?;
     match outcome {
-        FetchOutcome::Files(report) => Ok(report.files.into_iter().map(|f| (f.name, f.path)).collect()),
+        FetchOutcome::Files(report) => {
+            Ok(report.files.into_iter().map(|f| (f.name, f.path)).collect())
+        }
         FetchOutcome::List(_) => unreachable!("run_fetch lists only when asked"),
     }
 }
@@ -116,7 +145,15 @@ fn versions<'py>(
     cache_dir: Option<PathBuf>,
     offline: bool,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    let options = options(repo, base_url, "latest".into(), Vec::new(), cache_dir, false, offline)?;
+    let options = options(
+        repo,
+        base_url,
+        "latest".into(),
+        Vec::new(),
+        cache_dir,
+        false,
+        offline,
+    )?;
     let outcome = py
         .detach(|| run_fetch(&options, true, Progress::new(false)))
         .map_err(to_py)?;

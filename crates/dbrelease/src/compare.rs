@@ -172,7 +172,7 @@ pub fn data_section(manifest: &Manifest, comparison: &Comparison, download_base:
                 .map(|t| t.rows.to_string())
                 .unwrap_or_default(),
             change = delta.map(TableDelta::delta_text).unwrap_or_default(),
-            size = crate::render::build::human_bytes(artifact.bytes),
+            size = dbrelease_remote::progress::human_bytes(artifact.bytes),
             sha = artifact.sha256,
         ));
     }

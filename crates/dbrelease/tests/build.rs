@@ -1007,7 +1007,10 @@ fn init_writes_a_config_that_builds_and_never_overwrites_one() {
     let output = init();
     assert!(output.status.success(), "{}", text(&output));
     let config = std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap();
-    assert!(config.contains("sort_by = [\"day\", \"symbol\"]"), "{config}");
+    assert!(
+        config.contains("sort_by = [\"day\", \"symbol\"]"),
+        "{config}"
+    );
     let build = dbrelease()
         .current_dir(dir.path())
         .arg("build")
@@ -1018,9 +1021,15 @@ fn init_writes_a_config_that_builds_and_never_overwrites_one() {
         serde_json::from_slice(&std::fs::read(dir.path().join("dist/manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest.dataset, "prices");
-    assert_eq!(manifest.artifacts[0].table.as_ref().unwrap().sort_by, ["day", "symbol"]);
+    assert_eq!(
+        manifest.artifacts[0].table.as_ref().unwrap().sort_by,
+        ["day", "symbol"]
+    );
 
     let again = init();
     assert_eq!(again.status.code(), Some(EXIT_CONFIG), "{}", text(&again));
-    assert_eq!(std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap(), config);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap(),
+        config
+    );
 }

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use dbrelease_manifest::Manifest;
 use dbrelease_remote::github::GitHub;
-use serde::Serialize;
 
 use crate::actions;
 use crate::compare::Comparison;
@@ -21,22 +20,7 @@ use crate::options::{Mode, OnConflict};
 use crate::plan::LocalFile;
 use crate::target::github::{GitHubTarget, NewRelease};
 use crate::target::s3::{Bucket, S3Target};
-use crate::target::{self, Delivery, TargetReport};
-
-/// The result of a publish, per target.
-#[derive(Debug, Clone, Serialize)]
-pub struct PublishReport {
-    /// The tag.
-    pub tag: String,
-    /// The data against the previous release: row deltas, regressions allowed by flag.
-    pub comparison: Comparison,
-    /// GitHub, when `--github`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub github: Option<TargetReport>,
-    /// S3, when `--s3`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub s3: Option<TargetReport>,
-}
+use crate::target::{self, Delivery, PublishReport};
 
 /// A release ready to deliver: its manifest and files.
 pub struct Release<'a> {
@@ -131,16 +115,4 @@ pub async fn previous_manifest(
         return crate::target::s3::previous_manifest(bucket, tag).await;
     }
     Ok(None)
-}
-
-/// A published manifest, or None with a warning when this dbrelease cannot read it (the one
-/// rule for the publishing side; readers refuse instead, see `Manifest::parse`).
-pub fn readable_manifest(origin: &str, bytes: &[u8]) -> Option<Manifest> {
-    match Manifest::parse(bytes) {
-        Ok(manifest) => Some(manifest),
-        Err(err) => {
-            tracing::warn!("ignoring the manifest at {origin}: it {err}");
-            None
-        }
-    }
 }

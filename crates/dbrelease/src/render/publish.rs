@@ -5,8 +5,8 @@ use dbrelease_manifest::{MANIFEST_FILE, Manifest};
 
 use super::build::human_bytes;
 use crate::actions;
-use crate::commands::PublishReport;
-use crate::target::{TargetKind, TargetReport};
+
+use crate::target::{PublishReport, TargetKind, TargetReport};
 
 /// Step summary and outputs for GitHub Actions (no-ops elsewhere).
 pub(crate) fn actions_report(report: &PublishReport, manifest: &Manifest) {

@@ -346,7 +346,7 @@ pub async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Result<Opt
         return Ok(None);
     };
     let bytes = client.download_asset(asset.id).await?;
-    Ok(crate::commands::readable_manifest(
+    Ok(super::readable_manifest(
         &asset.browser_download_url,
         &bytes,
     ))

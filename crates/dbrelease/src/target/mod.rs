@@ -16,6 +16,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::info;
 
+use crate::compare::Comparison;
 use crate::error::{Error, Result};
 use crate::options::{Mode, OnConflict};
 use crate::plan::{self, AssetAction, AssetPlan, Conflict, LocalFile, RemoteAsset};
@@ -380,6 +381,33 @@ fn report<T: Target>(target: &T, action: &AssetAction, started: Instant) -> Asse
         action: ActionKind::of(action),
         bytes: action.upload_bytes(),
         seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The result of a publish: the comparison with the previous release and each target's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// The tag.
+    pub tag: String,
+    /// The data against the previous release: row deltas, regressions allowed by flag.
+    pub comparison: Comparison,
+    /// GitHub, when `--github`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<TargetReport>,
+    /// S3, when `--s3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<TargetReport>,
+}
+
+/// A published manifest, or None with a warning when this dbrelease cannot read it (the one
+/// rule for the publishing side; readers refuse instead, see `Manifest::parse`).
+pub fn readable_manifest(origin: &str, bytes: &[u8]) -> Option<Manifest> {
+    match Manifest::parse(bytes) {
+        Ok(manifest) => Some(manifest),
+        Err(err) => {
+            tracing::warn!("ignoring the manifest at {origin}: it {err}");
+            None
+        }
     }
 }
 

@@ -558,7 +558,7 @@ pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Mani
     let manifest = target
         .get(&key)
         .await?
-        .and_then(|bytes| crate::commands::readable_manifest(&target.url(&key), &bytes));
+        .and_then(|bytes| super::readable_manifest(&target.url(&key), &bytes));
     Ok(manifest)
 }
 
@@ -797,9 +797,10 @@ impl Target for S3Target<'_> {
         let published = match assets.iter().any(|a| a.name == MANIFEST_FILE) {
             true => {
                 let key = self.bucket.key(&self.tag, MANIFEST_FILE);
-                self.bucket.get(&key).await?.and_then(|bytes| {
-                    crate::commands::readable_manifest(&self.bucket.url(&key), &bytes)
-                })
+                self.bucket
+                    .get(&key)
+                    .await?
+                    .and_then(|bytes| super::readable_manifest(&self.bucket.url(&key), &bytes))
             }
             false => None,
         };
