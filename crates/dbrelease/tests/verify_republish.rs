@@ -400,3 +400,39 @@ fn a_broken_s3_target_stops_the_publish_before_github_is_written() {
         "nothing may be published to GitHub when S3 cannot take the release"
     );
 }
+
+/// Mirroring a GitHub release to S3 takes every file from GitHub: the database is not needed,
+/// so a config without one (a mirror job on another machine) works; only a file that must be
+/// rebuilt asks for it.
+#[test]
+fn republish_mirrors_without_a_database_and_asks_for_one_only_to_rebuild() {
+    let setup = Setup::new();
+    setup.publish(&["--github"]);
+    let config = setup.dir.path().join("dbrelease.toml");
+    let without_db: String = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with("database"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&config, without_db).unwrap();
+    std::fs::remove_dir_all(setup.dist()).unwrap();
+    let output = setup.run(&["-q", "republish", "--tag", TAG, "--github", "--s3"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        setup
+            .run(&["verify", "--tag", TAG, "--s3"])
+            .status
+            .success()
+    );
+
+    // A file lost everywhere would have to be rebuilt: now the database is asked for.
+    setup.delete_asset("daily_symbol_counts.parquet");
+    setup
+        .s3
+        .remove(BUCKET, &format!("data/{TAG}/daily_symbol_counts.parquet"));
+    std::fs::remove_dir_all(setup.dist()).unwrap();
+    let output = setup.run(&["republish", "--tag", TAG, "--github", "--s3"]);
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
+    assert!(text(&output).contains("--db"), "{}", text(&output));
+}

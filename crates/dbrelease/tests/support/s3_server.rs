@@ -108,6 +108,11 @@ impl S3Server {
         std::fs::read(self.root.join(bucket).join(key)).ok()
     }
 
+    /// Deletes `bucket/key` behind the server's back (an object lost from the store).
+    pub fn remove(&self, bucket: &str, key: &str) {
+        std::fs::remove_file(self.root.join(bucket).join(key)).unwrap();
+    }
+
     /// Every stored key under `bucket`, sorted (s3s-fs keeps its own metadata elsewhere).
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         let mut keys = Vec::new();
