@@ -18,7 +18,7 @@ use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest};
 
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
-use crate::reader::{LatestTag, Listed, Origin, Reader, Version};
+use crate::reader::{LatestTag, Listed, Origin, Reader, RemoteFile, Version};
 
 /// What to fetch, from where, into which cache: resolved once by the caller (the CLI's flags,
 /// the Python package's arguments).
@@ -366,23 +366,7 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
                 ))
             })?);
         }
-        // A few at a time: many small Parquet files are latency-bound.
-        let results: Vec<Result<()>> = futures::stream::iter(remote)
-            .map(|file| {
-                let tag_dir = &tag_dir;
-                async move {
-                    info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
-                    let part = tag_dir.join(format!(".{}.part", file.name));
-                    let path = tag_dir.join(&file.name);
-                    reader.download(file, &part).await?;
-                    std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
-                    record_verified(&path)
-                }
-            })
-            .buffer_unordered(DOWNLOADS_IN_FLIGHT)
-            .collect()
-            .await;
-        results.into_iter().collect::<Result<Vec<()>>>()?;
+        download_into(reader, &remote, &tag_dir).await?;
     }
     let mut files: Vec<FetchedFile> = wanted
         .iter()
@@ -412,6 +396,24 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
         cache_dir: tag_dir,
         files,
     })
+}
+
+/// Downloads `files` into `tag_dir`, a few at a time (many small Parquet files are
+/// latency-bound); each appears under its name only by a rename after its sha256 matched.
+async fn download_into(reader: &Reader, files: &[&RemoteFile], tag_dir: &Path) -> Result<()> {
+    let results: Vec<Result<()>> = futures::stream::iter(files)
+        .map(|file| async move {
+            info!(name = %file.name, bytes = file.bytes, url = %file.location.public_url(), "downloading");
+            let part = tag_dir.join(format!(".{}.part", file.name));
+            let path = tag_dir.join(&file.name);
+            reader.download(file, &part).await?;
+            std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
+            record_verified(&path)
+        })
+        .buffer_unordered(DOWNLOADS_IN_FLIGHT)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// The artifacts named on the command line: artifact names, table names, or `all`;

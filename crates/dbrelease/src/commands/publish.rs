@@ -80,20 +80,7 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         out_dir: &outcome.out_dir,
     };
     let github = github.map(|client| {
-        let download_base = options::github_download_base(client.repo(), &tag);
-        let data_notes = compare::data_section(&outcome.manifest, &comparison, &download_base);
-        let new = NewRelease {
-            title: args.title.clone().unwrap_or_else(|| tag.clone()),
-            notes: if notes.trim().is_empty() {
-                data_notes.clone()
-            } else {
-                format!("{}\n\n{data_notes}", notes.trim_end())
-            },
-            data_notes,
-            prerelease: args.prerelease,
-            keep_draft: args.draft,
-            target_commitish: options::release_commit(),
-        };
+        let new = new_release(args, &tag, &notes, &client, &outcome.manifest, &comparison);
         (client, new)
     });
     let destinations = Destinations {
@@ -103,6 +90,31 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         on_conflict: OnConflict::from_flag(args.replace),
     };
     deliver(&runtime, &release, destinations, comparison)
+}
+
+/// What a new GitHub release is made of: the user's notes, then the data section.
+fn new_release(
+    args: &PublishArgs,
+    tag: &str,
+    notes: &str,
+    client: &dbrelease_remote::github::GitHub,
+    manifest: &dbrelease_manifest::Manifest,
+    comparison: &Comparison,
+) -> NewRelease {
+    let download_base = options::github_download_base(client.repo(), tag);
+    let data_notes = compare::data_section(manifest, comparison, &download_base);
+    NewRelease {
+        title: args.title.clone().unwrap_or_else(|| tag.to_string()),
+        notes: if notes.trim().is_empty() {
+            data_notes.clone()
+        } else {
+            format!("{}\n\n{data_notes}", notes.trim_end())
+        },
+        data_notes,
+        prerelease: args.prerelease,
+        keep_draft: args.draft,
+        target_commitish: options::release_commit(),
+    }
 }
 
 /// Connects to the bucket when S3 is a target (checking it exists and the credentials work).

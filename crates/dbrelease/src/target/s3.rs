@@ -587,6 +587,7 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
         options.bucket,
         options.prefix.trim_matches('/')
     );
+    // The manifest, and its record in versions.json.
     let manifest_key = target.key(tag, MANIFEST_FILE);
     let Some(manifest_bytes) = target.get(&manifest_key).await? else {
         return Ok(TargetCheck::unreadable(
@@ -597,20 +598,7 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
             ),
         ));
     };
-    let index: Option<VersionsIndex> = target
-        .get(&index_key(options))
-        .await?
-        .and_then(|bytes| VersionsIndex::parse(&bytes).ok());
-    let mut problems = Vec::new();
-    let actual = hex::encode(Sha256::digest(&manifest_bytes));
-    match index.as_ref().and_then(|i| i.find(tag)) {
-        Some(entry) if entry.manifest_sha256 != actual => problems.push(format!(
-            "{manifest_key} has sha256 {actual}, versions.json records {}",
-            entry.manifest_sha256
-        )),
-        Some(_) => {}
-        None => problems.push(format!("versions.json does not list {tag}")),
-    }
+    let mut problems = index_problems(target, tag, &manifest_key, &manifest_bytes).await?;
     let manifest = match Manifest::parse(&manifest_bytes) {
         Ok(manifest) => manifest,
         Err(err) => {
@@ -621,36 +609,10 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
             ));
         }
     };
+    // Every artifact streamed and hashed, a few at a time.
     let checks: Vec<Result<(FileCheck, Option<String>)>> =
         futures::stream::iter(&manifest.artifacts)
-            .map(|artifact| {
-                let target = &target;
-                async move {
-                    let key = target.key(tag, &artifact.name);
-                    let digest = match target.stream(&key, None).await {
-                        Err(Error::Integrity(problem)) => Err(problem),
-                        other => Ok(other?),
-                    };
-                    let problem = match digest {
-                        Err(problem) => Some(problem),
-                        Ok(None) => Some(format!("{} is listed in the manifest but not published", artifact.name)),
-                        Ok(Some((bytes, sha256))) if bytes == artifact.bytes && sha256 == artifact.sha256 => None,
-                        Ok(Some((bytes, sha256))) => Some(format!(
-                            "{}: published {bytes} bytes with sha256 {sha256}, the manifest records {} bytes with sha256 {}",
-                            artifact.name, artifact.bytes, artifact.sha256
-                        )),
-                    };
-                    Ok((
-                        FileCheck {
-                            name: artifact.name.clone(),
-                            bytes: artifact.bytes,
-                            sha256: artifact.sha256.clone(),
-                            ok: problem.is_none(),
-                        },
-                        problem,
-                    ))
-                }
-            })
+            .map(|artifact| check_object(target, tag, artifact))
             .buffered(3)
             .collect()
             .await;
@@ -660,26 +622,8 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
         files.push(file);
         problems.extend(problem);
     }
-    match target.get(&target.key(tag, SHA256SUMS_FILE)).await? {
-        None => problems.push(format!("{SHA256SUMS_FILE} is not published")),
-        Some(bytes) => {
-            let listed = sums::parse(&String::from_utf8_lossy(&bytes));
-            problems.extend(sums::problems(&manifest, &listed));
-            match target.get(&target.key(tag, DATAPACKAGE_FILE)).await? {
-                None => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
-                Some(datapackage) => {
-                    let sha = hex::encode(Sha256::digest(&datapackage));
-                    if let Some((expected, _)) = listed.iter().find(|(_, n)| n == DATAPACKAGE_FILE)
-                        && *expected != sha
-                    {
-                        problems.push(format!(
-                            "{DATAPACKAGE_FILE} has sha256 {sha}, {SHA256SUMS_FILE} lists {expected}"
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    // SHA256SUMS and datapackage.json agree with the manifest.
+    problems.extend(metadata_problems(target, tag, &manifest).await?);
     Ok(TargetCheck {
         target: name,
         tag: tag.to_string(),
@@ -687,6 +631,85 @@ pub async fn verify_version(target: &Bucket, tag: &str) -> Result<TargetCheck> {
         files,
         problems,
     })
+}
+
+/// versions.json must list `tag` with the sha256 of the manifest that is there.
+async fn index_problems(
+    target: &Bucket,
+    tag: &str,
+    manifest_key: &str,
+    manifest_bytes: &[u8],
+) -> Result<Vec<String>> {
+    let index: Option<VersionsIndex> = target
+        .get(&index_key(&target.options))
+        .await?
+        .and_then(|bytes| VersionsIndex::parse(&bytes).ok());
+    let actual = hex::encode(Sha256::digest(manifest_bytes));
+    Ok(match index.as_ref().and_then(|i| i.find(tag)) {
+        Some(entry) if entry.manifest_sha256 != actual => vec![format!(
+            "{manifest_key} has sha256 {actual}, versions.json records {}",
+            entry.manifest_sha256
+        )],
+        Some(_) => Vec::new(),
+        None => vec![format!("versions.json does not list {tag}")],
+    })
+}
+
+/// One artifact's object, streamed and hashed, against the manifest.
+async fn check_object(
+    target: &Bucket,
+    tag: &str,
+    artifact: &dbrelease_manifest::Artifact,
+) -> Result<(FileCheck, Option<String>)> {
+    let key = target.key(tag, &artifact.name);
+    let digest = match target.stream(&key, None).await {
+        Err(Error::Integrity(problem)) => Err(problem),
+        other => Ok(other?),
+    };
+    let problem = match digest {
+        Err(problem) => Some(problem),
+        Ok(None) => Some(format!(
+            "{} is listed in the manifest but not published",
+            artifact.name
+        )),
+        Ok(Some((bytes, sha256))) if bytes == artifact.bytes && sha256 == artifact.sha256 => None,
+        Ok(Some((bytes, sha256))) => Some(format!(
+            "{}: published {bytes} bytes with sha256 {sha256}, the manifest records {} bytes with sha256 {}",
+            artifact.name, artifact.bytes, artifact.sha256
+        )),
+    };
+    let check = FileCheck {
+        name: artifact.name.clone(),
+        bytes: artifact.bytes,
+        sha256: artifact.sha256.clone(),
+        ok: problem.is_none(),
+    };
+    Ok((check, problem))
+}
+
+/// SHA256SUMS lists every artifact with the manifest's sha256; datapackage.json matches its
+/// SHA256SUMS line.
+async fn metadata_problems(target: &Bucket, tag: &str, manifest: &Manifest) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let Some(bytes) = target.get(&target.key(tag, SHA256SUMS_FILE)).await? else {
+        return Ok(vec![format!("{SHA256SUMS_FILE} is not published")]);
+    };
+    let listed = sums::parse(&String::from_utf8_lossy(&bytes));
+    problems.extend(sums::problems(manifest, &listed));
+    match target.get(&target.key(tag, DATAPACKAGE_FILE)).await? {
+        None => problems.push(format!("{DATAPACKAGE_FILE} is not published")),
+        Some(datapackage) => {
+            let sha = hex::encode(Sha256::digest(&datapackage));
+            if let Some((expected, _)) = listed.iter().find(|(_, n)| n == DATAPACKAGE_FILE)
+                && *expected != sha
+            {
+                problems.push(format!(
+                    "{DATAPACKAGE_FILE} has sha256 {sha}, {SHA256SUMS_FILE} lists {expected}"
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// One tag's release under `{prefix}/{tag}/` on a bucket.
