@@ -68,6 +68,20 @@ if [ "$#" -eq 0 ]; then
   cat "$py_log"
   rm -rf "$wheels" "$py_log"
 fi
+# The binary's install path (action.yml, scripts/install.sh): packaged, served, installed
+# against a pinned checksum; a swapped archive refused.
+install_passed=0
+install_failed=0
+if [ "$#" -eq 0 ]; then
+  install_log=$(mktemp)
+  scripts/test-install.sh >"$install_log" 2>&1 || status=1
+  cat "$install_log"
+  install_passed=$(sed -n 's/^install tests: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$install_log")
+  install_failed=$(sed -n 's/^install tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$install_log")
+  [ -n "$install_failed" ] || { install_failed=1; status=1; }
+  install_passed=${install_passed:-0}
+  rm -f "$install_log"
+fi
 e2e_passed=0
 e2e_failed=0
 if [ "$#" -eq 0 ] && [ "${DBRELEASE_SKIP_E2E:-0}" != 1 ]; then
@@ -82,7 +96,7 @@ if [ "$skipped" -gt 0 ]; then
   if [ "${CI:-}" = true ]; then status=1; fi
 fi
 # One total over every test binary and the end-to-end runs, so the last line says what ran.
-awk -v ep="$((e2e_passed + py_passed))" -v ef="$((e2e_failed + py_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
+awk -v ep="$((e2e_passed + py_passed + install_passed))" -v ef="$((e2e_failed + py_failed + install_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-   END { printf "tests: %d passed, %d failed, %d skipped (including %d Python package tests and the end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, py }' "$log"
+   END { printf "tests: %d passed, %d failed, %d skipped (including %d Python package tests, the install tests and the end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, py }' "$log"
 exit "$status"
