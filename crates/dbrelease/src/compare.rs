@@ -150,7 +150,12 @@ pub const DATA_SECTION_MARKER: &str = "<!-- dbrelease:data -->";
 /// The "data" section of the release notes: tables with rows and deltas, every artifact's size
 /// and sha256, and copy-paste snippets that read the versioned URLs (`download_base` is the
 /// folder URL, e.g. `https://github.com/o/r/releases/download/v1.2.0`).
-pub fn data_section(manifest: &Manifest, comparison: &Comparison, download_base: &str) -> String {
+pub fn data_section(
+    manifest: &Manifest,
+    comparison: &Comparison,
+    download_base: &str,
+    repo: &str,
+) -> String {
     let base = download_base.trim_end_matches('/');
     let mut text = format!("{DATA_SECTION_MARKER}\n## Data\n\n");
     match &comparison.previous_tag {
@@ -187,6 +192,17 @@ pub fn data_section(manifest: &Manifest, comparison: &Comparison, download_base:
         let url = format!("{base}/{}", first.name);
         text.push_str(&format!(
             "\nQuery a table in place (only the parts you read are downloaded):\n\n```sql\n-- DuckDB\nSELECT * FROM read_parquet('{url}') LIMIT 10;\n```\n\n```python\n# Polars\nimport polars as pl\npl.scan_parquet(\"{url}\").head(10).collect()\n```\n"
+        ));
+    }
+    if let (Some(tag), true) = (
+        &manifest.tag,
+        manifest
+            .artifacts
+            .iter()
+            .any(|a| a.kind == ArtifactKind::Database),
+    ) {
+        text.push_str(&format!(
+            "\nIn Python, pinned, verified and cached (`pip install 'dbrelease[duckdb]'`):\n\n```python\nimport dbrelease\ncon = dbrelease.connect(\"{repo}\", tag=\"{tag}\")\n```\n"
         ));
     }
     if let Some(database) = manifest
@@ -316,7 +332,12 @@ mod tests {
         let comparison = compare(None, &new);
         assert!(comparison.regressions.is_empty());
         assert_eq!(comparison.tables[0].delta_text(), "");
-        let notes = data_section(&new, &comparison, "https://h/o/r/releases/download/v1/");
+        let notes = data_section(
+            &new,
+            &comparison,
+            "https://h/o/r/releases/download/v1/",
+            "o/r",
+        );
         assert!(notes.starts_with(DATA_SECTION_MARKER));
         assert!(notes.contains("First release"));
         assert!(notes.contains("read_parquet('https://h/o/r/releases/download/v1/a.parquet')"));

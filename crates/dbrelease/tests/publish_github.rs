@@ -909,6 +909,11 @@ fn a_draft_made_by_semantic_release_is_filled_published_and_keeps_its_notes() {
     assert!(output.status.success(), "{}", text(&output));
     setup.assert_release_matches_dist();
     let body = setup.fake.releases("v1.0.0")[0].body.clone();
+    // The data section shows the pinned one-liner for Python users.
+    assert!(
+        body.contains("import dbrelease\ncon = dbrelease.connect(\"owner/data\", tag=\"v1.0.0\")"),
+        "{body}"
+    );
     assert!(
         body.starts_with(
             "## 1.0.0 (2026-11-25)\n\n### Features\n\n* first data\n\n<!-- dbrelease:data -->"

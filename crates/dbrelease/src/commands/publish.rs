@@ -102,7 +102,7 @@ fn new_release(
     comparison: &Comparison,
 ) -> NewRelease {
     let download_base = options::github_download_base(client.repo(), tag);
-    let data_notes = compare::data_section(manifest, comparison, &download_base);
+    let data_notes = compare::data_section(manifest, comparison, &download_base, client.repo());
     NewRelease {
         title: args.title.clone().unwrap_or_else(|| tag.to_string()),
         notes: if notes.trim().is_empty() {

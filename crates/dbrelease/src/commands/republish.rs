@@ -150,7 +150,7 @@ fn recreate_if_gone(
     comparison: &compare::Comparison,
 ) -> (GitHub, NewRelease) {
     let base = options::github_download_base(client.repo(), tag);
-    let data_notes = compare::data_section(manifest, comparison, &base);
+    let data_notes = compare::data_section(manifest, comparison, &base, client.repo());
     let new = NewRelease {
         title: tag.to_string(),
         notes: data_notes.clone(),
