@@ -515,15 +515,12 @@ impl GitHub {
                     .header(ACCEPT, "application/octet-stream")
             })
             .await?;
-        response
-            .bytes()
-            .await
-            .map(|bytes| bytes.to_vec())
-            .map_err(|err| GitHubError::Exhausted {
-                what: "downloading the published manifest".into(),
-                attempts: 1,
-                last: http::describe(&err),
-            })
+        body(
+            response,
+            "downloading the published manifest",
+            MAX_MANIFEST_BYTES,
+        )
+        .await
     }
 
     /// Renames an asset.
@@ -728,19 +725,38 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 
+/// Largest API answer read (a page of 100 releases with their assets is well under 1 MiB).
+const MAX_API_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest published manifest read through the API.
+const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A body of at most `max` bytes, as this client's error.
+async fn body(response: Response, what: &str, max: u64) -> Result<Vec<u8>, GitHubError> {
+    http::read_capped(response, max)
+        .await
+        .map_err(|err| match err {
+            http::BodyError::TooLarge(max) => GitHubError::Rejected {
+                what: what.to_string(),
+                status: 200,
+                message: format!(
+                    "the answer is larger than {} MiB; refusing to read it",
+                    max >> 20
+                ),
+            },
+            http::BodyError::Network(last) => GitHubError::Exhausted {
+                what: what.to_string(),
+                attempts: 1,
+                last,
+            },
+        })
+}
+
 async fn parse<T: serde::de::DeserializeOwned>(
     response: Response,
     what: &str,
 ) -> Result<T, GitHubError> {
-    let text = response
-        .text()
-        .await
-        .map_err(|err| GitHubError::Exhausted {
-            what: what.to_string(),
-            attempts: 1,
-            last: http::describe(&err),
-        })?;
-    serde_json::from_str(&text).map_err(|err| GitHubError::Rejected {
+    let text = body(response, what, MAX_API_BYTES).await?;
+    serde_json::from_slice(&text).map_err(|err| GitHubError::Rejected {
         what: what.to_string(),
         status: 200,
         message: format!("unexpected response ({err})"),

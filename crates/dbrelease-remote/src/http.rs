@@ -248,6 +248,35 @@ pub fn describe(err: &reqwest::Error) -> String {
     }
 }
 
+/// Why a bounded body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than the limit: refused as soon as that was known.
+    TooLarge(u64),
+    /// The connection failed while reading.
+    Network(String),
+}
+
+/// A response body, refused once it exceeds `max` bytes (announced or received): a hostile or
+/// broken server cannot make a client buffer without bound.
+pub async fn read_capped(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|length| length > max) {
+        return Err(BodyError::TooLarge(max));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| BodyError::Network(describe(&err)))?
+    {
+        if bytes.len() as u64 + chunk.len() as u64 > max {
+            return Err(BodyError::TooLarge(max));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// A header's value as text.
 pub fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
     response

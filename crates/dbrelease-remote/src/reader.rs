@@ -708,30 +708,14 @@ pub fn parse_manifest(url: &str, bytes: &[u8]) -> Result<Manifest> {
 }
 
 /// A small document's body, refused once it exceeds [`MAX_DOCUMENT_BYTES`].
-async fn read_capped(url: &str, mut response: reqwest::Response) -> Result<Vec<u8>> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_DOCUMENT_BYTES)
-    {
-        return Err(too_large(url));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+async fn read_capped(url: &str, response: reqwest::Response) -> Result<Vec<u8>> {
+    http::read_capped(response, MAX_DOCUMENT_BYTES)
         .await
-        .map_err(|err| Error::Remote(format!("reading {url}: {}", http::describe(&err))))?
-    {
-        if bytes.len() as u64 + chunk.len() as u64 > MAX_DOCUMENT_BYTES {
-            return Err(too_large(url));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-fn too_large(url: &str) -> Error {
-    Error::Integrity(format!(
-        "{url} is larger than {} MiB, far more than any dbrelease document; refusing to read it",
-        MAX_DOCUMENT_BYTES >> 20
-    ))
+        .map_err(|err| match err {
+            http::BodyError::TooLarge(max) => Error::Integrity(format!(
+                "{url} is larger than {} MiB, far more than any dbrelease document; refusing to read it",
+                max >> 20
+            )),
+            http::BodyError::Network(reason) => Error::Remote(format!("reading {url}: {reason}")),
+        })
 }

@@ -640,3 +640,60 @@ fn fetch_out_never_silently_replaces_a_file_it_did_not_write() {
     assert!(again.status.success(), "{}", text(&again));
     assert_ne!(std::fs::read(&target).unwrap(), b"the user's own file");
 }
+
+/// A server we do not control cannot make `fetch` write outside its cache (a manifest whose
+/// `source.file_name` climbs out of it) or buffer without bound (a huge versions.json).
+#[test]
+fn a_hostile_origin_cannot_reach_outside_the_cache_or_exhaust_memory() {
+    let setup = Setup::new();
+    let manifest_key = format!("data/{TAG}/manifest.json");
+    {
+        let mut state = setup.server.state.lock().unwrap();
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&state.files[&manifest_key]).unwrap();
+        manifest["source"]["file_name"] = "../../../../../../outside.duckdb".into();
+        state
+            .files
+            .insert(manifest_key, serde_json::to_vec(&manifest).unwrap());
+        // No index: the manifest is taken as served (a plain mirror).
+        state.files.remove("data/versions.json");
+    }
+    let output = setup.fetch(&["--tag", TAG, "--decompress"]);
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("not a plain file name"),
+        "{}",
+        text(&output)
+    );
+    let escaped: Vec<PathBuf> = walk(setup.dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with("outside.duckdb"))
+        .collect();
+    assert!(escaped.is_empty(), "{escaped:?}");
+    assert!(!setup.tag_dir().join("manifest.json").exists());
+
+    setup
+        .server
+        .state
+        .lock()
+        .unwrap()
+        .files
+        .insert("data/versions.json".into(), vec![b' '; 20 << 20]);
+    let output = setup.fetch(&["--list"]);
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_FAILURE),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("larger than 16 MiB"),
+        "{}",
+        text(&output)
+    );
+}

@@ -1133,3 +1133,31 @@ fn publishing_keeps_working_past_githubs_listing_cap() {
     );
     assert!(text(&output).contains("v1.1.0"), "{}", text(&output));
 }
+
+/// A GitHub release holds at most 1000 assets: a build with more is refused before anything is
+/// sent, with a way out named.
+#[test]
+fn a_release_over_githubs_asset_limit_is_refused_before_uploading() {
+    let setup = Setup::new();
+    let extra = setup.dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    let mut files = String::new();
+    for i in 0..1000 {
+        std::fs::write(extra.join(format!("part-{i:04}.txt")), i.to_string()).unwrap();
+        files.push_str(&format!("[[files]]\npath = \"extra/part-{i:04}.txt\"\n"));
+    }
+    let config = setup.dir.path().join("dbrelease.toml");
+    let written = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{written}\n{files}")).unwrap();
+    let output = setup.publish(&[]);
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
+    assert!(
+        text(&output).contains("at most 1000 assets"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        setup.fake.releases("v1.0.0").is_empty(),
+        "nothing was created"
+    );
+}
