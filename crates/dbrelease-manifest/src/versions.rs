@@ -29,6 +29,31 @@ pub struct VersionEntry {
     pub manifest_url: String,
     /// URL prefix of its artifacts.
     pub base_url: String,
+    /// A pre-release or a rolling tag (`nightly`): listed, never "latest". Absent in indexes
+    /// written before it existed (false).
+    #[serde(default)]
+    pub prerelease: bool,
+}
+
+impl VersionEntry {
+    /// A real release: not flagged as a pre-release or rolling, and a semantic version without
+    /// a pre-release part (`v1.2.0`, not `v1.2.0-rc.1` or `nightly`).
+    pub fn is_release(&self) -> bool {
+        !self.prerelease && release_version(&self.tag).is_some()
+    }
+}
+
+/// `MAJOR.MINOR.PATCH` of a release tag (`v1.2.3` or `1.2.3`, build metadata ignored); None for
+/// a pre-release (`-rc.1`) or anything that is not a semantic version.
+pub fn release_version(tag: &str) -> Option<(u64, u64, u64)> {
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    let version = version.split('+').next().unwrap_or(version);
+    if version.contains('-') {
+        return None;
+    }
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+    let triple = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(triple)
 }
 
 impl VersionsIndex {
@@ -58,13 +83,30 @@ impl VersionsIndex {
         self.versions.iter().rev().find(|v| v.tag != tag)
     }
 
-    /// True when `entry` is at least as new as every other version: only then may `latest/`
-    /// follow it (mirroring or repairing an older tag must not move `latest/` back).
-    pub fn would_be_newest(&self, entry: &VersionEntry) -> bool {
+    /// The newest real release, by semantic version — never by build time, and never a
+    /// pre-release or a rolling tag. What `latest/` and `fetch --tag latest` follow.
+    pub fn latest_release(&self) -> Option<&VersionEntry> {
         self.versions
             .iter()
-            .filter(|v| v.tag != entry.tag)
-            .all(|v| v.created_at <= entry.created_at)
+            .filter(|v| v.is_release())
+            .max_by_key(|v| release_version(&v.tag))
+    }
+
+    /// True when `entry` is a real release at least as new as every other one: only then may
+    /// `latest/` follow it (a pre-release, a nightly, or an older tag mirrored late never moves
+    /// it).
+    pub fn would_be_newest(&self, entry: &VersionEntry) -> bool {
+        let Some(version) = entry
+            .is_release()
+            .then(|| release_version(&entry.tag))
+            .flatten()
+        else {
+            return false;
+        };
+        self.versions
+            .iter()
+            .filter(|v| v.tag != entry.tag && v.is_release())
+            .all(|v| release_version(&v.tag) <= Some(version))
     }
 
     /// Adds or replaces the entry of its tag; returns false when the index already held it.
@@ -72,7 +114,12 @@ impl VersionsIndex {
         match self.versions.iter_mut().find(|v| v.tag == entry.tag) {
             Some(existing) if *existing == entry => false,
             Some(existing) => {
-                *existing = entry;
+                // A tag once published as a pre-release stays one (a later mirror may not know).
+                let prerelease = existing.prerelease || entry.prerelease;
+                *existing = VersionEntry {
+                    prerelease,
+                    ..entry
+                };
                 true
             }
             None => {
@@ -97,19 +144,38 @@ mod tests {
             manifest_sha256: "00".into(),
             manifest_url: format!("https://x/{tag}/manifest.json"),
             base_url: format!("https://x/{tag}/"),
+            prerelease: false,
         }
+    }
+
+    #[test]
+    fn latest_is_the_highest_release_never_a_prerelease_a_nightly_or_build_time() {
+        let mut index = VersionsIndex::default();
+        index.record(entry("v1.10.0", "2026-01-01T00:00:00Z"));
+        index.record(entry("v1.9.0", "2026-03-01T00:00:00Z"));
+        index.record(entry("v2.0.0-rc.1", "2026-04-01T00:00:00Z"));
+        index.record(VersionEntry {
+            prerelease: true,
+            ..entry("nightly", "2026-05-01T00:00:00Z")
+        });
+        assert_eq!(index.latest_release().unwrap().tag, "v1.10.0");
+        assert!(!index.would_be_newest(&entry("v1.9.1", "2026-06-01T00:00:00Z")));
+        assert!(index.would_be_newest(&entry("v1.10.1", "2020-01-01T00:00:00Z")));
+        assert!(!index.would_be_newest(&entry("nightly", "2027-01-01T00:00:00Z")));
+        assert_eq!(release_version("v1.2.3+build.5"), Some((1, 2, 3)));
+        assert_eq!(release_version("v1.2"), None);
     }
 
     #[test]
     fn record_keeps_newest_last_and_reports_changes() {
         let mut index = VersionsIndex::default();
-        assert!(index.record(entry("v2", "2026-02-01T00:00:00Z")));
-        assert!(index.record(entry("v1", "2026-01-01T00:00:00Z")));
-        assert!(!index.record(entry("v1", "2026-01-01T00:00:00Z")));
+        assert!(index.record(entry("v2.0.0", "2026-02-01T00:00:00Z")));
+        assert!(index.record(entry("v1.0.0", "2026-01-01T00:00:00Z")));
+        assert!(!index.record(entry("v1.0.0", "2026-01-01T00:00:00Z")));
         let tags: Vec<&str> = index.versions.iter().map(|v| v.tag.as_str()).collect();
-        assert_eq!(tags, ["v1", "v2"]);
-        assert_eq!(index.newest_other_than("v2").unwrap().tag, "v1");
-        assert!(!index.would_be_newest(&entry("v1", "2026-01-01T00:00:00Z")));
+        assert_eq!(tags, ["v1.0.0", "v2.0.0"]);
+        assert_eq!(index.newest_other_than("v2.0.0").unwrap().tag, "v1.0.0");
+        assert!(!index.would_be_newest(&entry("v1.0.0", "2026-01-01T00:00:00Z")));
     }
 
     #[test]

@@ -434,6 +434,7 @@ impl GitHub {
         notes: &str,
         prerelease: bool,
         target_commitish: Option<&str>,
+        make_latest: bool,
     ) -> Result<Release, GitHubError> {
         let url = self.repo_url("/releases");
         let mut body = json!({
@@ -443,6 +444,10 @@ impl GitHub {
         // default branch's head, which is not necessarily the commit being released.
         if let Some(commit) = target_commitish {
             body["target_commitish"] = json!(commit);
+        }
+        // A rolling tag (nightly) or a pre-release must never become GitHub's "latest".
+        if !make_latest {
+            body["make_latest"] = json!("false");
         }
         let what = "creating the draft release";
         let response = self
@@ -457,9 +462,13 @@ impl GitHub {
         &self,
         release_id: u64,
         body: Option<&str>,
+        make_latest: bool,
     ) -> Result<Release, GitHubError> {
         let url = self.repo_url(&format!("/releases/{release_id}"));
         let mut update = json!({ "draft": false });
+        if !make_latest {
+            update["make_latest"] = json!("false");
+        }
         if let Some(body) = body {
             update["body"] = json!(body);
         }

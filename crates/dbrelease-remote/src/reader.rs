@@ -193,13 +193,11 @@ impl Reader {
                 }
                 let etag = header(&response, ETAG);
                 let index = self.parse_versions(&url, response).await?;
-                let newest = index
-                    .versions
-                    .iter()
-                    .max_by(|a, b| a.created_at.cmp(&b.created_at))
-                    .ok_or_else(|| {
-                        Error::Remote(format!("{url} lists no versions yet; pass --tag"))
-                    })?;
+                let newest = index.latest_release().ok_or_else(|| {
+                    Error::Remote(format!(
+                        "{url} lists no release yet (pre-releases and rolling tags such as nightly are never \"latest\"); pass --tag"
+                    ))
+                })?;
                 Ok(LatestTag::Tag(newest.tag.clone(), etag))
             }
         }

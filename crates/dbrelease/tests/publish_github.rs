@@ -903,6 +903,7 @@ fn a_draft_made_by_semantic_release_is_filled_published_and_keeps_its_notes() {
             immutable: false,
             assets: Vec::new(),
             target_commitish: None,
+            make_latest: true,
         });
     }
     let output = setup.publish(&[]);
@@ -1160,4 +1161,28 @@ fn a_release_over_githubs_asset_limit_is_refused_before_uploading() {
         setup.fake.releases("v1.0.0").is_empty(),
         "nothing was created"
     );
+}
+
+/// A rolling tag (`nightly`, republished with --replace) and a pre-release never become GitHub's
+/// "latest": `fetch` without --tag still gets the newest real release.
+#[test]
+fn a_nightly_never_becomes_githubs_latest() {
+    let setup = Setup::new();
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let nightly = setup
+        .publish_command(Some(TOKEN), "nightly", &["--replace"])
+        .output()
+        .unwrap();
+    assert!(nightly.status.success(), "{}", text(&nightly));
+    assert!(!setup.fake.releases("nightly")[0].make_latest);
+    let fetch = dbrelease()
+        .env("GITHUB_API_URL", &setup.fake.url)
+        .env("XDG_CACHE_HOME", setup.dir.path().join("xdg"))
+        .args(["fetch", "--repo", "owner/data", "--json"])
+        .output()
+        .unwrap();
+    assert!(fetch.status.success(), "{}", text(&fetch));
+    let report: serde_json::Value = serde_json::from_slice(&fetch.stdout).unwrap();
+    assert_eq!(report["tag"], "v1.0.0");
 }

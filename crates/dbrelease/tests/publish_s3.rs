@@ -420,3 +420,41 @@ fn an_older_version_published_later_does_not_move_latest() {
         .collect();
     assert_eq!(tags, ["v1.0.0", "v2.0.0"], "newest last, by build time");
 }
+
+/// A rolling tag (`nightly`, published with --replace) and a pre-release are listed in
+/// versions.json as such and never become `latest/`, however recent their build.
+#[test]
+fn a_nightly_and_a_prerelease_never_become_latest() {
+    let setup = Setup::new("");
+    let output = setup.publish("v1.0.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let release_manifest = setup.server.object(BUCKET, "data/v1.0.0/manifest.json");
+    for (tag, flag) in [("nightly", "--replace"), ("v1.1.0-rc.1", "--prerelease")] {
+        let output = aws_env(&mut dbrelease())
+            .env("SOURCE_DATE_EPOCH", "1800000000")
+            .args(["publish", "--s3", "--tag", tag, flag, "--config"])
+            .arg(setup.dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(setup.dir.path().join(format!("dist-{tag}")))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    assert_eq!(
+        setup.server.object(BUCKET, "data/latest/manifest.json"),
+        release_manifest,
+        "latest/ still holds v1.0.0"
+    );
+    let index = versions(&setup);
+    let prerelease = |tag: &str| {
+        index["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["tag"] == tag)
+            .map(|v| v["prerelease"].clone())
+    };
+    assert_eq!(prerelease("v1.0.0"), Some(false.into()));
+    assert_eq!(prerelease("nightly"), Some(true.into()));
+    assert_eq!(prerelease("v1.1.0-rc.1"), Some(true.into()));
+}

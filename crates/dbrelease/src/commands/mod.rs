@@ -42,8 +42,10 @@ pub struct Destinations<'a> {
     pub s3: Option<&'a Bucket>,
     /// Plan only, or apply.
     pub mode: Mode,
-    /// Refuse or replace differing files.
+    /// Refuse or replace differing files (`--replace`: a rolling tag).
     pub on_conflict: OnConflict,
+    /// Published as a pre-release: never "latest".
+    pub prerelease: bool,
 }
 
 /// Delivers `release` to each destination, GitHub first, then S3, and reports to Actions.
@@ -72,7 +74,14 @@ pub fn deliver(
     let s3 = match destinations.s3 {
         Some(bucket) => {
             let _group = actions::group("dbrelease: publish to S3");
-            let mut s3 = S3Target::new(bucket, release.tag, release.manifest, release.local);
+            let mut s3 = S3Target::new(
+                bucket,
+                release.tag,
+                release.manifest,
+                release.local,
+                destinations.prerelease,
+                destinations.on_conflict == OnConflict::Replace,
+            );
             Some(runtime.block_on(target::deliver(&mut s3, &delivery))?)
         }
         None => None,

@@ -88,6 +88,7 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         s3: bucket.as_ref(),
         mode,
         on_conflict: OnConflict::from_flag(args.replace),
+        prerelease: args.prerelease,
     };
     deliver(&runtime, &release, destinations, comparison)
 }
@@ -114,6 +115,8 @@ fn new_release(
         prerelease: args.prerelease,
         keep_draft: args.draft,
         target_commitish: options::release_commit(),
+        // A rolling tag (republished with --replace) or a pre-release is never "latest".
+        make_latest: !args.prerelease && !args.replace,
     }
 }
 

@@ -132,6 +132,8 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
         s3: bucket.as_ref(),
         mode,
         on_conflict: OnConflict::from_flag(args.replace),
+        // A mirror keeps what the index already says about the tag (see VersionsIndex::record).
+        prerelease: false,
     };
     let publish = deliver(&runtime, &release, destinations, comparison)?;
     Ok(RepublishReport {
@@ -158,6 +160,7 @@ fn recreate_if_gone(
         prerelease: false,
         keep_draft: false,
         target_commitish: options::release_commit(),
+        make_latest: true,
     };
     (client, new)
 }

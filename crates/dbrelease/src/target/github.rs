@@ -33,6 +33,8 @@ pub struct NewRelease {
     pub keep_draft: bool,
     /// The commit a tag that does not exist yet is created at (`GITHUB_SHA`).
     pub target_commitish: Option<String>,
+    /// May become GitHub's "latest" (false for a rolling tag such as nightly, or a pre-release).
+    pub make_latest: bool,
 }
 
 /// One tag's release on one repository.
@@ -72,6 +74,7 @@ impl GitHubTarget {
                     &self.new.notes,
                     self.new.prerelease,
                     self.new.target_commitish.as_deref(),
+                    self.new.make_latest,
                 )
                 .await;
             match created {
@@ -291,7 +294,11 @@ impl Target for GitHubTarget {
             }
         });
         let id = release.id;
-        let published = match self.client.publish(id, body.as_deref()).await {
+        let published = match self
+            .client
+            .publish(id, body.as_deref(), self.new.make_latest)
+            .await
+        {
             Ok(release) => release,
             // The PATCH may have been carried out with its answer lost: re-read before failing.
             Err(err) => match self

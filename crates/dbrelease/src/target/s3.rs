@@ -289,16 +289,19 @@ impl Bucket {
         }
     }
 
-    /// Uploads a file; `create_only` adds `If-None-Match: *`.
+    /// Uploads a file; `create_only` adds `If-None-Match: *`; `cache` is its Cache-Control.
     async fn put_file(
         &self,
         key: &str,
         path: &Path,
         file: &LocalFile,
         create_only: bool,
+        cache: &str,
     ) -> Result<()> {
         if file.bytes >= self.options.multipart_threshold {
-            return self.put_multipart(key, path, file, create_only).await;
+            return self
+                .put_multipart(key, path, file, create_only, cache)
+                .await;
         }
         let sha256_b64 = base64::engine::general_purpose::STANDARD
             .encode(hex::decode(&file.sha256).expect("hex sha256"));
@@ -313,7 +316,7 @@ impl Bucket {
             .body(body)
             .content_length(file.bytes as i64)
             .content_type(&file.media_type)
-            .cache_control(IMMUTABLE)
+            .cache_control(cache)
             .metadata(SHA256_META, &file.sha256)
             .checksum_sha256(sha256_b64);
         if create_only {
@@ -334,6 +337,7 @@ impl Bucket {
         path: &Path,
         file: &LocalFile,
         create_only: bool,
+        cache: &str,
     ) -> Result<()> {
         let bucket = &self.options.bucket;
         let created = self
@@ -342,7 +346,7 @@ impl Bucket {
             .bucket(bucket)
             .key(key)
             .content_type(&file.media_type)
-            .cache_control(IMMUTABLE)
+            .cache_control(cache)
             .metadata(SHA256_META, &file.sha256)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
@@ -719,6 +723,11 @@ pub struct S3Target<'a> {
     /// The manifest being published (its `created_at` orders versions.json).
     manifest: &'a Manifest,
     local: &'a [LocalFile],
+    /// Published with `--prerelease`: never `latest/`.
+    prerelease: bool,
+    /// A rolling tag (published with `--replace`, e.g. `nightly`): its objects change, so they
+    /// get a short Cache-Control, and it is never `latest/`.
+    rolling: bool,
     /// The index as read by `inventory`.
     index: VersionsIndex,
 }
@@ -730,12 +739,16 @@ impl<'a> S3Target<'a> {
         tag: &str,
         manifest: &'a Manifest,
         local: &'a [LocalFile],
+        prerelease: bool,
+        rolling: bool,
     ) -> Self {
         S3Target {
             bucket,
             tag: tag.to_string(),
             manifest,
             local,
+            prerelease,
+            rolling,
             index: VersionsIndex::default(),
         }
     }
@@ -871,7 +884,11 @@ impl Target for S3Target<'_> {
         // A PUT replaces an object atomically (readers see the old or the new bytes), so a
         // replacement needs no staging; a new key is written create-only.
         let create_only = put == Put::Create;
-        self.bucket.put_file(&key, path, file, create_only).await?;
+        // Immutable caching only for a version that will never change.
+        let cache = if self.rolling { SHORT } else { IMMUTABLE };
+        self.bucket
+            .put_file(&key, path, file, create_only, cache)
+            .await?;
         Ok(None)
     }
 
@@ -896,6 +913,7 @@ impl Target for S3Target<'_> {
             manifest_sha256: hex::encode(Sha256::digest(&published_manifest)),
             manifest_url: self.bucket.url(&manifest_key),
             base_url: self.bucket.url(&self.bucket.key(&self.tag, "")),
+            prerelease: self.prerelease || self.rolling,
         };
         let mut assets = self.move_latest(&entry, &index).await?;
         let changed = index.record(entry);

@@ -74,6 +74,8 @@ pub struct FakeRelease {
     pub assets: Vec<FakeAsset>,
     /// Where a tag that did not exist was created (`target_commitish`, if sent).
     pub target_commitish: Option<String>,
+    /// False when created or published with `make_latest: "false"`: never GitHub's latest.
+    pub make_latest: bool,
 }
 
 /// Everything the fake knows; tests read and change it directly.
@@ -627,6 +629,7 @@ async fn create_release(
         immutable: false,
         assets: Vec::new(),
         target_commitish: body["target_commitish"].as_str().map(str::to_string),
+        make_latest: body["make_latest"].as_str() != Some("false"),
     };
     let json = release_json(&s, &release);
     s.releases.push(release);
@@ -657,6 +660,9 @@ async fn update_release(
         if !draft && immutable_releases {
             release.immutable = true;
         }
+    }
+    if let Some(make_latest) = body["make_latest"].as_str() {
+        release.make_latest = make_latest != "false";
     }
     if let Some(notes) = body["body"].as_str() {
         release.body = notes.into();
@@ -852,7 +858,12 @@ async fn latest_release(
     headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
-    let Some(release) = s.releases.iter().rev().find(|r| !r.draft && !r.prerelease) else {
+    let Some(release) = s
+        .releases
+        .iter()
+        .rev()
+        .find(|r| !r.draft && !r.prerelease && r.make_latest)
+    else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
     let body = release_json(&s, release);
