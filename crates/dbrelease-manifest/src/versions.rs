@@ -36,11 +36,27 @@ pub struct VersionEntry {
 }
 
 impl VersionEntry {
-    /// A real release: not flagged as a pre-release or rolling, and a semantic version without
-    /// a pre-release part (`v1.2.0`, not `v1.2.0-rc.1` or `nightly`).
+    /// A real release: not flagged as a pre-release or rolling, and not a semantic-version
+    /// pre-release (`v1.2.0-rc.1`).
     pub fn is_release(&self) -> bool {
-        !self.prerelease && release_version(&self.tag).is_some()
+        !self.prerelease && !is_semver_prerelease(&self.tag)
     }
+}
+
+/// True for `v1.2.0-rc.1`-style tags: a semantic version with a pre-release part.
+pub fn is_semver_prerelease(tag: &str) -> bool {
+    let version = tag.strip_prefix('v').unwrap_or(tag);
+    let version = version.split('+').next().unwrap_or(version);
+    match version.split_once('-') {
+        Some((core, pre)) => !pre.is_empty() && release_version(core).is_some(),
+        None => false,
+    }
+}
+
+/// A rolling tag: republished in place with `--replace` and not a semantic version
+/// (`nightly`, `daily`). It is listed as a pre-release and never becomes "latest".
+pub fn is_rolling(tag: &str, replace: bool) -> bool {
+    replace && release_version(tag).is_none()
 }
 
 /// `MAJOR.MINOR.PATCH` of a release tag (`v1.2.3` or `1.2.3`, build metadata ignored); None for
@@ -83,30 +99,25 @@ impl VersionsIndex {
         self.versions.iter().rev().find(|v| v.tag != tag)
     }
 
-    /// The newest real release, by semantic version — never by build time, and never a
-    /// pre-release or a rolling tag. What `latest/` and `fetch --tag latest` follow.
+    /// The newest real release, never a pre-release or a rolling tag: the highest semantic
+    /// version when the releases use them (never build time), else — tags such as dates — the
+    /// newest by build time. What `latest/` and `fetch --tag latest` follow.
     pub fn latest_release(&self) -> Option<&VersionEntry> {
-        self.versions
-            .iter()
-            .filter(|v| v.is_release())
+        let releases = || self.versions.iter().filter(|v| v.is_release());
+        releases()
+            .filter(|v| release_version(&v.tag).is_some())
             .max_by_key(|v| release_version(&v.tag))
+            .or_else(|| releases().max_by(|a, b| a.created_at.cmp(&b.created_at)))
     }
 
-    /// True when `entry` is a real release at least as new as every other one: only then may
-    /// `latest/` follow it (a pre-release, a nightly, or an older tag mirrored late never moves
-    /// it).
+    /// True when `entry` would be the latest release once recorded: only then may `latest/`
+    /// follow it (a pre-release, a nightly, or an older tag mirrored late never moves it).
     pub fn would_be_newest(&self, entry: &VersionEntry) -> bool {
-        let Some(version) = entry
-            .is_release()
-            .then(|| release_version(&entry.tag))
-            .flatten()
-        else {
-            return false;
-        };
-        self.versions
-            .iter()
-            .filter(|v| v.tag != entry.tag && v.is_release())
-            .all(|v| release_version(&v.tag) <= Some(version))
+        let mut with_entry = self.clone();
+        with_entry.record(entry.clone());
+        with_entry
+            .latest_release()
+            .is_some_and(|latest| latest.tag == entry.tag)
     }
 
     /// Adds or replaces the entry of its tag; returns false when the index already held it.
@@ -161,7 +172,18 @@ mod tests {
         assert_eq!(index.latest_release().unwrap().tag, "v1.10.0");
         assert!(!index.would_be_newest(&entry("v1.9.1", "2026-06-01T00:00:00Z")));
         assert!(index.would_be_newest(&entry("v1.10.1", "2020-01-01T00:00:00Z")));
-        assert!(!index.would_be_newest(&entry("nightly", "2027-01-01T00:00:00Z")));
+        assert!(!index.would_be_newest(&VersionEntry {
+            prerelease: is_rolling("nightly", true),
+            ..entry("nightly", "2027-01-01T00:00:00Z")
+        }));
+        assert!(is_semver_prerelease("v2.0.0-rc.1") && !is_semver_prerelease("v2.0.0"));
+        assert!(!is_rolling("v1.0.0", true) && is_rolling("nightly", true));
+
+        // Tags that are not semantic versions (dates) follow build time.
+        let mut dated = VersionsIndex::default();
+        dated.record(entry("2026-01-02", "2026-01-02T00:00:00Z"));
+        dated.record(entry("2026-01-03", "2026-01-03T00:00:00Z"));
+        assert_eq!(dated.latest_release().unwrap().tag, "2026-01-03");
         assert_eq!(release_version("v1.2.3+build.5"), Some((1, 2, 3)));
         assert_eq!(release_version("v1.2"), None);
     }

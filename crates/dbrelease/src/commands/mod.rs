@@ -80,7 +80,10 @@ pub fn deliver(
                 release.manifest,
                 release.local,
                 destinations.prerelease,
-                destinations.on_conflict == OnConflict::Replace,
+                dbrelease_manifest::versions::is_rolling(
+                    release.tag,
+                    destinations.on_conflict == OnConflict::Replace,
+                ),
             );
             Some(runtime.block_on(target::deliver(&mut s3, &delivery))?)
         }

@@ -115,8 +115,10 @@ fn new_release(
         prerelease: args.prerelease,
         keep_draft: args.draft,
         target_commitish: options::release_commit(),
-        // A rolling tag (republished with --replace) or a pre-release is never "latest".
-        make_latest: !args.prerelease && !args.replace,
+        // A rolling tag (`nightly` republished with --replace) or a pre-release is never
+        // GitHub's "latest".
+        make_latest: !args.prerelease
+            && !dbrelease_manifest::versions::is_rolling(tag, args.replace),
     }
 }
 
