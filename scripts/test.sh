@@ -2,7 +2,8 @@
 # The test command (README, .ci/run). It sets up what the tests need itself, so a fresh machine
 # runs every test:
 #   - a virtualenv with the pinned Python packages of scripts/requirements-test.txt, first on PATH
-#     (so the tests' `python3` is the virtualenv's);
+#     (so the tests' `python3` is the virtualenv's), and moto's S3 server from
+#     scripts/requirements-moto.txt in a second one;
 #   - GitHub's OpenAPI description (npm package @octokit/openapi), for the GitHub fake's contract
 #     test;
 #   - semantic-release by lockfile, for the end-to-end release workflow (scripts/e2e);
@@ -17,15 +18,24 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/dbrelease-test"
 mkdir -p "$cache"
 
 # Python: one virtualenv per requirements file content, reused across runs.
-requirements=scripts/requirements-test.txt
-venv="$cache/venv-$(sha256sum "$requirements" | cut -c1-12)"
-if [ ! -x "$venv/bin/python3" ]; then
-  echo "test.sh: creating $venv" >&2
-  python3 -m venv "$venv.tmp"
-  "$venv.tmp/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  mv "$venv.tmp" "$venv"
-fi
+venv_for() { # REQUIREMENTS → the virtualenv's path, created on first use
+  # Created in place (a virtualenv's scripts name its path in their #! line) and marked complete
+  # last, so an interrupted install is redone rather than half used.
+  local venv="$cache/venv-$(sha256sum "$1" | cut -c1-12)"
+  if [ ! -f "$venv/.complete" ]; then
+    echo "test.sh: creating $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$1" >&2
+    touch "$venv/.complete"
+  fi
+  echo "$venv"
+}
+venv=$(venv_for scripts/requirements-test.txt)
 export PATH="$venv/bin:$PATH"
+# moto's S3 server from its own virtualenv (see scripts/requirements-moto.txt), by full path.
+DBRELEASE_MOTO_SERVER="$(venv_for scripts/requirements-moto.txt)/bin/moto_server"
+export DBRELEASE_MOTO_SERVER
 
 # GitHub's own OpenAPI description, pinned by version.
 openapi_version=23.0.2

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Output;
 
-use support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY, aws_env};
+use support::s3_server::{ACCESS_KEY, MotoServer, S3Server, SECRET_KEY, aws_env};
 use support::*;
 
 const BUCKET: &str = "releases";
@@ -457,4 +457,55 @@ fn a_nightly_and_a_prerelease_never_become_latest() {
     assert_eq!(prerelease("v1.0.0"), Some(false.into()));
     assert_eq!(prerelease("nightly"), Some(true.into()));
     assert_eq!(prerelease("v1.1.0-rc.1"), Some(true.into()));
+}
+
+/// On moto's S3 server, a multipart object's checksum is the checksum of its parts without the
+/// `-N` suffix: a correct multipart upload must verify (it failed before), a republish finds it
+/// up to date, and `verify --s3` reads it back.
+#[test]
+fn a_multipart_artifact_verifies_on_moto_too() {
+    let Some(moto) = MotoServer::start(BUCKET) else {
+        skip(
+            "a_multipart_artifact_verifies_on_moto_too",
+            "DBRELEASE_MOTO_SERVER (moto's server, installed by scripts/test.sh) is not set",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    std::fs::copy(
+        repo_root().join("fixtures/binance_futures_availability.duckdb"),
+        &db,
+    )
+    .unwrap();
+    // 12 MiB in 5 MiB parts: three parts, the last one short.
+    let big: Vec<u8> = (0..12u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    write_config(
+        dir.path(),
+        &db,
+        &format!(
+            "[[files]]\npath = \"big.bin\"\n[s3]\nbucket = \"{BUCKET}\"\nprefix = \"data\"\nendpoint = \"{}\"\nmultipart_threshold = 6291456\npart_size = 5242880\n",
+            moto.url
+        ),
+    );
+    let run = |args: &[&str]| {
+        aws_env(&mut dbrelease())
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["publish", "--s3", "--tag", "v1.0.0"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(moto.object(BUCKET, "data/v1.0.0/big.bin"), Some(big));
+    let again = run(&["publish", "--s3", "--tag", "v1.0.0", "--json"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["s3"]["up_to_date"], true, "{report:#}");
+    let verify = run(&["verify", "--s3", "--tag", "v1.0.0"]);
+    assert!(verify.status.success(), "{}", text(&verify));
 }

@@ -79,6 +79,7 @@ pub fn deliver(
                 release.tag,
                 release.manifest,
                 release.local,
+                release.out_dir,
                 destinations.prerelease,
                 dbrelease_manifest::versions::is_rolling(
                     release.tag,

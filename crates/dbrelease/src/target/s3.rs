@@ -191,8 +191,8 @@ impl Bucket {
         }
     }
 
-    /// Size and sha256 of an object, or None when it does not exist.
-    async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>> {
+    /// What S3 reports about an object, or None when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<Reported>> {
         let head = self
             .client
             .head_object()
@@ -201,26 +201,38 @@ impl Bucket {
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await;
-        match found(head, &format!("HEAD {key}"), &self.options.bucket)? {
-            Some(head) => {
-                let from_meta = head.metadata().and_then(|m| m.get(SHA256_META)).cloned();
-                // A single-part object's S3 checksum is the plain sha256 (base64).
-                let from_checksum = head
-                    .checksum_sha256()
-                    .filter(|c| !c.contains('-'))
-                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
-                    .map(hex::encode);
-                Ok(Some((
-                    head.content_length().unwrap_or(0) as u64,
-                    from_checksum.or(from_meta),
-                )))
-            }
-            None => Ok(None),
-        }
+        Ok(
+            found(head, &format!("HEAD {key}"), &self.options.bucket)?.map(|head| Reported {
+                bytes: head.content_length().unwrap_or(0) as u64,
+                checksum: head.checksum_sha256().map(str::to_string),
+                stored_sha256: head.metadata().and_then(|m| m.get(SHA256_META)).cloned(),
+            }),
+        )
     }
 
-    /// Size and sha256 of an object's bytes, streamed (into `dest` when given), or None
-    /// when it does not exist.
+    /// True when the object S3 reports holds `file`'s bytes (at `path` locally). The store's own
+    /// checksum decides when it reports one: the plain sha256 of a single-part object, or, for a
+    /// multipart one, the checksum of its part checksums — with a `-N` suffix (AWS, s3s) or
+    /// without (moto) — which is recomputed here from the local file's parts. Only a store that
+    /// reports no checksum at all falls back to the sha256 stored with the object at upload.
+    fn holds(&self, reported: &Reported, file: &LocalFile, path: &Path) -> bool {
+        if reported.bytes != file.bytes {
+            return false;
+        }
+        let Some(checksum) = &reported.checksum else {
+            return reported.stored_sha256.as_deref() == Some(file.sha256.as_str());
+        };
+        let checksum = checksum.split('-').next().unwrap_or(checksum);
+        let plain = hex::decode(&file.sha256)
+            .map(|raw| base64::engine::general_purpose::STANDARD.encode(raw))
+            .unwrap_or_default();
+        if checksum == plain {
+            return true;
+        }
+        file.bytes >= self.options.multipart_threshold
+            && composite_sha256(path, self.options.part_size).is_ok_and(|c| c == checksum)
+    }
+
     async fn stream(&self, key: &str, dest: Option<&Path>) -> Result<Option<(u64, String)>> {
         use tokio::io::AsyncWriteExt;
         let Some(mut object) = self.get_object(key).await? else {
@@ -494,23 +506,23 @@ impl Bucket {
         Ok(())
     }
 
-    /// HEADs every file under `folder` and compares size and sha256.
-    async fn verify(&self, folder: &str, files: &[&LocalFile]) -> Result<()> {
+    /// HEADs every file under `folder` and checks it holds the local bytes (in `out_dir`).
+    async fn verify(&self, folder: &str, files: &[&LocalFile], out_dir: &Path) -> Result<()> {
         let mut problems = Vec::new();
         for file in files {
             let key = self.key(folder, &file.name);
             match self.head(&key).await? {
                 None => problems.push(format!("{key} is missing")),
-                Some((bytes, sha256)) => {
-                    if bytes != file.bytes || sha256.as_deref() != Some(file.sha256.as_str()) {
-                        problems.push(format!(
-                            "{key}: {bytes} bytes sha256 {}, expected {} bytes sha256 {}",
-                            sha256.as_deref().unwrap_or("unknown"),
-                            file.bytes,
-                            file.sha256
-                        ));
-                    }
+                Some(reported) if !self.holds(&reported, file, &out_dir.join(&file.name)) => {
+                    problems.push(format!(
+                        "{key}: {} bytes, checksum {}, expected {} bytes sha256 {}",
+                        reported.bytes,
+                        reported.checksum.as_deref().unwrap_or("none"),
+                        file.bytes,
+                        file.sha256
+                    ))
                 }
+                Some(_) => {}
             }
         }
         if problems.is_empty() {
@@ -522,6 +534,45 @@ impl Bucket {
             )))
         }
     }
+}
+
+/// What a HEAD reports about an object's bytes.
+struct Reported {
+    bytes: u64,
+    /// `x-amz-checksum-sha256` as the store reports it (base64, maybe `-N`).
+    checksum: Option<String>,
+    /// The sha256 dbrelease stored in the object's metadata at upload.
+    stored_sha256: Option<String>,
+}
+
+/// S3's checksum of a multipart object uploaded in `part_size` parts: the sha256 of the
+/// concatenated part sha256s, base64 (without the `-N` suffix).
+fn composite_sha256(path: &Path, part_size: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut parts = Sha256::new();
+    loop {
+        let mut part = Sha256::new();
+        let mut taken = 0u64;
+        while taken < part_size {
+            let want = buffer.len().min((part_size - taken) as usize);
+            let read = file.read(&mut buffer[..want])?;
+            if read == 0 {
+                break;
+            }
+            part.update(&buffer[..read]);
+            taken += read as u64;
+        }
+        if taken == 0 {
+            break;
+        }
+        parts.update(part.finalize());
+        if taken < part_size {
+            break;
+        }
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(parts.finalize()))
 }
 
 /// An error and its causes on one line ("streaming error" alone says nothing).
@@ -723,6 +774,8 @@ pub struct S3Target<'a> {
     /// The manifest being published (its `created_at` orders versions.json).
     manifest: &'a Manifest,
     local: &'a [LocalFile],
+    /// Where the local files' bytes are.
+    out_dir: &'a Path,
     /// Published with `--prerelease`: never `latest/`.
     prerelease: bool,
     /// A rolling tag (published with `--replace`, e.g. `nightly`): its objects change, so they
@@ -739,6 +792,7 @@ impl<'a> S3Target<'a> {
         tag: &str,
         manifest: &'a Manifest,
         local: &'a [LocalFile],
+        out_dir: &'a Path,
         prerelease: bool,
         rolling: bool,
     ) -> Self {
@@ -747,6 +801,7 @@ impl<'a> S3Target<'a> {
             tag: tag.to_string(),
             manifest,
             local,
+            out_dir,
             prerelease,
             rolling,
             index: VersionsIndex::default(),
@@ -777,9 +832,8 @@ impl<'a> S3Target<'a> {
         for file in self.local {
             let to = self.bucket.key("latest", &file.name);
             let current = self.bucket.head(&to).await?;
-            if current.as_ref().is_some_and(|(bytes, sha)| {
-                *bytes == file.bytes && sha.as_deref() == Some(file.sha256.as_str())
-            }) {
+            let path = self.out_dir.join(&file.name);
+            if current.is_some_and(|reported| self.bucket.holds(&reported, file, &path)) {
                 continue;
             }
             self.bucket
@@ -816,15 +870,20 @@ impl Target for S3Target<'_> {
     async fn inventory(&mut self) -> Result<Inventory> {
         let mut assets = Vec::new();
         for file in self.local {
-            if let Some((bytes, sha256)) = self
-                .bucket
-                .head(&self.bucket.key(&self.tag, &file.name))
-                .await?
-            {
+            let key = self.bucket.key(&self.tag, &file.name);
+            if let Some(reported) = self.bucket.head(&key).await? {
+                // The plan compares sha256s: an object that holds our bytes (whatever form the
+                // store's checksum takes) reports ours, any other one what the store says.
+                let path = self.out_dir.join(&file.name);
+                let sha256 = if self.bucket.holds(&reported, file, &path) {
+                    Some(file.sha256.clone())
+                } else {
+                    reported.checksum.clone().or(reported.stored_sha256.clone())
+                };
                 assets.push(RemoteAsset {
                     id: 0,
                     name: file.name.clone(),
-                    bytes,
+                    bytes: reported.bytes,
                     state: dbrelease_remote::github::UPLOADED.into(),
                     sha256,
                 });
@@ -897,7 +956,7 @@ impl Target for S3Target<'_> {
     }
 
     async fn verify(&self, files: &[&LocalFile]) -> Result<()> {
-        self.bucket.verify(&self.tag, files).await
+        self.bucket.verify(&self.tag, files, self.out_dir).await
     }
 
     async fn finalize(&mut self) -> Result<Finalized> {

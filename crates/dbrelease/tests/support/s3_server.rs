@@ -152,3 +152,62 @@ pub fn aws_env(command: &mut std::process::Command) -> &mut std::process::Comman
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
 }
+
+/// moto's S3 server (PyPI `moto[server]`, installed by scripts/test.sh, which names it in
+/// `DBRELEASE_MOTO_SERVER`): a second, independent S3 implementation, so behaviour that only
+/// s3s-fs has cannot hide. None without it.
+pub struct MotoServer {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl MotoServer {
+    /// Starts moto on a free loopback port with `bucket` created.
+    pub fn start(bucket: &str) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = std::process::Command::new(std::env::var_os("DBRELEASE_MOTO_SERVER")?)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = MotoServer {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        // Ready when it answers; moto accepts unsigned requests, so a plain PUT makes the bucket.
+        for _ in 0..100 {
+            let made = std::process::Command::new("curl")
+                .args(["-fsS", "-o", "/dev/null", "-X", "PUT"])
+                .arg(format!("{}/{bucket}", server.url))
+                .status()
+                .is_ok_and(|status| status.success());
+            if made {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto_server did not start on port {port}");
+    }
+
+    /// The stored bytes of `bucket/key` (moto serves unsigned GETs).
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let output = std::process::Command::new("curl")
+            .args(["-fsS"])
+            .arg(format!("{}/{bucket}/{key}", self.url))
+            .output()
+            .ok()?;
+        output.status.success().then_some(output.stdout)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
