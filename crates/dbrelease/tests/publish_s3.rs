@@ -43,6 +43,8 @@ impl Setup {
         aws_env(&mut dbrelease())
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("SOURCE_DATE_EPOCH", "1700000000")
+            // Part retries use the one backoff policy: shortened here, as in the other suites.
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
             .args(["publish", "--s3", "--tag", tag, "--config"])
             .arg(self.dir.path().join("dbrelease.toml"))
             .arg("--out")
