@@ -138,6 +138,9 @@ pub struct Bucket {
     client: Client,
     options: S3Options,
     retry: RetryPolicy,
+    /// Multipart checksums of local files, computed once per run: inventory and both
+    /// verifications ask for the same large files.
+    composites: std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>>,
 }
 
 impl Bucket {
@@ -165,6 +168,7 @@ impl Bucket {
             client,
             options: options.clone(),
             retry: retry.clone(),
+            composites: Default::default(),
         })
     }
 
@@ -230,7 +234,7 @@ impl Bucket {
             return true;
         }
         file.bytes >= self.options.multipart_threshold
-            && composite_sha256(path, self.options.part_size).is_ok_and(|c| c == checksum)
+            && self.composite(path).is_some_and(|c| c == checksum)
     }
 
     async fn stream(&self, key: &str, dest: Option<&Path>) -> Result<Option<(u64, String)>> {
@@ -504,6 +508,17 @@ impl Bucket {
             .await
             .map_err(|err| s3_error(&format!("PUT {key}"), &self.options.bucket, err))?;
         Ok(())
+    }
+
+    /// [`composite_sha256`] of a local file, read once per run.
+    fn composite(&self, path: &Path) -> Option<String> {
+        let mut cache = self.composites.lock().expect("composite cache");
+        if let Some(known) = cache.get(path) {
+            return Some(known.clone());
+        }
+        let computed = composite_sha256(path, self.options.part_size).ok()?;
+        cache.insert(path.to_path_buf(), computed.clone());
+        Some(computed)
     }
 
     /// HEADs every file under `folder` and checks it holds the local bytes (in `out_dir`).
