@@ -133,6 +133,8 @@ pub enum ActionKind {
     DeleteLeftover,
     /// Copied server-side to the `latest/` alias (S3).
     Copy,
+    /// Removed from the `latest/` alias: the new newest version does not have it (S3).
+    Delete,
 }
 
 impl ActionKind {
@@ -154,6 +156,7 @@ impl ActionKind {
             ActionKind::Replace => "replace",
             ActionKind::DeleteLeftover => "delete_leftover",
             ActionKind::Copy => "copy",
+            ActionKind::Delete => "delete",
         }
     }
 }
@@ -252,6 +255,8 @@ pub async fn deliver<T: Target>(target: &mut T, delivery: &Delivery<'_>) -> Resu
     }
     // The target's own refusals and set-up (immutable release, duplicate drafts, the draft).
     target.prepare(&plan).await?;
+    // What preparing learned (an S3 store's capabilities) is said in the report.
+    report.notes = target.notes();
     if report.up_to_date {
         return Ok(report);
     }
