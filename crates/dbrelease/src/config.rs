@@ -72,6 +72,14 @@ impl S3Section {
                 "s3.part_size {part_size} is outside S3's limits: use 5 MiB (5242880) to 5 GiB"
             )));
         }
+        // Above 5 GiB a single PUT (and a CopyObject for latest/) is refused by S3.
+        if let Some(threshold) = self.multipart_threshold
+            && !(1..=5 * 1024 * MIB).contains(&threshold)
+        {
+            return Err(Error::Config(format!(
+                "s3.multipart_threshold {threshold} is outside S3's limits: a single PUT takes at most 5 GiB (5368709120)"
+            )));
+        }
         Ok(self)
     }
 

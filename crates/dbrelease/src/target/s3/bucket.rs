@@ -33,6 +33,8 @@ const PARTS_IN_FLIGHT: usize = 6;
 /// User metadata key holding the object's hex sha256, for people browsing the bucket. Never read
 /// back as evidence: a store keeps whatever metadata it is sent, whatever bytes it got.
 const SHA256_META: &str = "sha256";
+/// S3's limit on the parts of one multipart upload.
+const MAX_PARTS: u64 = 10_000;
 /// Folder (under the prefix) of the short-lived object that probes what the store enforces.
 const PROBE_FOLDER: &str = ".dbrelease-probe";
 
@@ -292,6 +294,20 @@ impl Bucket {
             );
         }
         Ok(*self.capabilities.get_or_init(|| capabilities))
+    }
+
+    /// Refuses, before anything is written, a file that would need more parts than S3 takes.
+    pub fn check_part_count(&self, file: &LocalFile) -> Result<()> {
+        let parts = file.bytes.div_ceil(self.options.part_size);
+        if file.bytes >= self.options.multipart_threshold && parts > MAX_PARTS {
+            return Err(Error::Config(format!(
+                "{} needs {parts} parts of s3.part_size {} bytes; S3 takes at most {MAX_PARTS}: raise part_size to at least {}",
+                file.name,
+                self.options.part_size,
+                file.bytes.div_ceil(MAX_PARTS)
+            )));
+        }
+        Ok(())
     }
 
     /// The capabilities learned by [`Bucket::probe`], if it ran.

@@ -481,6 +481,9 @@ impl Target for S3Target<'_> {
     }
 
     async fn prepare(&mut self, plan: &AssetPlan) -> Result<()> {
+        for file in self.local {
+            self.bucket.check_part_count(file)?;
+        }
         // Before the first write, learn what the store enforces (nothing is written otherwise).
         if !plan.is_noop() || self.pending() {
             self.bucket.probe().await?;
