@@ -59,6 +59,13 @@ pub fn is_rolling(tag: &str, replace: bool) -> bool {
     replace && release_version(tag).is_none()
 }
 
+/// True for a tag whose bytes a reader may cache for good: a semantic version, release or
+/// pre-release (`v1.2.0`, `v1.2.0-rc.1`). Any other tag (`nightly`, `daily`) may be published
+/// again in place, so readers revalidate it.
+pub fn is_pinned(tag: &str) -> bool {
+    release_version(tag).is_some() || is_semver_prerelease(tag)
+}
+
 /// `MAJOR.MINOR.PATCH` of a release tag (`v1.2.3` or `1.2.3`, build metadata ignored); None for
 /// a pre-release (`-rc.1`) or anything that is not a semantic version.
 pub fn release_version(tag: &str) -> Option<(u64, u64, u64)> {

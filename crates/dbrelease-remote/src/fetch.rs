@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest};
+use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest, versions};
 
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
@@ -151,6 +151,8 @@ struct LatestPointer {
 }
 
 const LATEST_POINTER: &str = "latest.json";
+/// Beside a rolling tag's cached manifest: the origin's validator for it (ETag or digest).
+const MANIFEST_VALIDATOR: &str = "manifest.json.etag";
 
 /// Downloads in flight at once.
 const DOWNLOADS_IN_FLIGHT: usize = 3;
@@ -279,9 +281,30 @@ async fn cached_version(
     let manifest_path = tag_dir.join(MANIFEST_FILE);
     let cached = std::fs::read(&manifest_path)
         .ok()
-        .and_then(|bytes| Manifest::parse(&bytes).ok());
+        .and_then(|bytes| Manifest::parse(&bytes).ok().map(|m| (m, bytes)));
     let (manifest, online) = match cached {
-        Some(manifest) => (manifest, None),
+        // A semantic version never changes once published: its cache needs no network.
+        Some((manifest, _)) if options.offline || versions::is_pinned(&tag) => (manifest, None),
+        // Any other tag (`nightly`) may be published again in place: ask the origin whether
+        // the cached manifest is still the one, and follow it when not.
+        Some((manifest, bytes)) => {
+            let validator_path = tag_dir.join(MANIFEST_VALIDATOR);
+            let validator = std::fs::read_to_string(&validator_path).ok();
+            let (changed, validator) = reader
+                .revalidate(&tag, &bytes, validator.as_deref())
+                .await?;
+            if let Some(validator) = validator {
+                write_atomic(&validator_path, validator.as_bytes())?;
+            }
+            match changed {
+                None => (manifest, None),
+                Some(version) => {
+                    info!(%tag, "the release was published again since it was cached; following it");
+                    write_atomic(&manifest_path, &version.manifest_bytes)?;
+                    (version.manifest.clone(), Some(version))
+                }
+            }
+        }
         None if options.offline => {
             return Err(Error::Remote(format!(
                 "--offline: release {tag} is not in the cache ({} has no {MANIFEST_FILE}); run once without --offline",

@@ -203,6 +203,59 @@ impl Reader {
         }
     }
 
+    /// Whether the manifest of `tag` is still `cached` (the bytes this reader cached, with the
+    /// origin's `validator` for them): an ETag-conditional GET on a URL origin, the manifest
+    /// asset's digest on GitHub. Returns the version as it is now when it changed, and the
+    /// validator to send next time.
+    pub async fn revalidate(
+        &self,
+        tag: &str,
+        cached: &[u8],
+        validator: Option<&str>,
+    ) -> Result<(Option<Version>, Option<String>)> {
+        let cached_sha256 = hex::encode(Sha256::digest(cached));
+        match &self.origin {
+            Origin::GitHub(github) => {
+                let release = github
+                    .published_release(tag)
+                    .await?
+                    .ok_or_else(|| self.not_published(tag))?;
+                let digest = release
+                    .assets
+                    .iter()
+                    .find(|a| a.name == MANIFEST_FILE)
+                    .and_then(|a| a.digest.clone());
+                if digest.as_deref() == Some(format!("sha256:{cached_sha256}").as_str()) {
+                    return Ok((None, digest));
+                }
+                let version = self.github_version(tag, &release).await?;
+                let changed = version.manifest_bytes != cached;
+                Ok((changed.then_some(version), digest))
+            }
+            Origin::Url(base) => {
+                let url = format!("{base}/{}/{MANIFEST_FILE}", url_segment(tag));
+                let mut request = self.get(&url);
+                if let Some(validator) = validator {
+                    request = request.header(IF_NONE_MATCH, validator);
+                }
+                let response = self
+                    .send_small(&url, request)
+                    .await?
+                    .ok_or_else(|| self.not_published(tag))?;
+                let etag = header(&response, ETAG);
+                if response.status() == StatusCode::NOT_MODIFIED {
+                    return Ok((None, etag.or(validator.map(str::to_string))));
+                }
+                let bytes = read_capped(&url, response).await?;
+                if bytes == cached {
+                    return Ok((None, etag));
+                }
+                // Changed: read it again the checked way (against versions.json's record).
+                Ok((Some(self.version(tag).await?), etag))
+            }
+        }
+    }
+
     /// Every published version, newest first.
     pub async fn list(&self) -> Result<Vec<Listed>> {
         match &self.origin {

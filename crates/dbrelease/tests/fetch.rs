@@ -20,9 +20,14 @@ struct Setup {
 
 /// Builds the committed fixture as `tag` into `dir/dist-{tag}`.
 fn build_fixture(dir: &Path, tag: &str) -> PathBuf {
-    let out = dir.join(format!("dist-{tag}"));
+    build_fixture_at(dir, tag, "1700000000", &format!("dist-{tag}"))
+}
+
+/// Builds the committed fixture as `tag` at build time `epoch` into `dir/{out}`.
+fn build_fixture_at(dir: &Path, tag: &str, epoch: &str, out: &str) -> PathBuf {
+    let out = dir.join(out);
     let output = dbrelease()
-        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("SOURCE_DATE_EPOCH", epoch)
         .args(["-q", "build", "--tag", tag])
         .arg("--config")
         .arg(repo_root().join("dbrelease.toml"))
@@ -180,6 +185,85 @@ fn a_newer_release_becomes_latest_and_the_old_pin_still_works() {
         .collect();
     assert!(names.contains(&"daily_availability.parquet"), "{names:?}");
     assert!(names.contains(&DB_GZ), "{names:?}");
+}
+
+/// A rolling tag published again in place (`nightly`) is revalidated on every fetch (an
+/// ETag-conditional GET of its manifest) and followed when it changed; a pinned version is
+/// served from the cache without asking.
+#[test]
+fn a_rolling_tag_is_revalidated_and_followed_while_a_pinned_one_stays_offline() {
+    let setup = Setup::new();
+    let first = build_fixture_at(setup.dir.path(), "nightly", "1700000000", "nightly-1");
+    setup
+        .server
+        .publish_dist("data", "nightly", &first, "2026-01-02T00:00:00Z");
+    let fetched = |args: &[&str]| {
+        let output = setup.fetch(args);
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let sha_of = |report: &serde_json::Value, name: &str| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["sha256"].as_str().unwrap().to_string())
+    };
+    let report = fetched(&["--tag", "nightly", "--json"]);
+    assert_eq!(
+        sha_of(&report, DB_GZ),
+        Some(sha256_file(&first.join(DB_GZ)))
+    );
+
+    // Unchanged: one conditional request, answered 304, nothing downloaded.
+    setup.server.clear_requests();
+    let report = fetched(&["--tag", "nightly", "--json"]);
+    assert!(
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["downloaded"] == false)
+    );
+    let requests = setup.server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/r/data/nightly/manifest.json")),
+        "{requests:#?}"
+    );
+
+    // Published again with other bytes: the next fetch follows it.
+    let second = build_fixture_at(setup.dir.path(), "nightly", "1800000000", "nightly-2");
+    assert_ne!(
+        sha256_file(&first.join("manifest.json")),
+        sha256_file(&second.join("manifest.json"))
+    );
+    setup
+        .server
+        .publish_dist("data", "nightly", &second, "2027-01-02T00:00:00Z");
+    let report = fetched(&["--tag", "nightly", "--json"]);
+    assert_eq!(
+        sha_of(&report, DB_GZ),
+        Some(sha256_file(&second.join(DB_GZ)))
+    );
+    let cached_manifest =
+        PathBuf::from(report["cache_dir"].as_str().unwrap()).join("manifest.json");
+    assert_eq!(
+        std::fs::read(cached_manifest).unwrap(),
+        std::fs::read(second.join("manifest.json")).unwrap()
+    );
+
+    // A pinned version: fetched once, then never asked about again.
+    fetched(&["--tag", TAG, "--json"]);
+    setup.server.clear_requests();
+    fetched(&["--tag", TAG, "--json"]);
+    assert!(
+        setup.server.requests().is_empty(),
+        "{:#?}",
+        setup.server.requests()
+    );
 }
 
 #[test]

@@ -81,16 +81,16 @@ impl FileServer {
             .map(|bytes| serde_json::from_slice(bytes).unwrap())
             .unwrap_or_else(|| serde_json::json!({ "versions": [] }));
         let base = format!("{}/{prefix}/{tag}/", self.url);
-        index["versions"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({
-                "tag": tag,
-                "created_at": created_at,
-                "manifest_sha256": hex::encode(Sha256::digest(&manifest)),
-                "manifest_url": format!("{base}manifest.json"),
-                "base_url": base,
-            }));
+        // Publishing a tag again (a rolling `nightly`) replaces its entry.
+        let versions = index["versions"].as_array_mut().unwrap();
+        versions.retain(|v| v["tag"] != tag);
+        versions.push(serde_json::json!({
+            "tag": tag,
+            "created_at": created_at,
+            "manifest_sha256": hex::encode(Sha256::digest(&manifest)),
+            "manifest_url": format!("{base}manifest.json"),
+            "base_url": base,
+        }));
         s.files
             .insert(index_key, serde_json::to_vec_pretty(&index).unwrap());
     }
