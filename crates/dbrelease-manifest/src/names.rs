@@ -31,6 +31,23 @@ pub fn sanitize_artifact_name(raw: &str) -> String {
     name
 }
 
+/// The file name stem of a table's artifact, from its name alone — never from the other
+/// tables, so adding, removing or reordering tables never renames another table's file. A name
+/// that is already a plain file name is kept as it is (DuckDB's names are unique ignoring case,
+/// so two such names never clash); one that had to be changed (`"daily prices"`, `"Ünits"`)
+/// gets the first 8 hex digits of the sha256 of its real name, so two names that change into
+/// the same text (`"a b"`, `"a/b"`) still get two files: `a_b-1c4a59e7`, `a_b-0d9f2a61`.
+pub fn table_artifact_stem(table: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let sanitized = sanitize_artifact_name(table);
+    if sanitized == table {
+        return sanitized;
+    }
+    let digest = Sha256::digest(table.as_bytes());
+    let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{sanitized}-{short}")
+}
+
 /// True when `name` is what [`sanitize_artifact_name`] produces: a plain, visible file name
 /// (no separator, no `..`, nothing hidden). Every name that comes from a manifest, an index, a
 /// tag or a server response is checked with it before a path is made from it.
@@ -94,6 +111,23 @@ mod tests {
     #[test]
     fn unsafe_names_become_plain_file_names() {
         assert_eq!(sanitize_artifact_name("../etc/passwd"), "_.._etc_passwd");
+        // Table artifacts: plain names unchanged, changed names told apart by their digest.
+        assert_eq!(table_artifact_stem("daily_prices"), "daily_prices");
+        let spaced = table_artifact_stem("a b");
+        let slashed = table_artifact_stem("a/b");
+        assert!(
+            spaced.starts_with("a_b-") && spaced.len() == "a_b-".len() + 8,
+            "{spaced}"
+        );
+        assert!(
+            slashed.starts_with("a_b-") && slashed != spaced,
+            "{slashed}"
+        );
+        assert_eq!(
+            table_artifact_stem("a b"),
+            spaced,
+            "the same name always gives the same file"
+        );
         assert_eq!(sanitize_artifact_name("a b\"c"), "a_b_c");
         assert_eq!(sanitize_artifact_name("tab\tle\n"), "tab_le_");
         assert_eq!(sanitize_artifact_name("ünïcode"), "_n_code");

@@ -370,6 +370,44 @@ fn huge_integers_beyond_parquet_decimal_are_refused_by_name() {
     assert!(!dir.path().join("dist/manifest.json").exists());
 }
 
+/// A table's file name follows from its own name: adding a table whose name changes into the
+/// same text (and sorts first) renames nothing that was already published.
+#[test]
+fn adding_a_table_never_renames_another_tables_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(
+        &db,
+        r#"CREATE TABLE "with space" (x INTEGER); CREATE TABLE plain (x INTEGER);"#,
+    );
+    write_config(dir.path(), &db, "");
+    let names = || {
+        let output = build(dir.path(), &[]);
+        assert!(output.status.success(), "{}", text(&output));
+        manifest(&dir.path().join("dist"))
+            .artifacts
+            .iter()
+            .filter_map(|a| Some((a.table.as_ref()?.name.clone(), a.name.clone())))
+            .collect::<std::collections::BTreeMap<String, String>>()
+    };
+    let before = names();
+    assert_eq!(before["plain"], "plain.parquet");
+    assert!(
+        before["with space"].starts_with("with_space-"),
+        "{before:?}"
+    );
+    // Sorts before "with space" and sanitizes to the same text.
+    make_db(
+        &db,
+        "CREATE TABLE \"with\tspace\" (x INTEGER); CREATE TABLE with_space (x INTEGER);",
+    );
+    let after = names();
+    assert_eq!(after["with space"], before["with space"]);
+    assert_eq!(after["plain"], before["plain"]);
+    assert_eq!(after["with_space"], "with_space.parquet");
+    assert_ne!(after["with\tspace"], after["with space"]);
+}
+
 #[test]
 fn odd_table_names_get_safe_unique_artifact_names_and_round_trip() {
     let dir = tempfile::tempdir().unwrap();

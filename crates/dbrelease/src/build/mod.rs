@@ -20,7 +20,9 @@ use tracing::{debug, info, warn};
 
 use crate::config::BuildConfig;
 use crate::error::{Error, Result};
-use dbrelease_manifest::names::{MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, unique_name};
+use dbrelease_manifest::names::{
+    MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, table_artifact_stem, unique_name,
+};
 use dbrelease_manifest::{
     Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, GENERATOR_NAME, Generator,
     MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
@@ -161,8 +163,8 @@ struct ArtifactNames {
     tables: Vec<String>,
 }
 
-/// Unique, plain names for the database and every table; extra files must not collide and
-/// must be readable.
+/// Unique, plain names for the database and every table, each table's from its own name only;
+/// extra files must not collide and must be readable.
 fn name_artifacts(
     config: &BuildConfig,
     snapshot: &Snapshot,
@@ -177,8 +179,10 @@ fn name_artifacts(
         .tables
         .iter()
         .map(|table| {
+            // Each table's name decides its file alone (see `table_artifact_stem`); the
+            // counter of `unique_name` only guards against a digest clash.
             unique_name(
-                &sanitize_artifact_name(&table.display_name()),
+                &table_artifact_stem(&table.display_name()),
                 ".parquet",
                 &mut taken,
             )
