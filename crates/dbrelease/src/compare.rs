@@ -182,7 +182,10 @@ pub fn data_section(
         ));
     }
     for gone in comparison.tables.iter().filter(|d| d.rows_after.is_none()) {
-        text.push_str(&format!("| {} (removed) | | gone | | |\n", gone.table));
+        text.push_str(&format!(
+            "| {} (removed) | | gone | | |\n",
+            crate::escape::markdown_text(&gone.table)
+        ));
     }
     if let Some(first) = manifest
         .artifacts

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod escape;
 pub mod options;
 pub mod plan;
 pub mod render;
@@ -47,7 +48,10 @@ pub fn run(cli: &Cli) -> Result<()> {
             if args.json {
                 print!("{}", render::build::build_json(&outcome));
             } else {
-                print!("{}", render::build::build_table(&outcome));
+                print!(
+                    "{}",
+                    escape::terminal_safe(&render::build::build_table(&outcome))
+                );
             }
         }
         Command::Publish(args) => {
@@ -90,6 +94,6 @@ fn print_report<T: Serialize>(json: bool, report: &T, text: impl Fn(&T) -> Strin
             serde_json::to_string_pretty(report).expect("reports serialize")
         );
     } else {
-        print!("{}", text(report));
+        print!("{}", escape::terminal_safe(&text(report)));
     }
 }

@@ -11,7 +11,10 @@ fn main() {
     let cli = Cli::parse();
     init_tracing(&cli);
     if let Err(err) = dbrelease::run(&cli) {
-        eprintln!("error: {err}");
+        eprintln!(
+            "error: {}",
+            dbrelease::escape::terminal_safe(&err.to_string())
+        );
         dbrelease::actions::error(&err.to_string());
         std::process::exit(err.exit_code());
     }
@@ -27,7 +30,7 @@ fn init_tracing(cli: &Cli) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| dbrelease::escape::SafeStderr)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()

@@ -354,6 +354,47 @@ fn every_supported_type_round_trips_exactly_or_by_a_documented_conversion() {
     assert_round_trip(&db, &dist, &manifest);
 }
 
+/// A table name is data: one that carries a line break and a workflow command reaches the
+/// error message, the log and the Actions annotation, and starts no command in any of them.
+#[test]
+fn a_table_name_cannot_inject_workflow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hostile.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE \"t\n::warning::injected\r\n  ::add-mask::x\" (v HUGEINT);
+         INSERT INTO \"t\n::warning::injected\r\n  ::add-mask::x\" VALUES (170141183460469231731687303715884105727);",
+    );
+    write_config(dir.path(), &db, "");
+    let output = dbrelease()
+        .env("GITHUB_ACTIONS", "true")
+        .arg("build")
+        .arg("--config")
+        .arg(dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(dir.path().join("dist"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(EXIT_SOURCE), "{}", text(&output));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(all.contains("injected"), "the name is still shown: {all}");
+    let commands: Vec<&str> = all
+        .lines()
+        .filter(|l| l.trim_start().starts_with("::"))
+        .collect();
+    // Only dbrelease's own annotation, with the name's line breaks escaped inside it.
+    assert_eq!(commands.len(), 1, "{commands:#?}");
+    assert!(
+        commands[0].starts_with("::error title=dbrelease::"),
+        "{commands:#?}"
+    );
+    assert!(!all.contains('\r'), "{all:?}");
+}
+
 #[test]
 fn huge_integers_beyond_parquet_decimal_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

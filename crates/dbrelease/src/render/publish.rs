@@ -1,6 +1,7 @@
 //! The publish report for people: the table on stdout, and inside GitHub Actions the step
 //! summary and the step outputs.
 
+use crate::escape::markdown_text;
 use dbrelease_manifest::{MANIFEST_FILE, Manifest};
 
 use super::build::human_bytes;
@@ -68,7 +69,7 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
             actions.join(", ")
         }
     };
-    let mut text = format!("### dbrelease {}\n\n", report.tag);
+    let mut text = format!("### dbrelease {}\n\n", markdown_text(&report.tag));
     if let Some(url) = report.github.as_ref().and_then(|g| g.release_url.as_ref()) {
         text.push_str(&format!("Release: {url}\n\n"));
     }
@@ -102,12 +103,16 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
         ));
     }
     match &report.comparison.previous_tag {
-        Some(tag) => text.push_str(&format!("\nRow changes are against {tag}.\n")),
+        Some(tag) => text.push_str(&format!(
+            "\nRow changes are against {}.\n",
+            markdown_text(tag)
+        )),
         None => text.push_str("\nNo previous release to compare with.\n"),
     }
     for regression in &report.comparison.regressions {
         text.push_str(&format!(
-            "\n> [!WARNING]\n> {regression} (allowed by --allow-regression)\n"
+            "\n> [!WARNING]\n> {} (allowed by --allow-regression)\n",
+            markdown_text(regression)
         ));
     }
     text

@@ -2,6 +2,8 @@
 
 use dbrelease_remote::verify::TargetCheck;
 
+use crate::escape::markdown_text;
+
 /// The checks as a Markdown step summary (GitHub Actions).
 pub fn summary_markdown(targets: &[TargetCheck]) -> String {
     let mut text = String::new();
@@ -13,19 +15,20 @@ pub fn summary_markdown(targets: &[TargetCheck]) -> String {
         };
         text.push_str(&format!(
             "### dbrelease verify {} {}: {verdict}\n\n| file | bytes | sha256 | result |\n|---|---:|---|---|\n",
-            target.target, target.tag
+            markdown_text(&target.target),
+            markdown_text(&target.tag)
         ));
         for file in &target.files {
             text.push_str(&format!(
                 "| {} | {} | `{}` | {} |\n",
-                file.name,
+                markdown_text(&file.name),
                 file.bytes,
                 file.sha256,
                 if file.ok { "ok" } else { "**mismatch**" }
             ));
         }
         for problem in &target.problems {
-            text.push_str(&format!("\n- {problem}"));
+            text.push_str(&format!("\n- {}", markdown_text(problem)));
         }
         text.push_str("\n\n");
     }

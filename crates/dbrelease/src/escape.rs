@@ -1,0 +1,97 @@
+//! Text from the data or from a server, made safe for where it is shown: a terminal or Actions
+//! log (workflow commands), and Markdown (release notes, step summaries). Used by every writer
+//! of such text; depends on nothing.
+
+/// Text that may carry names from the data or answers from a server (a table called
+/// `"x\n::error::y"`), made safe to print where GitHub Actions reads workflow commands: a line
+/// that would start with `::` gets a `\` first, and carriage returns and other control
+/// characters (but newline and tab) are shown escaped, so nothing can start a command or
+/// repaint the terminal.
+pub fn terminal_safe(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            safe.push('\n');
+        }
+        if line.trim_start().starts_with("::") {
+            safe.push('\\');
+        }
+        for c in line.chars() {
+            match c {
+                '\t' => safe.push(c),
+                c if c.is_control() => safe.push_str(&c.escape_default().to_string()),
+                c => safe.push(c),
+            }
+        }
+    }
+    safe
+}
+
+/// Text from the data (a table name, a server's message) as literal Markdown: every character
+/// Markdown or HTML could read as syntax is escaped and line breaks become spaces, so a name
+/// cannot add links, HTML, table cells or headings to release notes or a step summary.
+pub fn markdown_text(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => safe.push_str("&lt;"),
+            '>' => safe.push_str("&gt;"),
+            '&' => safe.push_str("&amp;"),
+            '\n' | '\r' => safe.push(' '),
+            c if c.is_control() => safe.push(' '),
+            c if "\\`*_{}[]()#+-.!|~:".contains(c) => {
+                safe.push('\\');
+                safe.push(c);
+            }
+            c => safe.push(c),
+        }
+    }
+    safe
+}
+
+/// Writes log lines to stderr through [`terminal_safe`] (tracing escapes ANSI sequences in
+/// values, not line breaks).
+pub struct SafeStderr;
+
+impl std::io::Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(terminal_safe(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_start_workflow_commands_or_repaint_the_terminal() {
+        let hostile = "table x\n::error::pwned\r\n  ::add-mask::secret\u{1b}[2J";
+        let safe = terminal_safe(hostile);
+        assert!(
+            safe.lines().all(|l| !l.trim_start().starts_with("::")),
+            "{safe}"
+        );
+        assert!(!safe.contains('\r') && !safe.contains('\u{1b}'), "{safe:?}");
+        assert_eq!(
+            terminal_safe("plain\n  indented: ok"),
+            "plain\n  indented: ok"
+        );
+    }
+
+    #[test]
+    fn names_stay_literal_in_markdown() {
+        let safe = markdown_text("x|y <img src=a> [link](http://e) `code`\n# head");
+        assert!(!safe.contains('<') && !safe.contains('\n'), "{safe}");
+        assert!(
+            !safe.contains("](") && !safe.contains(" |") && !safe.contains("y|"),
+            "{safe}"
+        );
+        assert_eq!(markdown_text("daily availability"), "daily availability");
+    }
+}
