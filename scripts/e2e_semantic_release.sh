@@ -18,9 +18,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbrelease-target}"
 cargo build --release --quiet --bin dbrelease --example github_fake_server --example s3_server
 bin_dir="$CARGO_TARGET_DIR/release"
 
-# semantic-release and its plugins, exactly as locked in scripts/e2e/package-lock.json.
-(cd "$root/scripts/e2e" && npm ci --no-audit --no-fund --silent)
-semantic_release="$root/scripts/e2e/node_modules/.bin/semantic-release"
+# semantic-release and its plugins, exactly as the example workflow installs them: `npm ci` from
+# examples/data-repository/package-lock.json (in a copy, so the example folder stays clean).
+npm_dir="${DBRELEASE_TEST_CACHE:-$HOME/.cache/dbrelease-test}/e2e-npm"
+mkdir -p "$npm_dir"
+cp "$root/examples/data-repository/package.json" "$root/examples/data-repository/package-lock.json" "$npm_dir/"
+(cd "$npm_dir" && npm ci --no-audit --no-fund --silent)
+semantic_release="$npm_dir/node_modules/.bin/semantic-release"
 
 token="ghs_e2eT0kenNeverPrinted0123456789"
 work="$(mktemp -d)"

@@ -6,7 +6,7 @@
 #     scripts/requirements-moto.txt in a second one;
 #   - GitHub's OpenAPI description (npm package @octokit/openapi), for the GitHub fake's contract
 #     test;
-#   - semantic-release by lockfile, for the end-to-end release workflow (scripts/e2e);
+#   - semantic-release by lockfile (examples/data-repository/package-lock.json), for the end-to-end release workflow;
 #   - maturin (in the virtualenv), to build the Python package (crates/dbrelease-py) it tests.
 # Then every cargo test in the one release profile, then the end-to-end runs. A test that cannot
 # run records itself in $DBRELEASE_SKIP_LOG; skips are counted in the last line, and with CI=true
