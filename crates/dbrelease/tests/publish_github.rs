@@ -285,11 +285,26 @@ fn changed_data_is_refused_without_replace_and_swapped_in_with_it() {
     assert!(output.status.success(), "{}", text(&output));
     setup.assert_release_matches_dist();
 
-    // Rolling replacement: a name is only ever missing between deleting the old asset and
-    // renaming its verified replacement, with no other change in between.
+    // Rolling replacement: the old manifest is withdrawn before the first swap, so whenever a
+    // manifest is there every name it lists is there; a data file is only ever missing between
+    // deleting the old asset and renaming its verified replacement.
     let events = setup.fake.state.lock().unwrap().events[events_before..].to_vec();
+    assert!(
+        events
+            .iter()
+            .any(|(what, _)| what.contains("manifest.json")),
+        "{events:#?}"
+    );
     for (index, (what, names)) in events.iter().enumerate() {
-        for name in &before {
+        if names.contains("manifest.json") {
+            for name in &before {
+                assert!(
+                    names.contains(name),
+                    "{name} missing beside a manifest after {what}"
+                );
+            }
+        }
+        for name in before.iter().filter(|n| *n != "manifest.json") {
             if !names.contains(name) {
                 assert!(
                     what.starts_with("delete asset"),

@@ -20,7 +20,7 @@ use crate::compare::Comparison;
 use crate::error::{Error, Result};
 use crate::options::{Mode, OnConflict};
 use crate::plan::{self, AssetAction, AssetPlan, Conflict, LocalFile, RemoteAsset};
-use dbrelease_manifest::Manifest;
+use dbrelease_manifest::{MANIFEST_FILE, Manifest};
 
 /// Uploads in flight at once: enough to hide latency, few enough for GitHub's
 /// content-creation limits.
@@ -90,8 +90,14 @@ pub trait Target {
     /// Called once before the first write, also when nothing is to be uploaded: refuse what the
     /// target cannot change (an immutable release), clean up duplicates, create the draft.
     async fn prepare(&mut self, plan: &AssetPlan) -> Result<()>;
-    /// Deletes an incomplete asset or a temporary name left by an earlier run.
+    /// Deletes an incomplete asset or a temporary name left by an earlier run, or the published
+    /// manifest before its files are replaced.
     async fn remove(&self, asset: &RemoteAsset) -> Result<()>;
+    /// True when a replacing put changes the file under its name at once (S3); false when it
+    /// is staged and swapped in later (GitHub).
+    fn replaces_in_place(&self) -> bool {
+        false
+    }
     /// Puts `file` (its bytes at `path`). Returns a [`Staged`] replacement when the target
     /// cannot replace in one step (GitHub); None when the file is in place.
     async fn put(&self, file: &LocalFile, path: &Path, put: Put) -> Result<Option<Staged>>;
@@ -316,6 +322,18 @@ pub async fn execute<T: Target>(
             action => data.push(action),
         }
     }
+    // Published files about to change under their names: the old manifest goes first, right
+    // before the first of them changes, so no reader ever finds a manifest that lists bytes
+    // being replaced (the new one comes back last).
+    let replaced = data
+        .iter()
+        .any(|action| matches!(action, AssetAction::Replace { .. }));
+    let withdraw = replaced.then(|| old_manifest(plan)).flatten();
+    if let Some(manifest) = &withdraw
+        && target.replaces_in_place()
+    {
+        target.remove(manifest).await?;
+    }
     // Artifacts concurrently; replacements wait under their temporary names.
     let results: Vec<Result<(AssetReport, Option<Staged>)>> = futures::stream::iter(data)
         .map(|action| put(target, local, out_dir, action))
@@ -327,6 +345,11 @@ pub async fn execute<T: Target>(
         let (report, swap) = result?;
         reports.push(report);
         staged.extend(swap);
+    }
+    if let Some(manifest) = &withdraw
+        && !target.replaces_in_place()
+    {
+        target.remove(manifest).await?;
     }
     // Swapped only after every new file is uploaded and verified, one right after the other,
     // so each name is missing only between two consecutive requests.
@@ -352,6 +375,20 @@ pub async fn execute<T: Target>(
             .unwrap_or(usize::MAX)
     });
     Ok(reports)
+}
+
+/// The published manifest the plan replaces, as an asset to remove.
+fn old_manifest(plan: &AssetPlan) -> Option<RemoteAsset> {
+    plan.actions.iter().find_map(|action| match action {
+        AssetAction::Replace { name, old_id, .. } if name == MANIFEST_FILE => Some(RemoteAsset {
+            id: *old_id,
+            name: name.clone(),
+            bytes: 0,
+            state: dbrelease_remote::github::UPLOADED.into(),
+            sha256: None,
+        }),
+        _ => None,
+    })
 }
 
 async fn put<T: Target>(

@@ -492,12 +492,15 @@ impl Target for S3Target<'_> {
     }
 
     async fn remove(&self, asset: &RemoteAsset) -> Result<()> {
-        // S3 writes are atomic: an interrupted PUT leaves nothing behind, so nothing is planned
-        // here (an aborted multipart upload is aborted on the spot).
-        Err(Error::Remote(format!(
-            "S3: unexpected leftover {} in the plan",
-            asset.name
-        )))
+        // S3 writes are atomic and leave no leftovers; what is removed is the manifest, before
+        // the files it lists are replaced.
+        self.bucket
+            .delete(&self.bucket.key(&self.tag, &asset.name))
+            .await
+    }
+
+    fn replaces_in_place(&self) -> bool {
+        true
     }
 
     async fn put(&self, file: &LocalFile, path: &Path, put: Put) -> Result<Option<Staged>> {
