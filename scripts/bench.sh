@@ -19,8 +19,8 @@ bin="$CARGO_TARGET_DIR/release/dbrelease"
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
 config="$PWD/dbrelease.toml"
 echo "database: $db ($(du -m "$db" | cut -f1) MiB), $(nproc) cores"
-# BENCH_SECTIONS="build github s3 fetch" (default: all) picks what runs.
-want() { [[ " ${BENCH_SECTIONS:-build github s3 fetch} " == *" $1 "* ]]; }
+# BENCH_SECTIONS="build github s3 fetch faults" (default: all) picks what runs.
+want() { [[ " ${BENCH_SECTIONS:-build github s3 fetch faults} " == *" $1 "* ]]; }
 if [ ! -f "$work/big.bin" ]; then head -c 1073741824 /dev/urandom > "$work/big.bin"; fi
 fake_pid="" 
 if want build; then
@@ -167,4 +167,13 @@ rm -rf "$work/fetch-cache"
 hyperfine --runs "$runs" -n "verify --github (streams and hashes every file)" \
   "env GITHUB_API_URL=$api $bin --quiet verify --github --repo owner/data --tag v-fetch"
 kill "$fetch_pid"
+fi
+
+if want faults; then
+echo; echo "== Randomized faults and SIGKILLs against the GitHub fake (1000 schedules) =="
+# The test suite runs 300 of the same schedules; here the full 1000 (seeds 1..1000).
+report=$(mktemp)
+DBRELEASE_FAULT_SCHEDULES=1000 DBRELEASE_FAULT_REPORT="$report" \
+  cargo test --release --quiet -p dbrelease --test publish_github -- random_faults_and_kills_never_tear_a_release
+cat "$report"; rm -f "$report"
 fi

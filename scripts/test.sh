@@ -51,8 +51,12 @@ export DBRELEASE_GITHUB_OPENAPI="$openapi"
 
 log=$(mktemp)
 skips=$(mktemp)
-trap 'rm -f "$log" "$skips"' EXIT
+faults=$(mktemp)
+trap 'rm -f "$log" "$skips" "$faults"' EXIT
 export DBRELEASE_SKIP_LOG="$skips"
+# The randomized fault harness (publish_github::random_faults_and_kills_never_tear_a_release)
+# writes its counts here; printed before the last line.
+export DBRELEASE_FAULT_REPORT="$faults"
 status=0
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # Skipped cargo tests returned early, so cargo counted them as passed.
@@ -105,6 +109,7 @@ if [ "$skipped" -gt 0 ]; then
   sed 's/^/  /' "$skips" >&2
   if [ "${CI:-}" = true ]; then status=1; fi
 fi
+cat "$faults"
 # One total over every test binary and the end-to-end runs, so the last line says what ran.
 awk -v ep="$((e2e_passed + py_passed + install_passed))" -v ef="$((e2e_failed + py_failed + install_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

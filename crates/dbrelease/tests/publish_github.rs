@@ -1201,3 +1201,213 @@ fn a_nightly_never_becomes_githubs_latest() {
     let report: serde_json::Value = serde_json::from_slice(&fetch.stdout).unwrap();
     assert_eq!(report["tag"], "v1.0.0");
 }
+
+/// What one run of the fault harness saw.
+#[derive(Default, Debug)]
+struct HarnessCounts {
+    schedules: usize,
+    replace_schedules: usize,
+    kills: usize,
+    faults: usize,
+    runs: usize,
+    gave_up: usize,
+    torn: Vec<String>,
+}
+
+/// A published release of `tag` whose manifest lists a file the release does not hold with
+/// those bytes: what a reader must never be able to find.
+fn torn_release(fake: &GitHubFake, tag: &str) -> Option<String> {
+    for release in fake.releases(tag).iter().filter(|r| !r.draft) {
+        let Some(manifest) = release
+            .assets
+            .iter()
+            .find(|a| a.name == "manifest.json" && a.state == "uploaded")
+        else {
+            continue;
+        };
+        let Ok(manifest) = dbrelease_manifest::Manifest::parse(&manifest.data) else {
+            return Some("the published manifest.json does not parse".into());
+        };
+        for artifact in &manifest.artifacts {
+            let held = release
+                .assets
+                .iter()
+                .find(|a| a.name == artifact.name && a.state == "uploaded");
+            let intact = held.is_some_and(|a| {
+                a.data.len() as u64 == artifact.bytes
+                    && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data))
+                        == artifact.sha256
+            });
+            if !intact {
+                return Some(format!(
+                    "release {} lists {} but does not hold it with those bytes",
+                    release.id, artifact.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// One random schedule: faults of every kind on random requests, maybe a SIGKILL at a random
+/// write (before or after the fake acted on it), maybe over an already published release with
+/// --replace; then reruns until the publish converges. Returns what happened, or the first
+/// broken promise.
+fn fault_schedule(seed: u64, counts: &mut HarnessCounts) -> Result<(), String> {
+    use rand::{Rng, SeedableRng};
+    use std::os::unix::process::ExitStatusExt;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let setup = Setup::new();
+    let replace = rng.random_bool(0.3);
+    if replace {
+        let first = setup.publish(&[]);
+        if !first.status.success() {
+            return Err(format!("clean first publish failed: {}", text(&first)));
+        }
+        setup.change_database();
+        counts.replace_schedules += 1;
+    }
+    let extra: &[&str] = if replace { &["--replace"] } else { &[] };
+    {
+        let mut s = setup.fake.state.lock().unwrap();
+        s.every_fault_kind = true;
+        s.retry_after_secs = 0;
+        s.writes_seen = 0;
+        s.faults_injected = 0;
+        s.random_faults = Some((
+            rand::rngs::StdRng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9)),
+            rng.random_range(0.05..0.4),
+            rng.random_range(1..=8),
+        ));
+    }
+    let kill = rng
+        .random_bool(0.5)
+        .then(|| (rng.random_range(1..=16usize), rng.random_bool(0.5)));
+    let mut command = setup.publish_command(Some(TOKEN), "v1.0.0", extra);
+    command
+        .env("DBRELEASE_READ_TIMEOUT_MS", "400")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    if let Some((at, after)) = kill {
+        setup.fake.state.lock().unwrap().kill_at = Some((child.id(), at, after));
+    }
+    let first = child.wait_with_output().unwrap();
+    counts.runs += 1;
+    let killed = first.status.signal() == Some(9);
+    counts.kills += usize::from(killed);
+    if let Some(torn) = torn_release(&setup.fake, "v1.0.0") {
+        return Err(format!("after the first run (killed: {killed}): {torn}"));
+    }
+    if !killed && !first.status.success() {
+        // Only a request that kept failing past its retries may stop a run.
+        if first.status.code() != Some(EXIT_REMOTE) {
+            return Err(format!("first run failed: {}", text(&first)));
+        }
+        counts.gave_up += 1;
+    }
+    // Reruns (faults left over may still fire) until one succeeds.
+    let mut converged = first.status.success();
+    for _ in 0..4 {
+        if converged {
+            break;
+        }
+        setup.fake.state.lock().unwrap().kill_at = None;
+        let rerun = setup.publish(extra);
+        counts.runs += 1;
+        if let Some(torn) = torn_release(&setup.fake, "v1.0.0") {
+            return Err(format!("after a rerun: {torn}"));
+        }
+        converged = rerun.status.success();
+    }
+    counts.faults += setup.fake.state.lock().unwrap().faults_injected;
+    if !converged {
+        return Err("did not converge in 4 reruns".into());
+    }
+    // Converged: one published release holding exactly the build, no draft, no leftover; and
+    // a further run has nothing to do.
+    setup.fake.state.lock().unwrap().random_faults = None;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        setup.assert_release_matches_dist()
+    }))
+    .map_err(|_| "the converged release is not the build (see the panic above)".to_string())?;
+    let last = setup.publish(extra);
+    counts.runs += 1;
+    if !String::from_utf8_lossy(&last.stdout).contains("up to date") {
+        return Err(format!(
+            "a run after convergence changed something: {}",
+            text(&last)
+        ));
+    }
+    Ok(())
+}
+
+/// The fault harness as a property test: `DBRELEASE_FAULT_SCHEDULES` random schedules (300 by
+/// default; `scripts/bench.sh faults` runs 1000), two at a time. The promise after every
+/// schedule: no published manifest ever lists a file the release does not hold with those
+/// bytes (checked after every run, killed ones included), and the converging run leaves exactly
+/// one published release with the build's files, no draft and no leftover. The counts go to
+/// `DBRELEASE_FAULT_REPORT` when set (scripts/test.sh prints them).
+#[test]
+fn random_faults_and_kills_never_tear_a_release() {
+    let schedules: u64 = std::env::var("DBRELEASE_FAULT_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    // The fake's injected resets and lost responses panic inside its handlers by design; keep
+    // the log readable.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if !message.contains("expected in fault-injection tests") {
+            default_hook(info);
+        }
+    }));
+    let counts = std::sync::Mutex::new(HarnessCounts::default());
+    let next = std::sync::atomic::AtomicU64::new(1);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if seed > schedules {
+                        break;
+                    }
+                    let mut mine = HarnessCounts::default();
+                    let result = fault_schedule(seed, &mut mine);
+                    let mut all = counts.lock().unwrap();
+                    all.schedules += 1;
+                    all.replace_schedules += mine.replace_schedules;
+                    all.kills += mine.kills;
+                    all.faults += mine.faults;
+                    all.runs += mine.runs;
+                    all.gave_up += mine.gave_up;
+                    if let Err(problem) = result {
+                        all.torn.push(format!("seed {seed}: {problem}"));
+                    }
+                }
+            });
+        }
+    });
+    let counts = counts.into_inner().unwrap();
+    let summary = format!(
+        "fault harness: {} schedules ({} with --replace), {} runs, {} faults injected, {} SIGKILLs, {} runs gave up after retries, broken promises: {}\n",
+        counts.schedules,
+        counts.replace_schedules,
+        counts.runs,
+        counts.faults,
+        counts.kills,
+        counts.gave_up,
+        counts.torn.len()
+    );
+    eprint!("{summary}");
+    if let Some(path) = std::env::var_os("DBRELEASE_FAULT_REPORT") {
+        std::fs::write(path, &summary).unwrap();
+    }
+    assert!(counts.torn.is_empty(), "{summary}{:#?}", counts.torn);
+}

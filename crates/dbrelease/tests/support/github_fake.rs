@@ -104,6 +104,18 @@ pub struct GitHubState {
     pub routes: BTreeSet<String>,
     /// GitHub lists only the first 1000 releases; a page past them is a 422. Tests lower it.
     pub list_cap: usize,
+    /// Random faults draw from every kind (lost responses, stalls, secondary limits without
+    /// `retry-after` too), not only answers.
+    pub every_fault_kind: bool,
+    /// `retry-after` seconds of injected rate limits (the fault harness uses 0).
+    pub retry_after_secs: u64,
+    /// SIGKILL process `pid` at the `n`-th write request (1-based), before the fake acts on it
+    /// or, with `after`, once it has: (pid, n, after).
+    pub kill_at: Option<(u32, usize, bool)>,
+    /// Write requests (anything but GET, uploads included) seen so far.
+    pub writes_seen: usize,
+    /// Faults injected so far (queued and random).
+    pub faults_injected: usize,
 }
 
 pub type Shared = Arc<Mutex<GitHubState>>;
@@ -143,6 +155,11 @@ impl GitHubFake {
             uploads_bytes: 0,
             routes: BTreeSet::new(),
             list_cap: 1000,
+            every_fault_kind: false,
+            retry_after_secs: 1,
+            kill_at: None,
+            writes_seen: 0,
+            faults_injected: 0,
         }));
         // Route templates use GitHub's OpenAPI parameter names, so tests can look them up.
         let app = Router::new()
@@ -257,6 +274,13 @@ async fn gate_layer(
     let (owner, repo) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let write = request.method() != axum::http::Method::GET;
     let line = format!("{} {path}", request.method());
+    if let Some((pid, after)) = kill_point(&state, write || upload) {
+        if after {
+            drop(next.run(request).await);
+        }
+        kill(pid);
+        panic!("injected kill of the client (expected in fault-injection tests)");
+    }
     match gate(&state, request.headers(), owner, repo, write, upload, line).await {
         Ok(false) => next.run(request).await,
         Ok(true) => {
@@ -271,6 +295,29 @@ async fn gate_layer(
             response
         }
     }
+}
+
+/// Counts a write request; the process to kill when this is the chosen one.
+fn kill_point(state: &Shared, write: bool) -> Option<(u32, bool)> {
+    let mut s = state.lock().unwrap();
+    if !write {
+        return None;
+    }
+    s.writes_seen += 1;
+    match s.kill_at {
+        Some((pid, at, after)) if at == s.writes_seen => {
+            s.kill_at = None;
+            Some((pid, after))
+        }
+        _ => None,
+    }
+}
+
+/// SIGKILL, as a runner cancelling a job or an OOM kill does: no cleanup runs.
+fn kill(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
 }
 
 /// GitHub leaves an empty `starter` asset behind when an upload dies server-side.
@@ -382,16 +429,21 @@ async fn gate(
         });
         match queued {
             Some(index) => s.queued_faults.remove(index).map(|(_, fault)| fault),
-            None => match &mut s.random_faults {
-                Some((rng, probability, left)) if *left > 0 && (write || upload) => {
+            None => match (s.every_fault_kind, &mut s.random_faults) {
+                (every_kind, Some((rng, probability, left))) if *left > 0 && (write || upload) => {
                     if rng.random_bool(*probability) {
                         *left -= 1;
-                        Some(match rng.random_range(0..5) {
+                        let kinds = if every_kind { 9 } else { 5 };
+                        Some(match rng.random_range(0..kinds) {
                             0 => Fault::Status(502),
                             1 => Fault::Status(500),
                             2 => Fault::RateLimit,
                             3 => Fault::TooMany,
-                            _ => Fault::Reset,
+                            4 => Fault::Reset,
+                            5 => Fault::LoseResponse,
+                            6 => Fault::Delay(Duration::from_millis(800)),
+                            7 => Fault::SecondaryLimit,
+                            _ => Fault::Status(503),
                         })
                     } else {
                         None
@@ -400,6 +452,13 @@ async fn gate(
                 _ => None,
             },
         }
+    };
+    let retry_after = {
+        let mut s = state.lock().unwrap();
+        if fault.is_some() {
+            s.faults_injected += 1;
+        }
+        s.retry_after_secs.to_string()
     };
     match fault {
         None => Ok(false),
@@ -419,7 +478,7 @@ async fn gate(
             );
             response
                 .headers_mut()
-                .insert("retry-after", "1".parse().unwrap());
+                .insert("retry-after", retry_after.parse().unwrap());
             Err(response)
         }
         Some(Fault::SecondaryLimit) => Err(error(
@@ -430,7 +489,7 @@ async fn gate(
             let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             response
                 .headers_mut()
-                .insert("retry-after", "1".parse().unwrap());
+                .insert("retry-after", retry_after.parse().unwrap());
             Err(response)
         }
         Some(Fault::Reset) => {
