@@ -1411,3 +1411,44 @@ fn random_faults_and_kills_never_tear_a_release() {
     }
     assert!(counts.torn.is_empty(), "{summary}{:#?}", counts.torn);
 }
+
+/// The regression guard is never skipped silently: a previous release whose manifest cannot be
+/// read stops the publish, and --allow-regression is the way on.
+#[test]
+fn an_unreadable_previous_manifest_stops_the_publish() {
+    let setup = Setup::new();
+    assert!(setup.publish(&[]).status.success());
+    {
+        let mut state = setup.fake.state.lock().unwrap();
+        let release = state
+            .releases
+            .iter_mut()
+            .find(|r| r.tag == "v1.0.0")
+            .unwrap();
+        let manifest = release
+            .assets
+            .iter_mut()
+            .find(|a| a.name == "manifest.json")
+            .unwrap();
+        manifest.data = b"{ not a manifest".to_vec();
+    }
+    let output = setup.publish_tag("v1.1.0", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(EXIT_REFUSED),
+        "{}",
+        text(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot compare v1.1.0 with the previous release")
+            && stderr.contains("--allow-regression"),
+        "{stderr}"
+    );
+    assert!(
+        setup.fake.releases("v1.1.0").is_empty(),
+        "nothing was published"
+    );
+    let output = setup.publish_tag("v1.1.0", &["--allow-regression"]);
+    assert!(output.status.success(), "{}", text(&output));
+}

@@ -102,6 +102,35 @@ pub fn deliver(
     Ok(report)
 }
 
+/// What the regression guard compares with.
+pub enum Previous {
+    /// No earlier release (or none readable without a token in a dry run).
+    Nothing,
+    /// The newest earlier release's manifest.
+    Found(Box<Manifest>),
+    /// The newest earlier release has a manifest this dbrelease cannot read (or the index lists
+    /// one that is missing): the guard cannot run, and says so instead of skipping.
+    Unreadable(String),
+}
+
+impl Previous {
+    /// The manifest, if one was read.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match self {
+            Previous::Found(manifest) => Some(manifest),
+            _ => None,
+        }
+    }
+
+    fn of(origin: &str, bytes: Option<&[u8]>) -> Previous {
+        match bytes.map(Manifest::parse) {
+            None => Previous::Unreadable(format!("{origin} is missing")),
+            Some(Ok(manifest)) => Previous::Found(Box::new(manifest)),
+            Some(Err(err)) => Previous::Unreadable(format!("the manifest at {origin} {err}")),
+        }
+    }
+}
+
 /// The manifest of the newest published release other than `tag`: from GitHub when it is
 /// readable (needs the token: without one a dry run plans against nothing), else from the S3
 /// versions index.
@@ -109,23 +138,28 @@ pub async fn previous_manifest(
     github: Option<&GitHub>,
     s3: Option<&Bucket>,
     tag: &str,
-) -> Result<Option<Manifest>> {
+) -> Result<Previous> {
     if let Some(client) = github.filter(|c| c.has_token()) {
         let releases = client.all_releases().await?;
         for release in releases
             .iter()
             .filter(|r| !r.draft && !r.prerelease && r.tag_name != tag)
         {
-            if let Some(manifest) =
-                crate::target::github::published_manifest(client, &release.assets).await?
+            if let Some((origin, bytes)) =
+                crate::target::github::published_manifest_bytes(client, &release.assets).await?
             {
-                return Ok(Some(manifest));
+                return Ok(Previous::of(&origin, Some(&bytes)));
             }
         }
-        return Ok(None);
+        return Ok(Previous::Nothing);
     }
     if let Some(bucket) = s3 {
-        return crate::target::s3::previous_manifest(bucket, tag).await;
+        return Ok(
+            match crate::target::s3::previous_manifest(bucket, tag).await? {
+                Some((origin, bytes)) => Previous::of(&origin, bytes.as_deref()),
+                None => Previous::Nothing,
+            },
+        );
     }
-    Ok(None)
+    Ok(Previous::Nothing)
 }

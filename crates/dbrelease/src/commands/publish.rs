@@ -2,7 +2,7 @@
 
 use dbrelease_remote::progress::Progress;
 
-use super::{Destinations, PublishReport, Release, deliver, previous_manifest};
+use super::{Destinations, Previous, PublishReport, Release, deliver, previous_manifest};
 use crate::actions;
 use crate::build;
 use crate::cli::PublishArgs;
@@ -66,7 +66,17 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         let _group = actions::group("dbrelease: compare with the previous release");
         let previous =
             runtime.block_on(previous_manifest(github.as_ref(), bucket.as_ref(), &tag))?;
-        let mut comparison = compare::compare(previous.as_ref(), &outcome.manifest);
+        // Never skipped silently: a previous release that cannot be read stops the publish.
+        if let Previous::Unreadable(reason) = &previous {
+            let text = format!("cannot compare {tag} with the previous release: {reason}");
+            if !args.allow_regression {
+                return Err(Error::Refused(format!(
+                    "{text}.\nNothing was published. Fix that release (`dbrelease verify`, `dbrelease republish`), or pass --allow-regression to publish without the comparison"
+                )));
+            }
+            tracing::warn!("{text} (publishing without it: --allow-regression)");
+        }
+        let mut comparison = compare::compare(previous.manifest(), &outcome.manifest);
         comparison.looked_up = github.as_ref().is_none_or(|c| c.has_token()) || bucket.is_some();
         comparison
     };

@@ -117,7 +117,10 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
     // 3. The same plan and upload steps as publish. The data is the published data: there is
     // no regression to guard against, only the comparison to report.
     let previous = runtime.block_on(previous_manifest(client.as_ref(), bucket.as_ref(), &tag))?;
-    let comparison = compare::compare(previous.as_ref(), manifest);
+    if let super::Previous::Unreadable(reason) = &previous {
+        tracing::warn!("no comparison with the previous release: {reason}");
+    }
+    let comparison = compare::compare(previous.manifest(), manifest);
     let release = Release {
         tag: &tag,
         manifest,

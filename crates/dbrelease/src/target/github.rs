@@ -346,6 +346,16 @@ fn to_remote(asset: &Asset) -> RemoteAsset {
 /// regression guard and the plan must not silently run without it); one this version cannot
 /// read is reported and treated as absent.
 pub async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Result<Option<Manifest>> {
+    Ok(published_manifest_bytes(client, assets)
+        .await?
+        .and_then(|(origin, bytes)| super::readable_manifest(&origin, &bytes)))
+}
+
+/// Where a release's manifest is and its bytes, if the release has a complete one.
+pub async fn published_manifest_bytes(
+    client: &GitHub,
+    assets: &[Asset],
+) -> Result<Option<(String, Vec<u8>)>> {
     let Some(asset) = assets
         .iter()
         .find(|a| a.name == MANIFEST_FILE && a.is_complete())
@@ -353,10 +363,7 @@ pub async fn published_manifest(client: &GitHub, assets: &[Asset]) -> Result<Opt
         return Ok(None);
     };
     let bytes = client.download_asset(asset.id).await?;
-    Ok(super::readable_manifest(
-        &asset.browser_download_url,
-        &bytes,
-    ))
+    Ok(Some((asset.browser_download_url.clone(), bytes)))
 }
 
 /// Complete, with our size and (when GitHub reports one) our digest, under `name`.

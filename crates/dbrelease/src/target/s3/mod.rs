@@ -26,8 +26,12 @@ const INDEX_ATTEMPTS: usize = 8;
 /// The alias folder that follows the newest release.
 const LATEST: &str = "latest";
 
-/// The manifest of the newest version in `versions.json` other than `tag`, if any.
-pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Manifest>> {
+/// The manifest of the newest version in `versions.json` other than `tag` — where it should be
+/// and its bytes (None when it is missing) — or None when the index lists no other version.
+pub async fn previous_manifest(
+    target: &Bucket,
+    tag: &str,
+) -> Result<Option<(String, Option<Vec<u8>>)>> {
     let Some(bytes) = target.get(&target.top_key(VERSIONS_FILE)).await? else {
         return Ok(None);
     };
@@ -41,11 +45,7 @@ pub async fn previous_manifest(target: &Bucket, tag: &str) -> Result<Option<Mani
         return Ok(None);
     };
     let key = target.key(&previous.tag, MANIFEST_FILE);
-    let manifest = target
-        .get(&key)
-        .await?
-        .and_then(|bytes| super::readable_manifest(&target.url(&key), &bytes));
-    Ok(manifest)
+    Ok(Some((target.url(&key), target.get(&key).await?)))
 }
 
 /// The bytes of file `name` of version `tag`, or None (small files: manifest, SHA256SUMS).
