@@ -20,7 +20,7 @@ bin_dir="$CARGO_TARGET_DIR/release"
 
 # semantic-release and its plugins, exactly as the example workflow installs them: `npm ci` from
 # examples/data-repository/package-lock.json (in a copy, so the example folder stays clean).
-npm_dir="${DBRELEASE_TEST_CACHE:-$HOME/.cache/dbrelease-test}/e2e-npm"
+npm_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dbrelease-test/e2e-npm"
 mkdir -p "$npm_dir"
 cp "$root/examples/data-repository/package.json" "$root/examples/data-repository/package-lock.json" "$npm_dir/"
 (cd "$npm_dir" && npm ci --no-audit --no-fund --silent)

@@ -18,19 +18,7 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/dbrelease-test"
 mkdir -p "$cache"
 
 # Python: one virtualenv per requirements file content, reused across runs.
-venv_for() { # REQUIREMENTS → the virtualenv's path, created on first use
-  # Created in place (a virtualenv's scripts name its path in their #! line) and marked complete
-  # last, so an interrupted install is redone rather than half used.
-  local venv="$cache/venv-$(sha256sum "$1" | cut -c1-12)"
-  if [ ! -f "$venv/.complete" ]; then
-    echo "test.sh: creating $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$1" >&2
-    touch "$venv/.complete"
-  fi
-  echo "$venv"
-}
+. scripts/venv.sh
 venv=$(venv_for scripts/requirements-test.txt)
 export PATH="$venv/bin:$PATH"
 # moto's S3 server from its own virtualenv (see scripts/requirements-moto.txt), by full path.

@@ -28,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let config = load_build_config(&build_args)?;
             std::fs::create_dir_all(&config.out_dir)?;
             let header = source::read_header(&config.database)?;
-            let conn = source::open_read_only(&config.database, &header)?;
+            let conn =
+                source::open_read_only(&config.database, &header, &config.export.memory_limit)?;
             let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
             let provenance = parquet::ParquetProvenance {
                 source_file: "bench.duckdb".into(),

@@ -77,7 +77,8 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         None => config.database.clone(),
     };
     // One read-only snapshot: tables, schemas, row counts; every table's export checked.
-    let conn = source::open_read_only(&release_source, &source.header)?;
+    let conn =
+        source::open_read_only(&release_source, &source.header, &config.export.memory_limit)?;
     let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
     debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
     for table in &snapshot.tables {

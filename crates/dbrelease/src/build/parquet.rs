@@ -7,10 +7,12 @@ use std::path::Path;
 use std::io::Write;
 use std::sync::mpsc::Receiver;
 
+use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
     compute_leaves,
@@ -127,6 +129,7 @@ fn writer_properties(
     provenance: &ParquetProvenance,
     table: &SourceTable,
     schema: &Schema,
+    sample: &[RecordBatch],
 ) -> Result<WriterProperties> {
     let level_error = |err: parquet::errors::ParquetError| {
         Error::Config(format!("export.compression_level: {err}"))
@@ -164,15 +167,18 @@ fn writer_properties(
         // Page-level statistics also write the column and offset indexes readers prune with.
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_key_value_metadata(Some(metadata));
-    for field in schema.fields() {
+    // Each column's encoding is chosen from its first rows, not from its type.
+    for (index, field) in schema.fields().iter().enumerate() {
         if options.bloom_filter.contains(field.name()) {
             continue;
         }
-        if let Some(encoding) = high_cardinality_encoding(field.data_type()) {
+        let arrays: Vec<ArrayRef> = sample.iter().map(|b| b.column(index).clone()).collect();
+        if let Some(pays) = dictionary_pays(&arrays) {
             let path = ColumnPath::from(field.name().as_str());
-            builder = builder
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, encoding);
+            builder = builder.set_column_dictionary_enabled(path.clone(), pays);
+            if !pays {
+                builder = builder.set_column_encoding(path, Encoding::PLAIN);
+            }
         }
     }
     for column in &options.bloom_filter {
@@ -181,20 +187,74 @@ fn writer_properties(
     Ok(builder.build())
 }
 
-/// Encoding for columns whose values are mostly distinct (measurements, timestamps).
-///
-/// A dictionary only pays when values repeat; on such columns it costs CPU and makes files
-/// larger, so they are written PLAIN, as DuckDB's own writer does. (Byte-stream-split for
-/// floats was measured on the benchmark database: 60% larger than PLAIN + zstd there.)
-fn high_cardinality_encoding(data_type: &DataType) -> Option<Encoding> {
-    match data_type {
-        DataType::Float32
-        | DataType::Float64
-        | DataType::Int64
-        | DataType::UInt64
-        | DataType::Timestamp(_, _) => Some(Encoding::PLAIN),
-        _ => None,
+/// Rows of a table (from its start) that decide each column's encoding.
+const ENCODING_SAMPLE_ROWS: usize = 65_536;
+
+/// Whether a dictionary pays for a column, judged from its first rows the way DuckDB's writer
+/// judges a column chunk: by the values, whatever their type. A dictionary is used when the
+/// dictionary page plus bit-packed indices would take at most 60% of the plain values — low
+/// cardinality (symbols, dates, prices with few distinct values) — and not on mostly distinct
+/// values (measurements, timestamps, URLs), where it costs space and time. None for columns
+/// this does not judge (booleans, nested types): the writer's defaults apply.
+fn dictionary_pays(arrays: &[ArrayRef]) -> Option<bool> {
+    use arrow::array::{Array, AsArray};
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    // A fixed hasher: the decision, and so the file, must not vary between runs.
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut values = 0usize;
+    let mut plain_bytes = 0usize;
+    let mut note = |bytes: &[u8], size: usize| {
+        seen.insert(hasher.hash_one(bytes));
+        values += 1;
+        plain_bytes += size;
+    };
+    for array in arrays {
+        let data_type = array.data_type();
+        if let (Some(width), false) = (data_type.primitive_width(), data_type.is_nested()) {
+            let data = array.to_data();
+            let raw = &data.buffers().first()?.as_slice()[data.offset() * width..];
+            for index in (0..array.len()).filter(|&i| array.is_valid(i)) {
+                note(&raw[index * width..(index + 1) * width], width);
+            }
+            continue;
+        }
+        match data_type {
+            DataType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .for_each(|v| note(v.as_bytes(), v.len() + 4)),
+            DataType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .for_each(|v| note(v.as_bytes(), v.len() + 4)),
+            DataType::Utf8View => array
+                .as_string_view()
+                .iter()
+                .flatten()
+                .for_each(|v| note(v.as_bytes(), v.len() + 4)),
+            DataType::Binary => array
+                .as_binary::<i32>()
+                .iter()
+                .flatten()
+                .for_each(|v| note(v, v.len() + 4)),
+            DataType::LargeBinary => array
+                .as_binary::<i64>()
+                .iter()
+                .flatten()
+                .for_each(|v| note(v, v.len() + 4)),
+            _ => return None,
+        }
     }
+    if values == 0 {
+        return None;
+    }
+    let distinct = seen.len();
+    let index_bits = (usize::BITS - distinct.saturating_sub(1).leading_zeros()).max(1) as usize;
+    let dictionary_bytes = plain_bytes / values * distinct + values * index_bits / 8;
+    Some(dictionary_bytes * 10 <= plain_bytes * 6)
 }
 
 /// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
@@ -219,12 +279,36 @@ pub fn export_table(
         .stream_arrow([])
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
     let schema = stream.get_schema();
+    let mut stream = stream.into_iter();
+    // The first rows decide the encodings; they are written first, as they came.
+    let mut sample: Vec<RecordBatch> = Vec::new();
+    let mut sampled = 0usize;
+    let mut read_error = None;
+    while sampled < ENCODING_SAMPLE_ROWS {
+        match stream.next() {
+            Some(Ok(batch)) => {
+                sampled += batch.num_rows();
+                sample.push(batch);
+            }
+            Some(Err(err)) => {
+                read_error = Some(table_error(format!("reading rows failed: {err}")));
+                break;
+            }
+            None => break,
+        }
+    }
 
     let file = File::create(dest).map_err(|err| Error::output(dest, &err))?;
     let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let properties = writer_properties(export, &options, provenance, table, &schema)?;
+    let properties = writer_properties(export, &options, provenance, table, &schema, &sample)?;
     let row_group_rows = export.row_group_rows;
-    let writer = ArrowWriter::try_new(sink, schema.clone(), Some(properties))
+    // No `ARROW:schema` key: readers take the types from Parquet's own logical types (which
+    // the read-back check vouches for), and on small tables the base64 schema was the largest
+    // part of the footer.
+    let writer_options = ArrowWriterOptions::new()
+        .with_properties(properties)
+        .with_skip_arrow_metadata(true);
+    let writer = ArrowWriter::try_new_with_options(sink, schema.clone(), writer_options)
         .map_err(|err| unsupported(table, &columns, &err.to_string()))?;
     // DuckDB hands out batches on this thread (its statement cannot move); an encoder thread
     // cuts them into row groups whose columns are encoded in parallel.
@@ -236,8 +320,9 @@ pub fn export_table(
                 .map_err(|err| write_error(table, dest, columns, err))
         });
         let mut rows = 0u64;
-        let mut read_error = None;
-        for batch in stream {
+        // After a failed read only the rows already read are sent (the error is reported below).
+        let rest = read_error.is_none().then_some(stream);
+        for batch in sample.into_iter().map(Ok).chain(rest.into_iter().flatten()) {
             match batch {
                 Ok(batch) => {
                     rows += batch.num_rows() as u64;
@@ -484,4 +569,42 @@ fn verify_read_back(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use std::sync::Arc;
+
+    use arrow::array::{BooleanArray, Float64Array, Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn the_data_not_the_type_decides_the_dictionary() {
+        let floats =
+            |values: Vec<f64>| -> Vec<ArrayRef> { vec![Arc::new(Float64Array::from(values))] };
+        // Few distinct prices: a dictionary pays even for floats.
+        let prices = floats((0..65_536).map(|i| (i % 500) as f64 / 4.0).collect());
+        assert_eq!(dictionary_pays(&prices), Some(true));
+        // Distinct measurements: it does not.
+        let measurements = floats((0..65_536).map(|i| i as f64 * 1.000_001).collect());
+        assert_eq!(dictionary_pays(&measurements), Some(false));
+        // Long near-unique strings: plain; a handful of labels: dictionary.
+        let urls: Vec<String> = (0..10_000)
+            .map(|i| format!("https://example.org/{i:08}/file.csv"))
+            .collect();
+        let urls: Vec<ArrayRef> = vec![Arc::new(StringArray::from(urls))];
+        assert_eq!(dictionary_pays(&urls), Some(false));
+        let labels: Vec<&str> = (0..10_000).map(|i| ["a", "bb", "ccc"][i % 3]).collect();
+        let labels: Vec<ArrayRef> = vec![Arc::new(StringArray::from(labels))];
+        assert_eq!(dictionary_pays(&labels), Some(true));
+        // Sliced arrays are read at their offset; nulls do not count.
+        let ids: ArrayRef = Arc::new(Int64Array::from(
+            (0..1000).map(Some).chain([None]).collect::<Vec<_>>(),
+        ));
+        assert_eq!(dictionary_pays(&[ids.slice(10, 500)]), Some(false));
+        // Types it does not judge keep the writer's defaults.
+        let flags: Vec<ArrayRef> = vec![Arc::new(BooleanArray::from(vec![true, false]))];
+        assert_eq!(dictionary_pays(&flags), None);
+    }
 }

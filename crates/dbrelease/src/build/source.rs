@@ -164,8 +164,9 @@ pub fn pending_wal(database: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Opens the database read-only. DuckDB never writes to a file opened this way.
-pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
+/// Opens the database read-only (DuckDB never writes to a file opened this way), its memory
+/// bounded by `memory_limit`.
+pub fn open_read_only(path: &Path, header: &FileHeader, memory_limit: &str) -> Result<Connection> {
     let config = Config::default()
         .access_mode(AccessMode::ReadOnly)
         .and_then(|config| config.enable_autoload_extension(false))
@@ -198,6 +199,17 @@ pub fn open_read_only(path: &Path, header: &FileHeader) -> Result<Connection> {
     .map_err(|err| {
         Error::Other(anyhow::anyhow!(
             "configuring DuckDB's temp directory: {err}"
+        ))
+    })?;
+    // DuckDB's default is 80% of the machine: its buffer pool would keep every block it read
+    // and the build's memory would grow with the database.
+    conn.execute_batch(&format!(
+        "SET memory_limit = {}",
+        quote_literal(memory_limit)
+    ))
+    .map_err(|err| {
+        Error::Config(format!(
+            "export.memory_limit {memory_limit:?} is not a DuckDB memory size (e.g. \"256MB\", \"1GB\"): {err}"
         ))
     })?;
     Ok(conn)

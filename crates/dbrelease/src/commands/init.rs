@@ -21,7 +21,11 @@ pub fn run(args: &InitArgs) -> Result<PathBuf> {
     let defaults = ConfigFile::for_database(&args.db);
     let dataset = defaults.dataset.name.clone();
     let header = source::read_header(&args.db)?;
-    let conn = source::open_read_only(&args.db, &header)?;
+    let conn = source::open_read_only(
+        &args.db,
+        &header,
+        &crate::config::default_export_options().memory_limit,
+    )?;
     let export = config::default_export_options();
     let snapshot = source::snapshot(&conn, &args.db, &export)?;
     let tables: Vec<(String, Vec<String>)> = snapshot
