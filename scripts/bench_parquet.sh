@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Parquet export across data shapes, side by side with the newest DuckDB's `COPY … (FORMAT
-# parquet, COMPRESSION zstd)` of the same tables: size, time, and peak memory of a whole build.
+# parquet, COMPRESSION zstd)` of the same tables: size, time, the bytes a one-key remote query
+# reads (Polars over HTTP ranges), and peak memory of a whole build.
 # Usage: scripts/bench_parquet.sh [WORKDIR]   (BENCH_BIG=1 adds the ~1 GB database)
 # Shapes: the origin-schema benchmark database (scripts/make_fixture_db.py), the committed
 # fixture, and the generated ones of scripts/make_shape_dbs.py. Default options, no sort keys.
@@ -42,6 +43,10 @@ PY
   awk -v s="$shape" -v db="$(du -Lm "$db" | cut -f1) MiB" -v ob="$ours_b" -v cb="$copy_b" -v os="$ours_s" -v cs="$copy_s" \
     'BEGIN { printf "| %s | %s | %d | %d | %.3f× | %.2f s | %.2f s | %.2f× |\n", s, db, ob, cb, ob / cb, os, cs, os / cs }'
 done
+
+echo
+echo "A one-key query with Polars over HTTP ranges, on each side's file:"
+"$newest_py" scripts/bench_query_bytes.py "$work"
 
 echo
 echo "peak RSS of a whole \`dbrelease build\` (no config: every table, default options):"
