@@ -241,6 +241,49 @@ fn parquet_files_carry_statistics_sorting_and_provenance() {
     assert_eq!(unsorted, 0);
 }
 
+/// Row groups are encoded a few at a time on every core; the file must not depend on how many
+/// there are: one CPU (taskset) and all of them give the same bytes, across many row groups.
+#[test]
+fn parquet_bytes_do_not_depend_on_the_number_of_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wide.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE t AS SELECT range AS id, (hash(range) % 50) / 4.0 AS price,
+           hash(range) / 7.0 AS noise, 'label ' || (range % 9)::VARCHAR AS label,
+           [range % 3, range % 5] AS pair FROM range(20000);",
+    );
+    write_config(dir.path(), &db, "[export]\nrow_group_rows = 700\n");
+    let mut files = Vec::new();
+    for (run, cores) in [("all", None), ("one", Some("0"))] {
+        let mut command = match cores {
+            Some(cpu) => {
+                let mut command = std::process::Command::new("taskset");
+                command
+                    .args(["-c", cpu])
+                    .arg(env!("CARGO_BIN_EXE_dbrelease"));
+                command
+            }
+            None => dbrelease(),
+        };
+        let output = command
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .arg("build")
+            .arg("--config")
+            .arg(dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(dir.path().join(run))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        files.push(std::fs::read(dir.path().join(run).join("t.parquet")).unwrap());
+    }
+    assert!(
+        files[0] == files[1],
+        "t.parquet differs between 1 core and all cores"
+    );
+}
+
 #[test]
 fn builds_are_byte_identical_across_runs() {
     let dir = tempfile::tempdir().unwrap();

@@ -366,9 +366,18 @@ pub fn export_table(
     })
 }
 
-/// Cuts the incoming batches into row groups of `row_group_rows` and writes each one with
-/// its columns encoded on all cores. Column chunks are appended in schema order, so the
-/// bytes do not depend on the number of threads.
+/// Row groups being encoded at once: the next one's columns start while the last column of the
+/// previous one finishes, so every core stays busy; memory stays at this many row groups.
+const ROW_GROUPS_IN_FLIGHT: usize = 2;
+
+/// One column chunk to encode: row group, column position, its writer and its slices.
+type ColumnJob = (usize, usize, ArrowColumnWriter, Vec<ArrowLeafColumn>);
+/// An encoded column chunk, by row group and column position.
+type ColumnDone = (usize, usize, parquet::errors::Result<ArrowColumnChunk>);
+
+/// Cuts the incoming batches into row groups of `row_group_rows` and encodes their column
+/// chunks on a pool of workers, up to [`ROW_GROUPS_IN_FLIGHT`] row groups at a time. Chunks are
+/// appended in row-group and schema order, so the bytes do not depend on the number of threads.
 fn encode_row_groups<W: Write + Send>(
     writer: ArrowWriter<W>,
     schema: &SchemaRef,
@@ -379,55 +388,135 @@ fn encode_row_groups<W: Write + Send>(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0usize;
-    let mut row_group_index = 0usize;
-    for mut batch in batches {
-        while pending_rows + batch.num_rows() >= row_group_rows {
-            let take = row_group_rows - pending_rows;
-            pending.push(batch.slice(0, take));
-            batch = batch.slice(take, batch.num_rows() - take);
-            let group = std::mem::take(&mut pending);
-            write_row_group(
-                &mut file_writer,
-                &factory,
-                schema,
-                row_group_index,
-                &group,
-                threads,
-            )?;
-            row_group_index += 1;
-            pending_rows = 0;
+    let (job_sender, jobs) = std::sync::mpsc::channel::<ColumnJob>();
+    let jobs = std::sync::Mutex::new(jobs);
+    let (done_sender, done) = std::sync::mpsc::channel::<ColumnDone>();
+    std::thread::scope(|scope| -> parquet::errors::Result<()> {
+        // Owned here, so any early return closes the queue and the workers stop before the
+        // scope waits for them.
+        let job_sender = job_sender;
+        for _ in 0..threads {
+            let (jobs, done_sender) = (&jobs, done_sender.clone());
+            scope.spawn(move || {
+                loop {
+                    let job = jobs.lock().expect("job queue").recv();
+                    let Ok((group, column, mut writer, leaves)) = job else {
+                        return;
+                    };
+                    let encoded = leaves
+                        .iter()
+                        .try_for_each(|leaf| writer.write(leaf))
+                        .and_then(|()| writer.close());
+                    if done_sender.send((group, column, encoded)).is_err() {
+                        return;
+                    }
+                }
+            });
         }
-        if batch.num_rows() > 0 {
-            pending_rows += batch.num_rows();
-            pending.push(batch);
+        drop(done_sender);
+        let mut pipeline = Pipeline::default();
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0usize;
+        let flush = |group: Vec<RecordBatch>,
+                     pipeline: &mut Pipeline,
+                     file_writer: &mut SerializedFileWriter<W>|
+         -> parquet::errors::Result<()> {
+            let index = pipeline.next_index();
+            let column_jobs = column_jobs(&factory, schema, index, &group)?;
+            pipeline.start(column_jobs.len());
+            for (column, (writer, leaves)) in column_jobs.into_iter().enumerate() {
+                job_sender
+                    .send((index, column, writer, leaves))
+                    .expect("encoder workers run until the end");
+            }
+            pipeline.drain(&done, file_writer, ROW_GROUPS_IN_FLIGHT)
+        };
+        for mut batch in batches {
+            while pending_rows + batch.num_rows() >= row_group_rows {
+                let take = row_group_rows - pending_rows;
+                pending.push(batch.slice(0, take));
+                batch = batch.slice(take, batch.num_rows() - take);
+                flush(
+                    std::mem::take(&mut pending),
+                    &mut pipeline,
+                    &mut file_writer,
+                )?;
+                pending_rows = 0;
+            }
+            if batch.num_rows() > 0 {
+                pending_rows += batch.num_rows();
+                pending.push(batch);
+            }
         }
-    }
-    if pending_rows > 0 {
-        write_row_group(
-            &mut file_writer,
-            &factory,
-            schema,
-            row_group_index,
-            &pending,
-            threads,
-        )?;
-    }
+        if pending_rows > 0 {
+            flush(pending, &mut pipeline, &mut file_writer)?;
+        }
+        drop(job_sender);
+        pipeline.drain(&done, &mut file_writer, 0)
+    })?;
     file_writer.into_inner()
 }
 
-fn write_row_group<W: Write + Send>(
-    file_writer: &mut SerializedFileWriter<W>,
+/// The row groups being encoded, oldest first, each with its chunks as they arrive.
+#[derive(Default)]
+struct Pipeline {
+    first_index: usize,
+    groups: std::collections::VecDeque<Vec<Option<ArrowColumnChunk>>>,
+}
+
+impl Pipeline {
+    fn next_index(&self) -> usize {
+        self.first_index + self.groups.len()
+    }
+
+    fn start(&mut self, columns: usize) {
+        self.groups.push_back((0..columns).map(|_| None).collect());
+    }
+
+    /// Appends finished row groups in order, waiting for chunks until at most `keep` remain.
+    fn drain<W: Write + Send>(
+        &mut self,
+        done: &Receiver<ColumnDone>,
+        file_writer: &mut SerializedFileWriter<W>,
+        keep: usize,
+    ) -> parquet::errors::Result<()> {
+        loop {
+            while self
+                .groups
+                .front()
+                .is_some_and(|group| group.iter().all(Option::is_some))
+            {
+                let group = self.groups.pop_front().expect("checked");
+                let mut row_group = file_writer.next_row_group()?;
+                for chunk in group {
+                    chunk
+                        .expect("checked")
+                        .append_to_row_group(&mut row_group)?;
+                }
+                row_group.close()?;
+                self.first_index += 1;
+            }
+            if self.groups.len() <= keep {
+                return Ok(());
+            }
+            let (group, column, chunk) = done
+                .recv()
+                .expect("an encoder worker stopped before its row group was done");
+            self.groups[group - self.first_index][column] = Some(chunk?);
+        }
+    }
+}
+
+/// One job per Parquet leaf column of row group `index`: its writer and its slices from every
+/// batch, in schema order.
+fn column_jobs(
     factory: &ArrowRowGroupWriterFactory,
     schema: &SchemaRef,
-    row_group_index: usize,
+    index: usize,
     batches: &[RecordBatch],
-    threads: usize,
-) -> parquet::errors::Result<()> {
-    // One job per Parquet leaf column: its writer and its slices from every batch.
-    let mut writers = factory.create_column_writers(row_group_index)?.into_iter();
-    let mut jobs: Vec<(ArrowColumnWriter, Vec<ArrowLeafColumn>)> = Vec::new();
+) -> parquet::errors::Result<Vec<(ArrowColumnWriter, Vec<ArrowLeafColumn>)>> {
+    let mut writers = factory.create_column_writers(index)?.into_iter();
+    let mut jobs = Vec::new();
     for (field_index, field) in schema.fields().iter().enumerate() {
         let mut per_leaf: Vec<Vec<ArrowLeafColumn>> = Vec::new();
         for batch in batches {
@@ -448,44 +537,7 @@ fn write_row_group<W: Write + Send>(
             jobs.push((writer, leaves));
         }
     }
-    let job_count = jobs.len();
-    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
-    let mut chunks: Vec<Option<ArrowColumnChunk>> = (0..job_count).map(|_| None).collect();
-    std::thread::scope(|scope| -> parquet::errors::Result<()> {
-        let workers: Vec<_> = (0..threads.min(job_count.max(1)))
-            .map(|_| {
-                scope.spawn(
-                    || -> parquet::errors::Result<Vec<(usize, ArrowColumnChunk)>> {
-                        let mut done = Vec::new();
-                        loop {
-                            let next = queue.lock().expect("queue lock").next();
-                            let Some((index, (mut writer, leaves))) = next else {
-                                return Ok(done);
-                            };
-                            for leaf in &leaves {
-                                writer.write(leaf)?;
-                            }
-                            done.push((index, writer.close()?));
-                        }
-                    },
-                )
-            })
-            .collect();
-        for worker in workers {
-            for (index, chunk) in worker.join().expect("column encoder panicked")? {
-                chunks[index] = Some(chunk);
-            }
-        }
-        Ok(())
-    })?;
-    let mut row_group = file_writer.next_row_group()?;
-    for chunk in chunks {
-        chunk
-            .expect("every column was encoded")
-            .append_to_row_group(&mut row_group)?;
-    }
-    row_group.close()?;
-    Ok(())
+    Ok(jobs)
 }
 
 fn write_error(
