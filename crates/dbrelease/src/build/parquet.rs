@@ -164,8 +164,16 @@ fn writer_properties(
     let mut builder = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(export.row_group_rows))
-        // Page-level statistics also write the column and offset indexes readers prune with.
-        .set_statistics_enabled(EnabledStatistics::Page)
+        // Page-level statistics also write the column and offset indexes readers prune with;
+        // a table small enough for one page per column gets chunk statistics only and no
+        // offset index, since there both would repeat the chunk's own metadata (and were most
+        // of a small file's overhead).
+        .set_statistics_enabled(if table.rows <= SINGLE_PAGE_ROWS {
+            EnabledStatistics::Chunk
+        } else {
+            EnabledStatistics::Page
+        })
+        .set_offset_index_disabled(table.rows <= SINGLE_PAGE_ROWS)
         .set_key_value_metadata(Some(metadata));
     // Each column's encoding is chosen from its first rows, not from its type.
     for (index, field) in schema.fields().iter().enumerate() {
@@ -186,6 +194,14 @@ fn writer_properties(
     }
     Ok(builder.build())
 }
+
+/// Tables up to this many rows fit one data page per column (parquet-rs starts a new page at
+/// 20,000 rows or 1 MiB).
+const SINGLE_PAGE_ROWS: u64 = 4096;
+
+/// What a dictionary costs beyond its values: the dictionary page's header and the index
+/// page's bit-width byte, about what made tiny dictionary chunks larger than plain ones.
+const DICTIONARY_OVERHEAD_BYTES: usize = 48;
 
 /// Rows of a table (from its start) that decide each column's encoding.
 const ENCODING_SAMPLE_ROWS: usize = 65_536;
@@ -253,7 +269,8 @@ fn dictionary_pays(arrays: &[ArrayRef]) -> Option<bool> {
     }
     let distinct = seen.len();
     let index_bits = (usize::BITS - distinct.saturating_sub(1).leading_zeros()).max(1) as usize;
-    let dictionary_bytes = plain_bytes / values * distinct + values * index_bits / 8;
+    let dictionary_bytes =
+        plain_bytes / values * distinct + values * index_bits / 8 + DICTIONARY_OVERHEAD_BYTES;
     Some(dictionary_bytes * 10 <= plain_bytes * 6)
 }
 
