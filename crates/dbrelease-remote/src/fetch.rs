@@ -431,7 +431,7 @@ async fn download_into(reader: &Reader, files: &[&RemoteFile], tag_dir: &Path) -
             let path = tag_dir.join(&file.name);
             reader.download(file, &part).await?;
             std::fs::rename(&part, &path).map_err(|err| cache_error(&path, &err))?;
-            record_verified(&path)
+            record_verified(&path, &file.sha256)
         })
         .buffer_unordered(DOWNLOADS_IN_FLIGHT)
         .collect()
@@ -489,32 +489,38 @@ fn stamp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.verified"))
 }
 
-fn stamp_of(path: &Path) -> Option<String> {
+/// The file as it is now (size, modification time) and the sha256 it was verified to have: a
+/// rolling tag published again lists other bytes under the same name, often of the same size.
+fn stamp_of(path: &Path, sha256: &str) -> Option<String> {
     let metadata = std::fs::metadata(path).ok()?;
     let modified = metadata
         .modified()
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
-    Some(format!("{} {}", metadata.len(), modified.as_nanos()))
+    Some(format!(
+        "{} {} {sha256}",
+        metadata.len(),
+        modified.as_nanos()
+    ))
 }
 
-/// Remembers that `path` was verified as it is now (size and modification time).
-fn record_verified(path: &Path) -> Result<()> {
-    let stamp = stamp_of(path).unwrap_or_default();
+/// Remembers that `path` was verified, as it is now, to hold bytes with `sha256`.
+fn record_verified(path: &Path, sha256: &str) -> Result<()> {
+    let stamp = stamp_of(path, sha256).unwrap_or_default();
     std::fs::write(stamp_path(path), stamp).map_err(|err| cache_error(path, &err))
 }
 
-/// True when a cached file is still the verified one. Untouched files (same size and
-/// modification time as when verified) are trusted without reading them; anything else is
-/// hashed again, and removed when it no longer matches (someone opened the database
-/// read-write, say).
+/// True when a cached file holds `sha256`. Untouched files verified to hold it (same size and
+/// modification time as then) are trusted without reading them; anything else is hashed again,
+/// and removed when it does not match (someone opened the database read-write, or a rolling
+/// tag now lists other bytes).
 async fn still_verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
     if !path.is_file() {
         return Ok(false);
     }
     let recorded = std::fs::read_to_string(stamp_path(path)).ok();
-    if recorded.is_some() && recorded == stamp_of(path) {
+    if recorded.is_some() && recorded == stamp_of(path, sha256) {
         return Ok(true);
     }
     let owned = path.to_path_buf();
@@ -523,10 +529,10 @@ async fn still_verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
         .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
         .map_err(|err| cache_error(path, &err))?;
     if digest.bytes == bytes && digest.sha256 == sha256 {
-        record_verified(path)?;
+        record_verified(path, sha256)?;
         return Ok(true);
     }
-    tracing::warn!(path = %path.display(), "cached file no longer matches its manifest; removing it");
+    tracing::warn!(path = %path.display(), "cached file does not match its manifest; removing it");
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(stamp_path(path));
     Ok(false)
@@ -602,7 +608,7 @@ async fn decompress(
         )));
     }
     std::fs::rename(&part, &target).map_err(|err| cache_error(&target, &err))?;
-    record_verified(&target)?;
+    record_verified(&target, &expected.sha256)?;
     Ok(result(true))
 }
 

@@ -529,6 +529,90 @@ fn fetch_from_github_follows_the_redirect_and_revalidates_latest() {
     );
 }
 
+/// On GitHub, a rolling tag is revalidated by its manifest asset's digest: unchanged, nothing is
+/// downloaded again; published again with other data (`--replace`), the next fetch follows it.
+#[test]
+fn a_rolling_tag_on_github_is_followed_when_published_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    std::fs::copy(
+        repo_root().join("fixtures/binance_futures_availability.duckdb"),
+        &db,
+    )
+    .unwrap();
+    write_config(dir.path(), &db, "");
+    let fake = GitHubFake::start("owner", "data", "token-123");
+    let publish = |epoch: &str| {
+        let output = dbrelease()
+            .env("GITHUB_API_URL", &fake.url)
+            .env("GITHUB_TOKEN", "token-123")
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .args([
+                "-q",
+                "publish",
+                "--github",
+                "--repo",
+                "owner/data",
+                "--tag",
+                "nightly",
+            ])
+            .args(["--prerelease", "--replace", "--config"])
+            .arg(dir.path().join("dbrelease.toml"))
+            .arg("--out")
+            .arg(dir.path().join("dist"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    };
+    let fetch = || {
+        let output = dbrelease()
+            .env("GITHUB_API_URL", &fake.url)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GH_TOKEN")
+            .args([
+                "fetch",
+                "--repo",
+                "owner/data",
+                "--tag",
+                "nightly",
+                "--json",
+            ])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args(["daily_symbol_counts.parquet"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let file = report["files"][0].clone();
+        (
+            file["sha256"].as_str().unwrap().to_string(),
+            file["downloaded"].as_bool().unwrap(),
+        )
+    };
+    publish("1700000000");
+    let (first, downloaded) = fetch();
+    assert!(downloaded);
+    // Unchanged: answered from the cache after one look at the release.
+    let (again, downloaded) = fetch();
+    assert_eq!((again.as_str(), downloaded), (first.as_str(), false));
+    // The nightly is published again with other data.
+    let conn = duckdb::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE daily_symbol_counts SET total_symbols = total_symbols + 1; CHECKPOINT;",
+    )
+    .unwrap();
+    drop(conn);
+    publish("1700086400");
+    let (latest, downloaded) = fetch();
+    assert!(downloaded, "the new bytes were downloaded");
+    assert_ne!(latest, first);
+    assert_eq!(
+        latest,
+        sha256_file(&dir.path().join("dist/daily_symbol_counts.parquet"))
+    );
+}
+
 #[test]
 fn the_readme_python_recipe_downloads_and_verifies_without_dbrelease() {
     let setup = Setup::new();
