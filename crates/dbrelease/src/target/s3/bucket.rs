@@ -489,11 +489,17 @@ impl Bucket {
         create_only: bool,
         cache: &str,
     ) -> Result<()> {
-        let bucket = &self.options.bucket;
+        let upload_id = self.start_multipart(key, file, cache).await?;
+        let parts = self.upload_parts(key, path, file, &upload_id).await;
+        self.complete(key, &upload_id, parts, create_only).await
+    }
+
+    /// Starts a multipart upload of `file` to `key` with sha256 part checksums.
+    async fn start_multipart(&self, key: &str, file: &LocalFile, cache: &str) -> Result<String> {
         let created = self
             .client
             .create_multipart_upload()
-            .bucket(bucket)
+            .bucket(&self.options.bucket)
             .key(key)
             .content_type(&file.media_type)
             .cache_control(cache)
@@ -501,26 +507,32 @@ impl Bucket {
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
             .await
-            .map_err(|err| s3_error(&format!("starting multipart {key}"), bucket, err))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_string();
-        let parts = match self.upload_parts(key, path, file, &upload_id).await {
-            Ok(parts) => parts,
-            Err(err) => {
-                self.abort(key, &upload_id).await;
-                return Err(err);
-            }
-        };
-        self.complete(key, &upload_id, parts, create_only).await
+            .map_err(|err| {
+                s3_error(
+                    &format!("starting multipart {key}"),
+                    &self.options.bucket,
+                    err,
+                )
+            })?;
+        Ok(created.upload_id().unwrap_or_default().to_string())
     }
 
-    /// Completes a multipart upload (create-only if asked), aborting it when that fails.
+    /// Completes a multipart upload with its `parts` (create-only if asked); when a part failed
+    /// or completing fails, the upload is aborted, so no parts are left behind.
     async fn complete(
         &self,
         key: &str,
         upload_id: &str,
-        parts: Vec<CompletedPart>,
+        parts: Result<Vec<CompletedPart>>,
         create_only: bool,
     ) -> Result<()> {
+        let parts = match parts {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.abort(key, upload_id).await;
+                return Err(err);
+            }
+        };
         let mut complete = self
             .client
             .complete_multipart_upload()
@@ -670,20 +682,7 @@ impl Bucket {
     }
 
     async fn copy_multipart(&self, from: &str, to: &str, file: &LocalFile) -> Result<()> {
-        let bucket = &self.options.bucket;
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(to)
-            .content_type(&file.media_type)
-            .cache_control(SHORT)
-            .metadata(SHA256_META, &file.sha256)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .send()
-            .await
-            .map_err(|err| s3_error(&format!("starting multipart copy {to}"), bucket, err))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let upload_id = self.start_multipart(to, file, SHORT).await?;
         let part_size = self.options.part_size;
         let count = file.bytes.div_ceil(part_size).max(1);
         let copied: Vec<Result<CompletedPart>> = futures::stream::iter(0..count)
@@ -695,13 +694,8 @@ impl Bucket {
             .buffered(PARTS_IN_FLIGHT)
             .collect()
             .await;
-        match copied.into_iter().collect::<Result<Vec<_>>>() {
-            Ok(parts) => self.complete(to, &upload_id, parts, false).await,
-            Err(err) => {
-                self.abort(to, &upload_id).await;
-                Err(err)
-            }
-        }
+        let parts = copied.into_iter().collect::<Result<Vec<_>>>();
+        self.complete(to, &upload_id, parts, false).await
     }
 
     /// Copies bytes `first..=last` of `from` as part `part_number` of `to` (idempotent: retried).
