@@ -317,17 +317,7 @@ fn a_damaged_asset_is_replaced_only_with_replace() {
     setup.corrupt_asset("data.duckdb.gz");
 
     let output = setup.run(&["republish", "--tag", TAG, "--github"]);
-    assert_eq!(
-        output.status.code(),
-        Some(EXIT_REFUSED),
-        "{}",
-        text(&output)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("--replace"),
-        "{}",
-        text(&output)
-    );
+    assert_exit_with(&output, EXIT_REFUSED, "--replace");
     let output = setup.run(&["republish", "--tag", TAG, "--github", "--replace"]);
     assert!(output.status.success(), "{}", text(&output));
     setup.assert_github_matches(&published);

@@ -75,6 +75,16 @@ pub fn text(output: &Output) -> String {
     )
 }
 
+/// Asserts that a run ended with exit `code` and said `needle` on stderr.
+pub fn assert_exit_with(output: &Output, code: i32, needle: &str) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(needle),
+        "{}",
+        text(output)
+    );
+}
+
 /// Hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
