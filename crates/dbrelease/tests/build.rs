@@ -214,8 +214,7 @@ fn parquet_files_carry_statistics_sorting_and_provenance() {
         date.statistics().is_some(),
         "min/max statistics are written"
     );
-    // 720 rows: one page per column, so no page index repeating the chunk statistics (larger
-    // tables get one: `parquet_bytes_do_not_depend_on_the_number_of_cores`).
+    // One page per column chunk, so no page index repeating the chunk statistics.
     assert!(date.column_index_offset().is_none() && date.offset_index_offset().is_none());
     // Bloom filter on `symbol` (column 1).
     assert!(row_group.column(1).bloom_filter_offset().is_some());
@@ -1149,4 +1148,56 @@ fn init_writes_a_config_that_builds_and_never_overwrites_one() {
         std::fs::read_to_string(dir.path().join("dbrelease.toml")).unwrap(),
         config
     );
+}
+
+/// Each column is written the way that is smallest for its data (measured on its first rows),
+/// and every encoding chosen reads back to exactly the source rows.
+#[test]
+fn encodings_follow_the_data_and_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shapes.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE t AS SELECT range AS id, \
+           hash(range) / 18446744073709551615.0 AS measurement, \
+           'https://data.example.org/futures/daily/SYM' || (range // 50)::VARCHAR || '/' || md5(range::VARCHAR) || '.zip' AS url, \
+           ['buy', 'sell'][1 + range % 2] AS side, \
+           CASE WHEN range % 11 = 0 THEN NULL ELSE range * 3 END AS sparse \
+         FROM range(50000);",
+    );
+    write_config(dir.path(), &db, "");
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let file = std::fs::File::open(dist.join("t.parquet")).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    use parquet::basic::Encoding;
+    use parquet::file::reader::FileReader;
+    let group = reader.metadata().row_group(0);
+    let encodings = |column: usize| group.column(column).encodings().collect::<Vec<_>>();
+    // A running id packs into deltas; random doubles split into byte streams; URLs under one
+    // stem share their prefix; two labels get a dictionary.
+    assert!(
+        encodings(0).contains(&Encoding::DELTA_BINARY_PACKED),
+        "id: {:?}",
+        encodings(0)
+    );
+    assert!(
+        encodings(1).contains(&Encoding::BYTE_STREAM_SPLIT),
+        "measurement: {:?}",
+        encodings(1)
+    );
+    assert!(
+        encodings(2).contains(&Encoding::DELTA_BYTE_ARRAY),
+        "url: {:?}",
+        encodings(2)
+    );
+    assert!(
+        encodings(3).contains(&Encoding::RLE_DICTIONARY),
+        "side: {:?}",
+        encodings(3)
+    );
+    // One page per column chunk: no page index that would repeat the chunk statistics.
+    assert!(group.column(0).offset_index_offset().is_none());
+    assert_round_trip(&db, &dist, &manifest(&dist));
 }
