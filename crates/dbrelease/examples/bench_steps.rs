@@ -14,6 +14,7 @@ use dbrelease::cli::BuildArgs;
 use dbrelease::config::load_build_config;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    dbrelease::allocator::tune_for_build();
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some(mode @ ("parquet-ours" | "parquet-duckdb" | "scan-only")) => {
@@ -35,6 +36,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source_file: "bench.duckdb".into(),
                 tag: None,
             };
+            if mode == "parquet-ours" {
+                // As `dbrelease build` does it: each file is synced and read back on a second
+                // connection while the next table is written.
+                return std::thread::scope(|scope| -> Result<(), Box<dyn std::error::Error>> {
+                    let checker = parquet::Checker::start(scope, &conn)?;
+                    for table in &snapshot.tables {
+                        let dest = config.out_dir.join(format!("{}.parquet", table.name));
+                        let written = parquet::write_table(
+                            &conn,
+                            table,
+                            &config.export,
+                            &provenance,
+                            &dest,
+                            &|_| {},
+                        )?;
+                        checker.check(written);
+                    }
+                    for result in checker.finish() {
+                        result?;
+                    }
+                    Ok(())
+                });
+            }
             for table in &snapshot.tables {
                 let dest = config.out_dir.join(format!("{}.parquet", table.name));
                 if mode == "scan-only" {
@@ -47,15 +71,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .map(|batch| batch.map(|b| b.num_rows()))
                         .sum::<Result<usize, _>>()?;
                     eprintln!("{}: {rows} rows", table.name);
-                } else if mode == "parquet-ours" {
-                    parquet::export_table(
-                        &conn,
-                        table,
-                        &config.export,
-                        &provenance,
-                        &dest,
-                        &|_| {},
-                    )?;
                 } else {
                     let options = parquet::table_options(table, &config.export)?;
                     let (query, _) = parquet::export_query(table, &options.sort_by)?;

@@ -8,6 +8,7 @@
 //! in `dbrelease-remote`.
 
 pub mod actions;
+pub mod allocator;
 pub mod build;
 pub mod cli;
 pub mod commands;

@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 use dbrelease::cli::Cli;
 
 fn main() {
+    dbrelease::allocator::tune_for_build();
     let cli = Cli::parse();
     init_tracing(&cli);
     if let Err(err) = dbrelease::run(&cli) {

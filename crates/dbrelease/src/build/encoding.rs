@@ -1,14 +1,12 @@
-//! Each column's Parquet encoding and page layout, chosen from the table's first rows.
+//! Each column's Parquet encoding, chosen from the table's first rows.
 //!
 //! DuckDB's writer picks a dictionary from the values, not the type; this does the same and
 //! then goes one step further where no dictionary pays: it writes the first rows each candidate
 //! way (the same codec and level as the real file) and keeps the smallest. The candidates are
 //! ones every common reader decodes (DuckDB, Polars, pyarrow, parquet-rs): PLAIN,
-//! BYTE_STREAM_SPLIT for floating point, DELTA_BINARY_PACKED for integers, DELTA_BYTE_ARRAY for
-//! strings that share prefixes, each as one page per column chunk or as pages of
-//! [`SHORT_PAGE_ROWS`] rows: zstd compresses some data better in one large block (prices,
-//! URLs) and other data better in blocks under 256 KiB, where it uses its small-input
-//! parameters (row ids, random timestamps), so the layout is measured too.
+//! BYTE_STREAM_SPLIT for floating point, DELTA_BINARY_PACKED for integers, dates and times,
+//! DELTA_BYTE_ARRAY for strings that share prefixes. Every column chunk is one page, as DuckDB
+//! writes it (see [`PAGE_BYTES_LIMIT`]).
 //!
 //! The decision reads exactly the first [`SAMPLE_ROWS`] rows, whatever the batch sizes or the
 //! number of threads, so the file stays reproducible.
@@ -24,15 +22,16 @@ use parquet::schema::types::ColumnPath;
 /// Rows of a table (from its start) that decide each column's encoding.
 pub const SAMPLE_ROWS: usize = 65_536;
 
-/// Rows per page in the short-page layout (parquet-rs's own default page).
-pub const SHORT_PAGE_ROWS: usize = 20_000;
-
 /// A page is cut before it grows past this many uncompressed bytes, so one column chunk of
 /// very long values does not become one huge page for readers to hold at once.
 pub const PAGE_BYTES_LIMIT: usize = 64 << 20;
 
-/// Uncompressed page size limit of the short-page layout (parquet-rs's default).
-const SHORT_PAGE_BYTES: usize = 1 << 20;
+/// Plain bytes of a column a trial writes at most (at least [`MIN_TRIAL_ROWS`] rows): about
+/// one column chunk of 8-byte values, so zstd works at the same scale as on the real chunks.
+const TRIAL_BYTES: usize = 1 << 20;
+
+/// Rows a trial writes at least, when the sample has them.
+const MIN_TRIAL_ROWS: usize = 4096;
 
 /// What a dictionary costs beyond its values: the dictionary page's header and the index
 /// page's bit-width byte, about what made tiny dictionary chunks larger than plain ones.
@@ -42,68 +41,49 @@ const DICTIONARY_OVERHEAD_BYTES: usize = 48;
 /// before them are also tried as DELTA_BYTE_ARRAY.
 const SHARED_PREFIX_PERCENT: usize = 10;
 
-/// How one column is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ColumnLayout {
-    /// None: dictionary encoding (with PLAIN fallback if the dictionary grows too large).
-    pub encoding: Option<Encoding>,
-    /// Pages of [`SHORT_PAGE_ROWS`] rows instead of one page per column chunk.
-    pub short_pages: bool,
-}
+/// How one column is written: a dictionary (None; parquet-rs falls back to PLAIN if it grows
+/// past its size limit) or the given encoding.
+pub type ColumnEncoding = Option<Encoding>;
 
-impl ColumnLayout {
-    const DICTIONARY: ColumnLayout = ColumnLayout {
-        encoding: None,
-        short_pages: false,
-    };
-
-    /// Applies this layout to `column` of the writer properties being built.
-    pub fn apply(
-        self,
-        builder: parquet::file::properties::WriterPropertiesBuilder,
-        column: ColumnPath,
-    ) -> parquet::file::properties::WriterPropertiesBuilder {
-        let mut builder =
-            builder.set_column_dictionary_enabled(column.clone(), self.encoding.is_none());
-        if let Some(encoding) = self.encoding {
-            builder = builder.set_column_encoding(column.clone(), encoding);
-        }
-        if self.short_pages {
-            builder = builder
-                .set_column_data_page_row_count_limit(column.clone(), SHORT_PAGE_ROWS)
-                .set_column_data_page_size_limit(column, SHORT_PAGE_BYTES);
-        }
-        builder
+/// Sets `encoding` for `column` on the writer properties being built.
+pub fn apply(
+    builder: parquet::file::properties::WriterPropertiesBuilder,
+    column: ColumnPath,
+    encoding: ColumnEncoding,
+) -> parquet::file::properties::WriterPropertiesBuilder {
+    let builder = builder.set_column_dictionary_enabled(column.clone(), encoding.is_none());
+    match encoding {
+        Some(encoding) => builder.set_column_encoding(column, encoding),
+        None => builder,
     }
 }
 
-/// The layout of every top-level column of `schema` that this judges, chosen from `sample`
+/// The encoding of every top-level column of `schema` that this judges, chosen from `sample`
 /// (the table's first batches). Columns left out (booleans, nested types) keep the writer's
-/// defaults: a dictionary where it stays small, one page per chunk.
-pub fn choose_layouts(
+/// default: a dictionary while it stays small.
+pub fn choose_encodings(
     schema: &Schema,
     sample: &[RecordBatch],
     compression: Compression,
-) -> Vec<(usize, ColumnLayout)> {
+) -> Vec<(usize, ColumnEncoding)> {
     let sample = first_rows(sample, SAMPLE_ROWS);
-    let sample_rows: usize = sample.iter().map(RecordBatch::num_rows).sum();
-    // Short pages only differ from one page when the sample spans several of them.
-    let try_short_pages = sample_rows > SHORT_PAGE_ROWS;
-    let judged: Vec<(usize, Vec<Encoding>)> = schema
+    // Per column: its candidates and how many rows the trials write.
+    let judged: Vec<(usize, Vec<Encoding>, usize)> = schema
         .fields()
         .iter()
         .enumerate()
         .filter_map(|(index, field)| {
             let arrays = column_of(&sample, index);
             let profile = SampleProfile::of(&arrays)?;
-            Some((index, profile.candidates(field.data_type())))
+            let rows_per_byte_budget = TRIAL_BYTES / (profile.plain_bytes / profile.values).max(1);
+            let trial_rows = rows_per_byte_budget.clamp(MIN_TRIAL_ROWS, SAMPLE_ROWS);
+            Some((index, profile.candidates(field.data_type()), trial_rows))
         })
         .collect();
-    let choose = |(index, candidates): &(usize, Vec<Encoding>)| {
+    let choose = |(index, candidates, trial_rows): &(usize, Vec<Encoding>, usize)| {
         let field = schema.field(*index);
-        let arrays = column_of(&sample, *index);
-        let layout = smallest(field, &arrays, candidates, try_short_pages, compression);
-        (*index, layout)
+        let arrays = column_of(&first_rows(&sample, *trial_rows), *index);
+        (*index, smallest(field, &arrays, candidates, compression))
     };
     let sample_bytes: usize = sample.iter().map(RecordBatch::get_array_memory_size).sum();
     if sample_bytes < PARALLEL_TRIAL_BYTES {
@@ -146,65 +126,48 @@ fn first_rows(batches: &[RecordBatch], rows: usize) -> Vec<RecordBatch> {
     taken
 }
 
-/// The smallest way to write `arrays`: the encoding that writes them smallest in one page
-/// (the first candidate on a tie, or when a trial cannot be written: the real file then reports
-/// the problem), then that encoding in short pages if those are smaller still.
+/// The encoding that writes `arrays` smallest: the first candidate on a tie, or when a trial
+/// cannot be written (the real file then reports the problem); a dictionary when there is no
+/// candidate.
 fn smallest(
     field: &Field,
     arrays: &[ArrayRef],
     candidates: &[Encoding],
-    try_short_pages: bool,
     compression: Compression,
-) -> ColumnLayout {
-    let one_page = |encoding: Encoding| ColumnLayout {
-        encoding: Some(encoding),
-        short_pages: false,
-    };
-    let size =
-        |layout: ColumnLayout| trial_size(field, arrays, layout, compression).unwrap_or(u64::MAX);
-    if candidates.is_empty() {
-        return ColumnLayout::DICTIONARY;
-    }
-    let mut trials: Vec<(ColumnLayout, u64)> = Vec::new();
-    for encoding in candidates {
-        let layout = one_page(*encoding);
-        if candidates.len() > 1 || try_short_pages {
-            trials.push((layout, size(layout)));
-        } else {
-            trials.push((layout, 0));
+) -> ColumnEncoding {
+    match candidates {
+        [] => None,
+        [only] => Some(*only),
+        _ => {
+            let trials: Vec<(Encoding, u64)> = candidates
+                .iter()
+                .map(|&encoding| {
+                    let bytes = trial_size(field, arrays, encoding, compression);
+                    (encoding, bytes.unwrap_or(u64::MAX))
+                })
+                .collect();
+            let (chosen, _) = trials
+                .iter()
+                .enumerate()
+                .min_by_key(|(order, (_, bytes))| (*bytes, *order))
+                .map(|(_, trial)| *trial)
+                .expect("at least two candidates");
+            tracing::debug!(
+                column = field.name(),
+                ?trials,
+                ?chosen,
+                "encoding chosen from the first rows"
+            );
+            Some(chosen)
         }
     }
-    let mut best = trials
-        .iter()
-        .enumerate()
-        .min_by_key(|(order, (_, bytes))| (*bytes, *order))
-        .map(|(_, trial)| *trial)
-        .expect("at least one candidate");
-    if try_short_pages {
-        let short = ColumnLayout {
-            short_pages: true,
-            ..best.0
-        };
-        let bytes = size(short);
-        trials.push((short, bytes));
-        if bytes < best.1 {
-            best = (short, bytes);
-        }
-    }
-    tracing::debug!(
-        column = field.name(),
-        ?trials,
-        chosen = ?best.0,
-        "encoding chosen from the first rows"
-    );
-    best.0
 }
 
-/// Compressed bytes of `arrays` written as one column chunk in `layout`.
+/// Compressed bytes of `arrays` written as one column chunk in `encoding`.
 fn trial_size(
     field: &Field,
     arrays: &[ArrayRef],
-    layout: ColumnLayout,
+    encoding: Encoding,
     compression: Compression,
 ) -> Option<u64> {
     let schema = std::sync::Arc::new(Schema::new(vec![field.clone()]));
@@ -215,7 +178,7 @@ fn trial_size(
         .set_max_row_group_row_count(None)
         .set_data_page_row_count_limit(usize::MAX)
         .set_data_page_size_limit(PAGE_BYTES_LIMIT);
-    let properties = layout.apply(builder, path).build();
+    let properties = apply(builder, path, Some(encoding)).build();
     let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties)).ok()?;
     for array in arrays {
         let batch = RecordBatch::try_new(schema.clone(), vec![array.clone()]).ok()?;
@@ -405,11 +368,11 @@ mod tests {
         let choose = |array: ArrayRef| {
             let schema = Schema::new(vec![Field::new("c", array.data_type().clone(), true)]);
             let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![array]).unwrap();
-            choose_layouts(&schema, &[batch], zstd)[0].1
+            choose_encodings(&schema, &[batch], zstd)[0].1
         };
         // A running id: deltas of 1 pack to almost nothing.
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..65_536));
-        assert_eq!(choose(ids).encoding, Some(Encoding::DELTA_BINARY_PACKED));
+        assert_eq!(choose(ids), Some(Encoding::DELTA_BINARY_PACKED));
         // URLs under one stem: the shared prefix is written once per value as a length.
         let urls: Vec<String> = (0..20_000u64)
             .map(|i| {
@@ -421,7 +384,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            choose(Arc::new(StringArray::from(urls))).encoding,
+            choose(Arc::new(StringArray::from(urls))),
             Some(Encoding::DELTA_BYTE_ARRAY)
         );
         // Random strings share nothing: only PLAIN is tried.

@@ -250,11 +250,13 @@ fn export_all(
             gzip_bar.finish();
             result.map(|outcome| (outcome, started.elapsed()))
         });
-        let mut tables = Vec::with_capacity(snapshot.tables.len());
+        let checker = parquet::Checker::start(scope, conn);
+        let mut failed = None;
         for (table, artifact) in snapshot.tables.iter().zip(&names.tables) {
+            let Ok(checker) = &checker else { break };
             let started = Instant::now();
             let bar = progress.rows(artifact, table.rows);
-            let result = parquet::export_table(
+            let result = parquet::write_table(
                 conn,
                 table,
                 &config.export,
@@ -263,21 +265,29 @@ fn export_all(
                 &|rows| bar.set(rows),
             );
             bar.finish();
-            let failed = result.is_err();
-            if let Ok(export) = &result {
-                info!(
-                    artifact = %artifact,
-                    rows = export.rows,
-                    bytes = export.digest.bytes,
-                    seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()),
-                    "table exported"
-                );
-            }
-            tables.push(result);
-            if failed {
-                break;
+            match result {
+                Ok(written) => {
+                    info!(
+                        artifact = %artifact,
+                        rows = table.rows,
+                        bytes = written.bytes(),
+                        seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()),
+                        "table exported"
+                    );
+                    checker.check(written);
+                }
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
             }
         }
+        // Checked tables first, in order; then the one that failed to be written.
+        let mut tables = match checker {
+            Ok(checker) => checker.finish(),
+            Err(err) => vec![Err(err)],
+        };
+        tables.extend(failed.map(Err));
         let gzip = gzip_task.join().expect("gzip thread panicked");
         Exported { gzip, tables }
     })

@@ -22,7 +22,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use super::encoding::{PAGE_BYTES_LIMIT, SAMPLE_ROWS, choose_layouts};
+use super::encoding::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
 use super::source::{SourceTable, quote_ident, quote_literal};
 use super::types::plan_column;
 use crate::config::{Codec, ExportOptions, TableSection};
@@ -173,11 +173,11 @@ fn writer_properties(
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_offset_index_disabled(true)
         .set_key_value_metadata(Some(metadata));
-    // Each column's encoding and page layout is chosen from its first rows, not its type.
-    for (index, layout) in choose_layouts(schema, sample, compression) {
+    // Each column's encoding is chosen from its first rows, not its type.
+    for (index, encoding) in encoding::choose_encodings(schema, sample, compression) {
         let name = schema.field(index).name();
         if !options.bloom_filter.contains(name) {
-            builder = layout.apply(builder, ColumnPath::from(name.as_str()));
+            builder = encoding::apply(builder, ColumnPath::from(name.as_str()), encoding);
         }
     }
     for column in &options.bloom_filter {
@@ -186,7 +186,8 @@ fn writer_properties(
     Ok(builder.build())
 }
 
-/// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
+/// Streams `table` into a Parquet file at `dest`, then syncs and checks it (see
+/// [`write_table`] and [`WrittenTable::check`]).
 pub fn export_table(
     conn: &Connection,
     table: &SourceTable,
@@ -195,6 +196,87 @@ pub fn export_table(
     dest: &Path,
     progress: &dyn Fn(u64),
 ) -> Result<TableExport> {
+    write_table(conn, table, export, provenance, dest, progress)?.check(conn)
+}
+
+/// A table's Parquet file, completely written but not yet synced to disk nor read back.
+pub struct WrittenTable {
+    table: String,
+    dest: std::path::PathBuf,
+    file: File,
+    export: TableExport,
+}
+
+impl WrittenTable {
+    /// Size of the written file.
+    pub fn bytes(&self) -> u64 {
+        self.export.digest.bytes
+    }
+
+    /// Syncs the file and checks that DuckDB reads every column back as the source type or
+    /// its documented conversion.
+    pub fn check(self, conn: &Connection) -> Result<TableExport> {
+        self.file
+            .sync_all()
+            .map_err(|err| Error::output(&self.dest, &err))?;
+        verify_read_back(conn, &self.table, &self.dest, &self.export.columns)?;
+        Ok(self.export)
+    }
+}
+
+/// Checks written tables on a second connection to the same database while the next table is
+/// written: on many small tables the sync and the read-back took as long as the export.
+pub struct Checker<'scope> {
+    sender: std::sync::mpsc::SyncSender<WrittenTable>,
+    checked: std::thread::ScopedJoinHandle<'scope, Vec<Result<TableExport>>>,
+}
+
+/// Written tables waiting for their check (each holds its file open).
+const TABLES_AWAITING_CHECK: usize = 4;
+
+impl<'scope> Checker<'scope> {
+    pub fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        conn: &Connection,
+    ) -> Result<Self> {
+        let conn = conn.try_clone().map_err(|err| {
+            Error::Other(anyhow::anyhow!(
+                "cannot open a second connection to the database: {err}"
+            ))
+        })?;
+        let (sender, written) =
+            std::sync::mpsc::sync_channel::<WrittenTable>(TABLES_AWAITING_CHECK);
+        let checked = scope.spawn(move || {
+            written
+                .into_iter()
+                .map(|table| table.check(&conn))
+                .collect()
+        });
+        Ok(Checker { sender, checked })
+    }
+
+    pub fn check(&self, written: WrittenTable) {
+        self.sender
+            .send(written)
+            .expect("the checker runs until finish()");
+    }
+
+    /// Every submitted table's result, in submission order.
+    pub fn finish(self) -> Vec<Result<TableExport>> {
+        drop(self.sender);
+        self.checked.join().expect("Parquet checker panicked")
+    }
+}
+
+/// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
+pub fn write_table(
+    conn: &Connection,
+    table: &SourceTable,
+    export: &ExportOptions,
+    provenance: &ParquetProvenance,
+    dest: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<WrittenTable> {
     let options = table_options(table, export)?;
     let (sql, columns) = export_query(table, &options.sort_by)?;
     let table_error = |message: String| Error::Table {
@@ -278,20 +360,22 @@ pub fn export_table(
     let file = buffered
         .into_inner()
         .map_err(|err| Error::output(dest, err.error()))?;
-    file.sync_all().map_err(|err| Error::output(dest, &err))?;
-
     if rows != table.rows {
         return Err(table_error(format!(
             "wrote {rows} rows but the table has {}: was it modified during the export?",
             table.rows
         )));
     }
-    verify_read_back(conn, table, dest, &columns)?;
-    Ok(TableExport {
-        digest,
-        rows,
-        columns,
-        sort_by: options.sort_by,
+    Ok(WrittenTable {
+        table: table.display_name(),
+        dest: dest.to_path_buf(),
+        file,
+        export: TableExport {
+            digest,
+            rows,
+            columns,
+            sort_by: options.sort_by,
+        },
     })
 }
 
@@ -503,12 +587,7 @@ fn unsupported(table: &SourceTable, columns: &[Column], detail: &str) -> Error {
 
 /// Reads the written file's schema back with DuckDB and checks every column's type is the
 /// source type or its documented conversion, so a silent type change can never be released.
-fn verify_read_back(
-    conn: &Connection,
-    table: &SourceTable,
-    path: &Path,
-    columns: &[Column],
-) -> Result<()> {
+fn verify_read_back(conn: &Connection, table: &str, path: &Path, columns: &[Column]) -> Result<()> {
     let sql = format!(
         "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet({}))",
         quote_literal(&path.to_string_lossy())
@@ -521,7 +600,7 @@ fn verify_read_back(
                 .collect()
         })
         .map_err(|err| Error::Table {
-            table: table.display_name(),
+            table: table.to_string(),
             message: format!("DuckDB cannot read the Parquet file back: {err}"),
         })?;
     for (column, (name, read_type)) in columns.iter().zip(&described) {
@@ -531,7 +610,7 @@ fn verify_read_back(
             .unwrap_or(&column.duckdb_type);
         if &column.name != name || expected != read_type {
             return Err(Error::Table {
-                table: table.display_name(),
+                table: table.to_string(),
                 message: format!(
                     "column {:?} of type {} reads back from Parquet as {name:?} {read_type} (expected {expected}); \
                      dbrelease does not release inexact data: exclude the table or report the type",
@@ -542,7 +621,7 @@ fn verify_read_back(
     }
     if described.len() != columns.len() {
         return Err(Error::Table {
-            table: table.display_name(),
+            table: table.to_string(),
             message: format!(
                 "Parquet file has {} columns, table has {}",
                 described.len(),
