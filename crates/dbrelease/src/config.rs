@@ -175,7 +175,9 @@ pub struct ExportSection {
     pub compression: Codec,
     /// Codec level; the codec's default when unset.
     pub compression_level: Option<i32>,
-    /// Maximum rows per row group. Smaller groups let remote readers skip more.
+    /// Maximum rows per row group. Smaller groups let remote readers skip more. Tables of
+    /// wide rows get fewer, so that a row group holds at most 16 MiB of values (memory stays
+    /// bounded whatever the row width).
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
     /// DuckDB's memory limit while exporting (its syntax: `128MB`, `1GB`): a sort larger than

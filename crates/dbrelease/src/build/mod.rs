@@ -4,8 +4,8 @@
 //! into place only when every artifact is complete, `manifest.json` last: a directory that
 //! has a manifest.json always holds exactly what that manifest lists.
 
-pub mod encoding;
 pub mod gzip;
+pub mod layout;
 pub mod parquet;
 pub mod source;
 pub mod types;

@@ -22,7 +22,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use super::encoding::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
+use super::layout::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
 use super::source::{SourceTable, quote_ident, quote_literal};
 use super::types::plan_column;
 use crate::config::{Codec, ExportOptions, TableSection};
@@ -130,6 +130,7 @@ fn writer_properties(
     table: &SourceTable,
     schema: &Schema,
     sample: &[RecordBatch],
+    row_group_rows: usize,
 ) -> Result<WriterProperties> {
     let level_error = |err: parquet::errors::ParquetError| {
         Error::Config(format!("export.compression_level: {err}"))
@@ -163,21 +164,21 @@ fn writer_properties(
     }
     let mut builder = WriterProperties::builder()
         .set_compression(compression)
-        .set_max_row_group_row_count(Some(export.row_group_rows))
+        .set_max_row_group_row_count(Some(row_group_rows))
         // One data page per column chunk, as DuckDB writes them: zstd sees the whole chunk at
         // once (parquet-rs's default page of 20,000 rows or 1 MiB cost 0.8% of the origin
         // schema's size, 13% on URLs). Range readers fetch whole column chunks anyway.
-        .set_data_page_row_count_limit(export.row_group_rows)
+        .set_data_page_row_count_limit(row_group_rows)
         .set_data_page_size_limit(PAGE_BYTES_LIMIT)
         // With one page per chunk a page index would only repeat the chunk's own statistics.
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_offset_index_disabled(true)
         .set_key_value_metadata(Some(metadata));
     // Each column's encoding is chosen from its first rows, not its type.
-    for (index, encoding) in encoding::choose_encodings(schema, sample, compression) {
+    for (index, encoding) in layout::choose_encodings(schema, sample, compression) {
         let name = schema.field(index).name();
         if !options.bloom_filter.contains(name) {
-            builder = encoding::apply(builder, ColumnPath::from(name.as_str()), encoding);
+            builder = layout::apply(builder, ColumnPath::from(name.as_str()), encoding);
         }
     }
     for column in &options.bloom_filter {
@@ -311,8 +312,16 @@ pub fn write_table(
 
     let file = File::create(dest).map_err(|err| Error::output(dest, &err))?;
     let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let properties = writer_properties(export, &options, provenance, table, &schema, &sample)?;
-    let row_group_rows = export.row_group_rows;
+    let row_group_rows = layout::row_group_rows(&sample, export.row_group_rows);
+    let properties = writer_properties(
+        export,
+        &options,
+        provenance,
+        table,
+        &schema,
+        &sample,
+        row_group_rows,
+    )?;
     // No `ARROW:schema` key: readers take the types from Parquet's own logical types (which
     // the read-back check vouches for), and on small tables the base64 schema was the largest
     // part of the footer.

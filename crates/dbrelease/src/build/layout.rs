@@ -1,4 +1,10 @@
-//! Each column's Parquet encoding, chosen from the table's first rows.
+//! How a table is laid out in Parquet — each column's encoding and the rows per row group —
+//! chosen from the table's first rows.
+//!
+//! Row groups hold `export.row_group_rows` rows (DuckDB's 122,880 by default) but at most
+//! [`ROW_GROUP_BYTES`] of values: the build keeps about two row groups in memory (one being
+//! read, one being encoded), so a table of wide rows must not make them larger, or memory
+//! would follow the data instead of the configuration.
 //!
 //! DuckDB's writer picks a dictionary from the values, not the type; this does the same and
 //! then goes one step further where no dictionary pays: it writes the first rows each candidate
@@ -25,6 +31,43 @@ pub const SAMPLE_ROWS: usize = 65_536;
 /// A page is cut before it grows past this many uncompressed bytes, so one column chunk of
 /// very long values does not become one huge page for readers to hold at once.
 pub const PAGE_BYTES_LIMIT: usize = 64 << 20;
+
+/// Values per row group at most (plain size, as estimated from the first rows).
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
+
+/// Row groups cut by [`ROW_GROUP_BYTES`] hold a multiple of this many rows (DuckDB's vector
+/// size), and at least this many.
+const ROW_GROUP_ROWS_STEP: usize = 2048;
+
+/// Rows per row group for a table whose first rows are `sample`: `max_rows`, or fewer when
+/// that many rows would hold more than [`ROW_GROUP_BYTES`] of values. Computed from the values
+/// of exactly the first [`SAMPLE_ROWS`] rows, so it does not depend on how they were batched.
+pub fn row_group_rows(sample: &[RecordBatch], max_rows: usize) -> usize {
+    let sample = first_rows(sample, SAMPLE_ROWS);
+    let rows: usize = sample.iter().map(RecordBatch::num_rows).sum();
+    let Some(first) = sample.first() else {
+        return max_rows;
+    };
+    let bytes: usize = (0..first.num_columns())
+        .map(|index| {
+            let arrays = column_of(&sample, index);
+            match SampleProfile::of(&arrays) {
+                Some(profile) => profile.plain_bytes,
+                // Booleans and nested values: their size once gathered into one array, which
+                // is the same however the rows were split into batches.
+                None => {
+                    let arrays: Vec<&dyn Array> = arrays.iter().map(AsRef::as_ref).collect();
+                    arrow::compute::concat(&arrays)
+                        .map(|array| array.to_data().get_slice_memory_size().unwrap_or(0))
+                        .unwrap_or(0)
+                }
+            }
+        })
+        .sum();
+    let fitting = ROW_GROUP_BYTES / bytes.div_ceil(rows.max(1)).max(1);
+    let stepped = (fitting / ROW_GROUP_ROWS_STEP * ROW_GROUP_ROWS_STEP).max(ROW_GROUP_ROWS_STEP);
+    stepped.min(max_rows)
+}
 
 /// Plain bytes of a column a trial writes at most (at least [`MIN_TRIAL_ROWS`] rows): about
 /// one column chunk of 8-byte values, so zstd works at the same scale as on the real chunks.
@@ -410,5 +453,31 @@ mod tests {
             |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
         assert_eq!(rows(&few_big), SAMPLE_ROWS);
         assert_eq!(rows(&many_small), SAMPLE_ROWS);
+    }
+
+    #[test]
+    fn wide_rows_get_fewer_rows_per_group_however_they_were_batched() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, false),
+        ]));
+        let batch = |from: usize, rows: usize, width: usize| {
+            let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(
+                (from..from + rows).map(|i| i as i64),
+            ));
+            let text: ArrayRef = Arc::new(StringArray::from_iter_values(
+                (from..from + rows).map(|i| format!("{i:0width$}")),
+            ));
+            RecordBatch::try_new(schema.clone(), vec![ids, text]).unwrap()
+        };
+        // 12 bytes of values per row: the configured row count stands.
+        assert_eq!(row_group_rows(&[batch(0, 70_000, 4)], 122_880), 122_880);
+        // 1 KiB rows: 16 MiB hold 16,384 of them (8 + 4 + 1012 bytes each, in 2048-row steps).
+        let wide = row_group_rows(&[batch(0, 70_000, 1012)], 122_880);
+        assert_eq!(wide, 16_384);
+        let rebatched: Vec<RecordBatch> = (0..35).map(|i| batch(i * 2000, 2000, 1012)).collect();
+        assert_eq!(row_group_rows(&rebatched, 122_880), wide);
+        // A smaller configured row count is kept.
+        assert_eq!(row_group_rows(&[batch(0, 100, 1012)], 700), 700);
     }
 }
