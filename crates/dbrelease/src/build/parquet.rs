@@ -284,6 +284,12 @@ pub fn write_table(
         table: table.display_name(),
         message,
     };
+    // DuckDB runs on one thread (see `source::open_read_only`) except for a sort, which uses
+    // every core while it runs.
+    let _sort_threads = (!options.sort_by.is_empty())
+        .then(|| super::source::AllThreads::while_alive(conn))
+        .transpose()
+        .map_err(|err| table_error(format!("cannot set DuckDB's thread count: {err}")))?;
     let mut statement = conn
         .prepare(&sql)
         .map_err(|err| table_error(format!("cannot prepare the export query: {err}")))?;
