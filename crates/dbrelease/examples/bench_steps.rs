@@ -37,21 +37,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tag: None,
             };
             if mode == "parquet-ours" {
-                // As `dbrelease build` does it: each file is synced and read back on a second
-                // connection while the next table is written.
+                // As `dbrelease build` does it: each table is finished, synced and read back on
+                // a second connection while the next one is read.
                 return std::thread::scope(|scope| -> Result<(), Box<dyn std::error::Error>> {
                     let checker = parquet::Checker::start(scope, &conn)?;
                     for table in &snapshot.tables {
                         let dest = config.out_dir.join(format!("{}.parquet", table.name));
-                        let written = parquet::write_table(
+                        let pending = parquet::write_table(
+                            scope,
                             &conn,
                             table,
                             &config.export,
                             &provenance,
-                            &dest,
+                            dest,
                             &|_| {},
                         )?;
-                        checker.check(written);
+                        checker.check(pending);
                     }
                     for result in checker.finish() {
                         result?;

@@ -226,7 +226,7 @@ fn export_all(
     source_file_name: &str,
     staging: &Path,
 ) -> Exported {
-    let provenance = parquet::ParquetProvenance {
+    let provenance = &parquet::ParquetProvenance {
         source_file: source_file_name.to_string(),
         tag: config.tag.clone(),
     };
@@ -254,28 +254,19 @@ fn export_all(
         let mut failed = None;
         for (table, artifact) in snapshot.tables.iter().zip(&names.tables) {
             let Ok(checker) = &checker else { break };
-            let started = Instant::now();
             let bar = progress.rows(artifact, table.rows);
             let result = parquet::write_table(
+                scope,
                 conn,
                 table,
                 &config.export,
-                &provenance,
-                &staging.join(artifact),
+                provenance,
+                staging.join(artifact),
                 &|rows| bar.set(rows),
             );
             bar.finish();
             match result {
-                Ok(written) => {
-                    info!(
-                        artifact = %artifact,
-                        rows = table.rows,
-                        bytes = written.bytes(),
-                        seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()),
-                        "table exported"
-                    );
-                    checker.check(written);
-                }
+                Ok(pending) => checker.check(pending),
                 Err(err) => {
                     failed = Some(err);
                     break;

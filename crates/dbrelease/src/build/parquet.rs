@@ -2,7 +2,8 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use std::io::Write;
 use std::sync::mpsc::Receiver;
@@ -187,33 +188,16 @@ fn writer_properties(
     Ok(builder.build())
 }
 
-/// Streams `table` into a Parquet file at `dest`, then syncs and checks it (see
-/// [`write_table`] and [`WrittenTable::check`]).
-pub fn export_table(
-    conn: &Connection,
-    table: &SourceTable,
-    export: &ExportOptions,
-    provenance: &ParquetProvenance,
-    dest: &Path,
-    progress: &dyn Fn(u64),
-) -> Result<TableExport> {
-    write_table(conn, table, export, provenance, dest, progress)?.check(conn)
-}
-
 /// A table's Parquet file, completely written but not yet synced to disk nor read back.
 pub struct WrittenTable {
     table: String,
-    dest: std::path::PathBuf,
+    dest: PathBuf,
     file: File,
     export: TableExport,
+    started: Instant,
 }
 
 impl WrittenTable {
-    /// Size of the written file.
-    pub fn bytes(&self) -> u64 {
-        self.export.digest.bytes
-    }
-
     /// Syncs the file and checks that DuckDB reads every column back as the source type or
     /// its documented conversion.
     pub fn check(self, conn: &Connection) -> Result<TableExport> {
@@ -221,18 +205,75 @@ impl WrittenTable {
             .sync_all()
             .map_err(|err| Error::output(&self.dest, &err))?;
         verify_read_back(conn, &self.table, &self.dest, &self.export.columns)?;
+        tracing::info!(
+            artifact = %self.dest.file_name().unwrap_or_default().to_string_lossy(),
+            rows = self.export.rows,
+            bytes = self.export.digest.bytes,
+            seconds = format_args!("{:.2}", self.started.elapsed().as_secs_f64()),
+            "table exported"
+        );
         Ok(self.export)
     }
 }
 
-/// Checks written tables on a second connection to the same database while the next table is
-/// written: on many small tables the sync and the read-back took as long as the export.
+/// A table whose rows have all been read from DuckDB; its encoder may still be running.
+pub struct PendingTable<'scope> {
+    table: String,
+    expected_rows: u64,
+    dest: PathBuf,
+    columns: Vec<Column>,
+    sort_by: Vec<String>,
+    started: Instant,
+    /// Rows handed to the encoder, or why reading stopped.
+    read: Result<u64>,
+    encoder: std::thread::ScopedJoinHandle<'scope, Result<HashingWriter<BufWriter<File>>>>,
+}
+
+impl PendingTable<'_> {
+    /// Waits for the encoder: the written file, or the first thing that went wrong (reading
+    /// first: a failed encoder is often only its consequence).
+    pub fn finish(self) -> Result<WrittenTable> {
+        let encoded = self.encoder.join().expect("Parquet encoder panicked");
+        let rows = self.read?;
+        let (buffered, digest) = encoded?
+            .finish()
+            .map_err(|err| Error::output(&self.dest, &err))?;
+        let file = buffered
+            .into_inner()
+            .map_err(|err| Error::output(&self.dest, err.error()))?;
+        if rows != self.expected_rows {
+            return Err(Error::Table {
+                table: self.table,
+                message: format!(
+                    "wrote {rows} rows but the table has {}: was it modified during the export?",
+                    self.expected_rows
+                ),
+            });
+        }
+        Ok(WrittenTable {
+            table: self.table,
+            dest: self.dest,
+            file,
+            export: TableExport {
+                digest,
+                rows,
+                columns: self.columns,
+                sort_by: self.sort_by,
+            },
+            started: self.started,
+        })
+    }
+}
+
+/// Finishes and checks tables on a second connection to the same database while the next
+/// table is read: DuckDB's reads then follow each other, and on many small tables the
+/// encoding, the sync and the read-back no longer add to them.
 pub struct Checker<'scope> {
-    sender: std::sync::mpsc::SyncSender<WrittenTable>,
+    sender: std::sync::mpsc::SyncSender<PendingTable<'scope>>,
     checked: std::thread::ScopedJoinHandle<'scope, Vec<Result<TableExport>>>,
 }
 
-/// Written tables waiting for their check (each holds its file open).
+/// Tables read but not yet checked (each holds its file open).
 const TABLES_AWAITING_CHECK: usize = 4;
 
 impl<'scope> Checker<'scope> {
@@ -245,20 +286,20 @@ impl<'scope> Checker<'scope> {
                 "cannot open a second connection to the database: {err}"
             ))
         })?;
-        let (sender, written) =
-            std::sync::mpsc::sync_channel::<WrittenTable>(TABLES_AWAITING_CHECK);
+        let (sender, pending) =
+            std::sync::mpsc::sync_channel::<PendingTable<'scope>>(TABLES_AWAITING_CHECK);
         let checked = scope.spawn(move || {
-            written
+            pending
                 .into_iter()
-                .map(|table| table.check(&conn))
+                .map(|table| table.finish()?.check(&conn))
                 .collect()
         });
         Ok(Checker { sender, checked })
     }
 
-    pub fn check(&self, written: WrittenTable) {
+    pub fn check(&self, table: PendingTable<'scope>) {
         self.sender
-            .send(written)
+            .send(table)
             .expect("the checker runs until finish()");
     }
 
@@ -270,14 +311,19 @@ impl<'scope> Checker<'scope> {
 }
 
 /// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
-pub fn write_table(
+/// Returns once DuckDB has handed out every row: an encoder thread in `scope` chooses the
+/// layout from the first rows, then cuts row groups whose columns are encoded in parallel,
+/// and may still be running ([`PendingTable::finish`] waits for it).
+pub fn write_table<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
     conn: &Connection,
-    table: &SourceTable,
-    export: &ExportOptions,
-    provenance: &ParquetProvenance,
-    dest: &Path,
+    table: &'scope SourceTable,
+    export: &'scope ExportOptions,
+    provenance: &'scope ParquetProvenance,
+    dest: PathBuf,
     progress: &dyn Fn(u64),
-) -> Result<WrittenTable> {
+) -> Result<PendingTable<'scope>> {
+    let started = Instant::now();
     let options = table_options(table, export)?;
     let (sql, columns) = export_query(table, &options.sort_by)?;
     let table_error = |message: String| Error::Table {
@@ -297,37 +343,89 @@ pub fn write_table(
         .stream_arrow([])
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
     let schema = stream.get_schema();
-    let mut stream = stream.into_iter();
-    // The first rows decide the encodings; they are written first, as they came.
-    let mut sample: Vec<RecordBatch> = Vec::new();
-    let mut sampled = 0usize;
-    let mut read_error = None;
-    while sampled < SAMPLE_ROWS {
-        match stream.next() {
-            Some(Ok(batch)) => {
-                sampled += batch.num_rows();
-                sample.push(batch);
+    let file = File::create(&dest).map_err(|err| Error::output(&dest, &err))?;
+
+    // DuckDB hands out batches on this thread (its statement cannot move).
+    let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
+    let encoder = {
+        let (options, columns, dest) = (options.clone(), columns.clone(), dest.clone());
+        scope.spawn(move || {
+            let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+            encode_table(sink, table, export, provenance, &options, &schema, batches).map_err(
+                |err| match err {
+                    EncodeError::Setup(err) => err,
+                    EncodeError::Write(err) => write_error(table, &dest, &columns, err),
+                },
+            )
+        })
+    };
+    let mut rows = 0u64;
+    let mut read = Ok(());
+    for batch in stream {
+        match batch {
+            Ok(batch) => {
+                rows += batch.num_rows() as u64;
+                // A closed channel means the encoder failed; `finish` reports its error.
+                if sender.send(batch).is_err() {
+                    break;
+                }
+                progress(rows);
             }
-            Some(Err(err)) => {
-                read_error = Some(table_error(format!("reading rows failed: {err}")));
+            Err(err) => {
+                read = Err(table_error(format!("reading rows failed: {err}")));
                 break;
             }
-            None => break,
         }
     }
+    drop(sender);
+    Ok(PendingTable {
+        table: table.display_name(),
+        expected_rows: table.rows,
+        dest,
+        columns,
+        sort_by: options.sort_by,
+        started,
+        read: read.map(|()| rows),
+        encoder,
+    })
+}
 
-    let file = File::create(dest).map_err(|err| Error::output(dest, &err))?;
-    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+/// Why encoding a table stopped: its set-up (options, layout) or writing Parquet.
+enum EncodeError {
+    Setup(Error),
+    Write(parquet::errors::ParquetError),
+}
+
+/// The encoder thread of [`write_table`]: gathers the first rows, chooses the layout from
+/// them, then writes every row group.
+fn encode_table<W: Write + Send>(
+    sink: W,
+    table: &SourceTable,
+    export: &ExportOptions,
+    provenance: &ParquetProvenance,
+    options: &TableSection,
+    schema: &SchemaRef,
+    batches: Receiver<RecordBatch>,
+) -> std::result::Result<W, EncodeError> {
+    // The first rows decide the layout; they are written first, as they came.
+    let mut sample: Vec<RecordBatch> = Vec::new();
+    let mut sampled = 0usize;
+    while sampled < SAMPLE_ROWS {
+        let Ok(batch) = batches.recv() else { break };
+        sampled += batch.num_rows();
+        sample.push(batch);
+    }
     let row_group_rows = layout::row_group_rows(&sample, export.row_group_rows);
     let properties = writer_properties(
         export,
-        &options,
+        options,
         provenance,
         table,
-        &schema,
+        schema,
         &sample,
         row_group_rows,
-    )?;
+    )
+    .map_err(EncodeError::Setup)?;
     // No `ARROW:schema` key: readers take the types from Parquet's own logical types (which
     // the read-back check vouches for), and on small tables the base64 schema was the largest
     // part of the footer.
@@ -335,63 +433,9 @@ pub fn write_table(
         .with_properties(properties)
         .with_skip_arrow_metadata(true);
     let writer = ArrowWriter::try_new_with_options(sink, schema.clone(), writer_options)
-        .map_err(|err| unsupported(table, &columns, &err.to_string()))?;
-    // DuckDB hands out batches on this thread (its statement cannot move); an encoder thread
-    // cuts them into row groups whose columns are encoded in parallel.
-    let (rows, sink) = std::thread::scope(|scope| -> Result<_> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
-        let columns = &columns;
-        let encoder = scope.spawn(move || -> Result<_> {
-            encode_row_groups(writer, &schema, receiver, row_group_rows)
-                .map_err(|err| write_error(table, dest, columns, err))
-        });
-        let mut rows = 0u64;
-        // After a failed read only the rows already read are sent (the error is reported below).
-        let rest = read_error.is_none().then_some(stream);
-        for batch in sample.into_iter().map(Ok).chain(rest.into_iter().flatten()) {
-            match batch {
-                Ok(batch) => {
-                    rows += batch.num_rows() as u64;
-                    // A closed channel means the encoder failed; its error is reported below.
-                    if sender.send(batch).is_err() {
-                        break;
-                    }
-                    progress(rows);
-                }
-                Err(err) => {
-                    read_error = Some(table_error(format!("reading rows failed: {err}")));
-                    break;
-                }
-            }
-        }
-        drop(sender);
-        let sink = encoder.join().expect("Parquet encoder panicked")?;
-        match read_error {
-            Some(err) => Err(err),
-            None => Ok((rows, sink)),
-        }
-    })?;
-    let (buffered, digest) = sink.finish().map_err(|err| Error::output(dest, &err))?;
-    let file = buffered
-        .into_inner()
-        .map_err(|err| Error::output(dest, err.error()))?;
-    if rows != table.rows {
-        return Err(table_error(format!(
-            "wrote {rows} rows but the table has {}: was it modified during the export?",
-            table.rows
-        )));
-    }
-    Ok(WrittenTable {
-        table: table.display_name(),
-        dest: dest.to_path_buf(),
-        file,
-        export: TableExport {
-            digest,
-            rows,
-            columns,
-            sort_by: options.sort_by,
-        },
-    })
+        .map_err(EncodeError::Write)?;
+    let batches = sample.into_iter().chain(batches);
+    encode_row_groups(writer, schema, batches, row_group_rows).map_err(EncodeError::Write)
 }
 
 /// Row groups whose columns may still be encoding when the next one is handed out: the next
@@ -410,7 +454,7 @@ type ColumnDone = (usize, usize, parquet::errors::Result<ArrowColumnChunk>);
 fn encode_row_groups<W: Write + Send>(
     writer: ArrowWriter<W>,
     schema: &SchemaRef,
-    batches: Receiver<RecordBatch>,
+    batches: impl Iterator<Item = RecordBatch>,
     row_group_rows: usize,
 ) -> parquet::errors::Result<W> {
     let (mut file_writer, factory) = writer.into_serialized_writer()?;
