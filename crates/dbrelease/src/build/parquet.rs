@@ -195,16 +195,24 @@ pub struct WrittenTable {
     file: File,
     export: TableExport,
     started: Instant,
+    /// The file's Parquet schema (names, physical and logical types, nesting), as written.
+    parquet_schema: String,
 }
+
+/// How DuckDB read back each Parquet schema already checked in this build: which column names
+/// and types. DuckDB's reading of a file's types depends on its Parquet schema only, so a file
+/// with a schema already read is compared with that answer instead of being read again (200
+/// tables of one schema: one DESCRIBE, not 200).
+pub type ReadBack = std::collections::HashMap<String, Vec<(String, String)>>;
 
 impl WrittenTable {
     /// Syncs the file and checks that DuckDB reads every column back as the source type or
     /// its documented conversion.
-    pub fn check(self, conn: &Connection) -> Result<TableExport> {
+    pub fn check(self, conn: &Connection, read_back: &mut ReadBack) -> Result<TableExport> {
         self.file
             .sync_all()
             .map_err(|err| Error::output(&self.dest, &err))?;
-        verify_read_back(conn, &self.table, &self.dest, &self.export.columns)?;
+        verify_read_back(conn, read_back, &self.table, &self)?;
         tracing::info!(
             artifact = %self.dest.file_name().unwrap_or_default().to_string_lossy(),
             rows = self.export.rows,
@@ -226,7 +234,9 @@ pub struct PendingTable<'scope> {
     started: Instant,
     /// Rows handed to the encoder, or why reading stopped.
     read: Result<u64>,
-    encoder: std::thread::ScopedJoinHandle<'scope, Result<HashingWriter<BufWriter<File>>>>,
+    /// The encoder's sink and the Parquet schema it wrote.
+    encoder:
+        std::thread::ScopedJoinHandle<'scope, Result<(HashingWriter<BufWriter<File>>, String)>>,
 }
 
 impl PendingTable<'_> {
@@ -235,7 +245,8 @@ impl PendingTable<'_> {
     pub fn finish(self) -> Result<WrittenTable> {
         let encoded = self.encoder.join().expect("Parquet encoder panicked");
         let rows = self.read?;
-        let (buffered, digest) = encoded?
+        let (sink, parquet_schema) = encoded?;
+        let (buffered, digest) = sink
             .finish()
             .map_err(|err| Error::output(&self.dest, &err))?;
         let file = buffered
@@ -261,6 +272,7 @@ impl PendingTable<'_> {
                 sort_by: self.sort_by,
             },
             started: self.started,
+            parquet_schema,
         })
     }
 }
@@ -289,9 +301,10 @@ impl<'scope> Checker<'scope> {
         let (sender, pending) =
             std::sync::mpsc::sync_channel::<PendingTable<'scope>>(TABLES_AWAITING_CHECK);
         let checked = scope.spawn(move || {
+            let mut read_back = ReadBack::new();
             pending
                 .into_iter()
-                .map(|table| table.finish()?.check(&conn))
+                .map(|table| table.finish()?.check(&conn, &mut read_back))
                 .collect()
         });
         Ok(Checker { sender, checked })
@@ -406,7 +419,7 @@ fn encode_table<W: Write + Send>(
     options: &TableSection,
     schema: &SchemaRef,
     batches: Receiver<RecordBatch>,
-) -> std::result::Result<W, EncodeError> {
+) -> std::result::Result<(W, String), EncodeError> {
     // The first rows decide the layout; they are written first, as they came.
     let mut sample: Vec<RecordBatch> = Vec::new();
     let mut sampled = 0usize;
@@ -456,8 +469,9 @@ fn encode_row_groups<W: Write + Send>(
     schema: &SchemaRef,
     batches: impl Iterator<Item = RecordBatch>,
     row_group_rows: usize,
-) -> parquet::errors::Result<W> {
+) -> parquet::errors::Result<(W, String)> {
     let (mut file_writer, factory) = writer.into_serialized_writer()?;
+    let parquet_schema = format!("{:?}", file_writer.schema_descr().root_schema());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -527,7 +541,7 @@ fn encode_row_groups<W: Write + Send>(
         drop(job_sender);
         pipeline.drain(&done, &mut file_writer, 0)
     })?;
-    file_writer.into_inner()
+    Ok((file_writer.into_inner()?, parquet_schema))
 }
 
 /// The row groups being encoded, oldest first, each with its chunks as they arrive.
@@ -646,23 +660,38 @@ fn unsupported(table: &SourceTable, columns: &[Column], detail: &str) -> Error {
 
 /// Reads the written file's schema back with DuckDB and checks every column's type is the
 /// source type or its documented conversion, so a silent type change can never be released.
-fn verify_read_back(conn: &Connection, table: &str, path: &Path, columns: &[Column]) -> Result<()> {
-    let sql = format!(
-        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet({}))",
-        quote_literal(&path.to_string_lossy())
-    );
-    let described: Vec<(String, String)> = conn
-        .prepare(&sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect()
-        })
-        .map_err(|err| Error::Table {
-            table: table.to_string(),
-            message: format!("DuckDB cannot read the Parquet file back: {err}"),
-        })?;
-    for (column, (name, read_type)) in columns.iter().zip(&described) {
+fn verify_read_back(
+    conn: &Connection,
+    read_back: &mut ReadBack,
+    table: &str,
+    written: &WrittenTable,
+) -> Result<()> {
+    let path = &written.dest;
+    let columns = &written.export.columns;
+    let described = match read_back.get(&written.parquet_schema) {
+        Some(described) => described,
+        None => {
+            let sql = format!(
+                "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet({}))",
+                quote_literal(&path.to_string_lossy())
+            );
+            let described: Vec<(String, String)> = conn
+                .prepare(&sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect()
+                })
+                .map_err(|err| Error::Table {
+                    table: table.to_string(),
+                    message: format!("DuckDB cannot read the Parquet file back: {err}"),
+                })?;
+            read_back
+                .entry(written.parquet_schema.clone())
+                .or_insert(described)
+        }
+    };
+    for (column, (name, read_type)) in columns.iter().zip(described.iter()) {
         let expected = column
             .parquet_type
             .as_deref()
