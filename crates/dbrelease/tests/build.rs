@@ -1200,4 +1200,53 @@ fn encodings_follow_the_data_and_read_back_exactly() {
     // One page per column chunk: no page index that would repeat the chunk statistics.
     assert!(group.column(0).offset_index_offset().is_none());
     assert_round_trip(&db, &dist, &manifest(&dist));
+
+    // The people who use the data read it with other tools: Polars and DuckDB 1.4 (Python)
+    // must read every one of these encodings to the same values as the source.
+    let conn = attach(&db);
+    let expected: String = conn
+        .query_row(
+            "SELECT printf('%d %d %.17g %.17g %d %d %d %d %d', count(*), sum(id), min(measurement), \
+             max(measurement), count(DISTINCT measurement), sum(length(url)), count(DISTINCT url), \
+             count(*) FILTER (side = 'buy'), sum(sparse)) FROM src.t",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let missing = [
+        ("polars", python_polars()),
+        ("duckdb 1.4", python_duckdb_14()),
+    ];
+    for (reader, installed) in missing {
+        if !installed {
+            skip(
+                "encodings_follow_the_data_and_read_back_exactly",
+                &format!("Python {reader} is not installed"),
+            );
+            return;
+        }
+    }
+    let script = format!(
+        r#"
+import duckdb, polars as pl
+t = pl.read_parquet({pq:?})
+print("%d %d %.17g %.17g %d %d %d %d %d" % (t.height, t["id"].sum(), t["measurement"].min(),
+    t["measurement"].max(), t["measurement"].n_unique(), t["url"].str.len_bytes().sum(),
+    t["url"].n_unique(), (t["side"] == "buy").sum(), t["sparse"].sum()))
+print(duckdb.sql("SELECT printf('%d %d %.17g %.17g %d %d %d %d %d', count(*), sum(id), min(measurement), "
+    "max(measurement), count(DISTINCT measurement), sum(length(url)), count(DISTINCT url), "
+    "count(*) FILTER (side = 'buy'), sum(sparse)) FROM read_parquet(?)", params=[{pq:?}]).fetchone()[0])
+"#,
+        pq = dist.join("t.parquet").to_string_lossy(),
+    );
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{expected}\n{expected}\n")
+    );
 }

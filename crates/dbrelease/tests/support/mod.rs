@@ -141,6 +141,14 @@ pub fn python_duckdb_14() -> bool {
         .map(|status| status.success())
         .unwrap_or(false)
 }
+/// True when `python3 -c "import polars"` works.
+pub fn python_polars() -> bool {
+    Command::new("python3")
+        .args(["-c", "import polars"])
+        .status()
+        .map(|status| status.success())
+        .unwrap_or(false)
+}
 pub mod file_server;
 pub mod github_fake;
 pub mod s3_server;
