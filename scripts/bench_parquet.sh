@@ -2,7 +2,7 @@
 # Parquet export across data shapes, side by side with the newest DuckDB's `COPY … (FORMAT
 # parquet, COMPRESSION zstd)` of the same tables: size, time, the bytes a one-key remote query
 # reads (Polars over HTTP ranges), and peak memory of a whole build.
-# Usage: scripts/bench_parquet.sh [WORKDIR]   (BENCH_BIG=1 adds the ~1 GB database)
+# Usage: scripts/bench_parquet.sh [WORKDIR]   (BENCH_BIG=1 adds the ~1 GB database; BENCH_RUNS=5)
 # Shapes: the origin-schema benchmark database (scripts/make_fixture_db.py), the committed
 # fixture, and the generated ones of scripts/make_shape_dbs.py. Default options, no sort keys.
 set -euo pipefail
@@ -22,22 +22,32 @@ cp -n fixtures/binance_futures_availability.duckdb "$work/shapes/fixture.duckdb"
 ln -sf "$work/bench.duckdb" "$work/shapes/origin_schema.duckdb"
 "$writer_py" scripts/make_shape_dbs.py --out "$work/shapes" ${BENCH_BIG:+--big}
 
-seconds() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+# Times: hyperfine, the two writers alternating in one run, mean of BENCH_RUNS (default 5)
+# after a warm-up; the COPY side includes Python's start and `import duckdb`.
+runs="${BENCH_RUNS:-5}"
+cat > "$work/copy_all.py" <<'PY'
+import sys, duckdb
+conn = duckdb.connect(sys.argv[1], read_only=True)
+for schema, table in conn.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal").fetchall():
+    conn.execute(f"""COPY (SELECT * FROM "{schema}"."{table}") TO '{sys.argv[2]}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
+PY
+mean() { "$newest_py" -c 'import json, sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["mean"])' "$@"; }
 echo "| shape | database | dbrelease size | DuckDB $("$newest_py" -c 'import duckdb; print(duckdb.__version__)') COPY size | size ratio | dbrelease time | COPY time | time ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for db in "$work"/shapes/*.duckdb; do
   shape=$(basename "$db" .duckdb)
   [ "$shape" = big_doubles ] && continue
   printf '[dataset]\nname = "%s"\ndatabase = "%s"\n' "$shape" "$db" > "$work/$shape.toml"
-  rm -rf "$work/ours-$shape" "$work/copy-$shape" && mkdir -p "$work/copy-$shape"
-  ours_s=$(seconds "$steps" parquet-ours "$work/$shape.toml" "$db" "$work/ours-$shape")
-  copy_s=$(seconds "$newest_py" - "$db" "$work/copy-$shape" <<'PY'
-import sys, duckdb
-conn = duckdb.connect(sys.argv[1], read_only=True)
-for schema, table in conn.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal").fetchall():
-    conn.execute(f"""COPY (SELECT * FROM "{schema}"."{table}") TO '{sys.argv[2]}/{table}.parquet' (FORMAT parquet, COMPRESSION zstd)""")
-PY
-)
+  # Each side starts from an empty folder, and keeps its files for the sizes below.
+  for side in ours copy; do
+    printf 'rm -rf "%s"; mkdir -p "%s"\n' "$work/$side-$shape" "$work/$side-$shape" > "$work/prepare-$side-$shape.sh"
+  done
+  hyperfine -N --warmup 1 --runs "$runs" --export-json "$work/time-$shape.json" \
+    -p "bash $work/prepare-ours-$shape.sh" -p "bash $work/prepare-copy-$shape.sh" \
+    "$steps parquet-ours $work/$shape.toml $db $work/ours-$shape" \
+    "$newest_py -I $work/copy_all.py $db $work/copy-$shape" > /dev/null
+  ours_s=$(mean "$work/time-$shape.json" 0)
+  copy_s=$(mean "$work/time-$shape.json" 1)
   ours_b=$(du -cb "$work/ours-$shape"/*.parquet | tail -1 | cut -f1)
   copy_b=$(du -cb "$work/copy-$shape"/*.parquet | tail -1 | cut -f1)
   awk -v s="$shape" -v db="$(du -Lm "$db" | cut -f1) MiB" -v ob="$ours_b" -v cb="$copy_b" -v os="$ours_s" -v cs="$copy_s" \

@@ -219,7 +219,8 @@ fn default_row_group_rows() -> usize {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSection {
-    /// Columns to order rows by, so min/max statistics let readers skip row groups.
+    /// Columns to order rows by, so min/max statistics let readers skip row groups. A table
+    /// already stored in that order is exported as stored, without a sort.
     #[serde(default)]
     pub sort_by: Vec<String>,
     /// Columns that get a Parquet bloom filter (point lookups on unsorted columns).

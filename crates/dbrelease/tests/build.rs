@@ -1250,3 +1250,88 @@ print(duckdb.sql("SELECT printf('%d %d %.17g %.17g %d %d %d %d %d', count(*), su
         format!("{expected}\n{expected}\n")
     );
 }
+
+/// `sort_by` gives sorted files whether or not the table is stored in that order; a table
+/// already stored in key order (NULLs last) keeps its storage order, ties included, without
+/// being sorted again.
+#[test]
+fn sort_by_sorts_unless_the_table_is_already_stored_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("order.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE stored_sorted AS SELECT range AS id, \
+           CASE WHEN range >= 9000 THEN NULL ELSE range // 10 END AS k, \
+           'v' || (range % 7)::VARCHAR AS v FROM range(10000) ORDER BY k NULLS LAST, v, id DESC; \
+         CREATE TABLE shuffled AS SELECT range AS id, \
+           CASE WHEN range % 97 = 0 THEN NULL ELSE range // 10 END AS k, \
+           'v' || (range % 7)::VARCHAR AS v FROM range(10000) ORDER BY hash(range);",
+    );
+    write_config(
+        dir.path(),
+        &db,
+        "[export]\nrow_group_rows = 1000\n\
+         [export.tables.stored_sorted]\nsort_by = [\"k\", \"v\"]\n\
+         [export.tables.shuffled]\nsort_by = [\"k\", \"v\"]\n",
+    );
+    let output = build(dir.path(), &["-v"]);
+    assert!(output.status.success(), "{}", text(&output));
+    // Only the table stored in order skips the sort (its keys were read and found in order).
+    let log = String::from_utf8_lossy(&output.stderr);
+    let skipped = |table: &str| {
+        log.lines()
+            .any(|line| line.contains("not sorting") && line.contains(&format!("table={table}")))
+    };
+    assert!(skipped("stored_sorted"), "{log}");
+    assert!(!skipped("shuffled"), "{log}");
+    let dist = dir.path().join("dist");
+    let conn = attach(&db);
+    for table in ["stored_sorted", "shuffled"] {
+        let parquet = dist.join(format!("{table}.parquet"));
+        let out_of_order = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM (SELECT k, v, \
+                 lag(k) OVER (ORDER BY file_row_number) AS pk, \
+                 lag(v) OVER (ORDER BY file_row_number) AS pv, \
+                 lag(k IS NULL) OVER (ORDER BY file_row_number) AS pnull \
+                 FROM read_parquet('{}', file_row_number = true)) \
+                 WHERE (pnull AND k IS NOT NULL) OR pk > k OR (pk = k AND pv > v)",
+                parquet.display()
+            ),
+        );
+        assert_eq!(out_of_order, 0, "{table} is not in (k, v) order");
+        assert_eq!(
+            count(
+                &conn,
+                &format!("SELECT count(*) FROM read_parquet('{}')", parquet.display())
+            ),
+            10_000
+        );
+    }
+    // Already in order: the file lists the rows exactly as they are stored.
+    let stored: String = conn
+        .query_row(
+            "SELECT md5(string_agg(id::VARCHAR, ',' ORDER BY rowid)) FROM src.stored_sorted",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let written: String = conn
+        .query_row(
+            &format!(
+                "SELECT md5(string_agg(id::VARCHAR, ',' ORDER BY file_row_number)) \
+                 FROM read_parquet('{}', file_row_number = true)",
+                dist.join("stored_sorted.parquet").display()
+            ),
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(written, stored);
+    // The manifest says how the files are sorted either way.
+    let manifest = manifest(&dist);
+    for artifact in &manifest.artifacts[..2] {
+        assert_eq!(artifact.table.as_ref().unwrap().sort_by, ["k", "v"]);
+    }
+}

@@ -338,14 +338,21 @@ pub fn write_table<'scope>(
 ) -> Result<PendingTable<'scope>> {
     let started = Instant::now();
     let options = table_options(table, export)?;
-    let (sql, columns) = export_query(table, &options.sort_by)?;
+    // A table already stored in key order is exported in storage order, without a sort.
+    let sort = !options.sort_by.is_empty()
+        && !super::source::stored_in_order(conn, table, &options.sort_by)?;
+    if !options.sort_by.is_empty() && !sort {
+        tracing::debug!(table = %table.display_name(), "stored in sort_by order: not sorting");
+    }
+    let order_by: &[String] = if sort { &options.sort_by } else { &[] };
+    let (sql, columns) = export_query(table, order_by)?;
     let table_error = |message: String| Error::Table {
         table: table.display_name(),
         message,
     };
     // DuckDB runs on one thread (see `source::open_read_only`) except for a sort, which uses
     // every core while it runs.
-    let _sort_threads = (!options.sort_by.is_empty())
+    let _sort_threads = sort
         .then(|| super::source::AllThreads::while_alive(conn))
         .transpose()
         .map_err(|err| table_error(format!("cannot set DuckDB's thread count: {err}")))?;

@@ -506,3 +506,102 @@ fn read_primary_keys(conn: &Connection) -> duckdb::Result<ByTable<String>> {
     }
     Ok(keys)
 }
+
+/// Whether `table`'s rows are already stored in `keys` order (ascending, NULLs last), so that
+/// an export in storage order is sorted without a sort: tables are often appended in key order
+/// (by date), and sorting them again was a third of a sorted build. Reads the key columns only,
+/// in storage order, and stops at the first row out of order. Answers `false` without reading
+/// when a key's order could differ from DuckDB's `ORDER BY` (floating point, where DuckDB puts
+/// every NaN last; converted or nested types).
+pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) -> Result<bool> {
+    use arrow::datatypes::DataType;
+    use arrow::row::{RowConverter, SortField};
+    let comparable = keys.iter().all(|key| {
+        table
+            .columns
+            .iter()
+            .find(|column| &column.name == key)
+            .and_then(|column| super::types::plan_column(&column.duckdb_type).ok())
+            .is_some_and(|plan| plan.cast_to.is_none())
+    });
+    if !comparable {
+        return Ok(false);
+    }
+    let read_error = |err: duckdb::Error| Error::Table {
+        table: table.display_name(),
+        message: format!("cannot read the sort keys ({err})"),
+    };
+    let projection: Vec<String> = keys.iter().map(|key| quote_ident(key)).collect();
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT {} FROM {}",
+            projection.join(", "),
+            table.sql_name()
+        ))
+        .map_err(read_error)?;
+    let mut batches = statement.stream_arrow([]).map_err(read_error)?.peekable();
+    let Some(Ok(first)) = batches.peek() else {
+        // No rows (or a read error, reported by the export itself): nothing to sort.
+        return Ok(true);
+    };
+    let ordered_type = |data_type: &DataType| {
+        data_type.is_integer()
+            || matches!(
+                data_type,
+                DataType::Boolean
+                    | DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Binary
+                    | DataType::LargeBinary
+                    | DataType::Date32
+                    | DataType::Date64
+                    | DataType::Time32(_)
+                    | DataType::Time64(_)
+                    | DataType::Timestamp(..)
+                    | DataType::Decimal128(..)
+                    | DataType::Decimal256(..)
+            )
+    };
+    let schema = first.schema();
+    if !schema
+        .fields()
+        .iter()
+        .all(|field| ordered_type(field.data_type()))
+    {
+        return Ok(false);
+    }
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            SortField::new_with_options(
+                field.data_type().clone(),
+                arrow::compute::SortOptions {
+                    descending: false,
+                    nulls_first: false,
+                },
+            )
+        })
+        .collect();
+    let converter = RowConverter::new(fields).map_err(|err| Error::Other(err.into()))?;
+    let mut last: Option<arrow::row::OwnedRow> = None;
+    for batch in batches {
+        let batch = batch.map_err(|err| Error::Table {
+            table: table.display_name(),
+            message: format!("cannot read the sort keys ({err})"),
+        })?;
+        let rows = converter
+            .convert_columns(batch.columns())
+            .map_err(|err| Error::Other(err.into()))?;
+        let in_order = match (&last, rows.iter().next()) {
+            (Some(previous), Some(first)) => previous.row() <= first,
+            _ => true,
+        } && rows.iter().zip(rows.iter().skip(1)).all(|(a, b)| a <= b);
+        if !in_order {
+            return Ok(false);
+        }
+        last = rows.iter().last().map(|row| row.owned());
+    }
+    Ok(true)
+}
