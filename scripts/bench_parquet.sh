@@ -45,7 +45,7 @@ for db in "$work"/shapes/*.duckdb; do
   hyperfine -N --warmup 1 --runs "$runs" --export-json "$work/time-$shape.json" \
     -p "bash $work/prepare-ours-$shape.sh" -p "bash $work/prepare-copy-$shape.sh" \
     "$steps parquet-ours $work/$shape.toml $db $work/ours-$shape" \
-    "$newest_py -I $work/copy_all.py $db $work/copy-$shape" > /dev/null
+    "$newest_py -I $work/copy_all.py $db $work/copy-$shape" > /dev/null 2> "$work/hyperfine-$shape.log"
   ours_s=$(mean "$work/time-$shape.json" 0)
   copy_s=$(mean "$work/time-$shape.json" 1)
   ours_b=$(du -cb "$work/ours-$shape"/*.parquet | tail -1 | cut -f1)
