@@ -21,6 +21,7 @@ QUERIES = {
     "random_doubles": ("measurements", "id", 1_234_567),
     "long_strings": ("pages", "id", 345_678),
     "nested": ("events", "id", 345_678),
+    "sensors": ("readings", "seq", 777_777),
 }
 
 sent = {}

@@ -8,6 +8,9 @@ virtualenv's duckdb 1.4 so dbrelease's bundled DuckDB reads them.
   long_strings      long near-unique URLs and short low-cardinality labels
   nested            LIST and STRUCT columns
   many_small        200 small tables
+  sensors           held out: written after the encoding choices were tuned, and only
+                    measured (timestamps in order, station names, 2-decimal readings, sparse
+                    ids, flags, short JSON payloads)
   big_doubles       about 1 GB of doubles, for memory (only with --big)
 """
 
@@ -39,6 +42,17 @@ SHAPES = {
           'https://data.example.org/archive/' || md5(range::VARCHAR) || '/' || md5((range * 3)::VARCHAR) || '.csv.gz' AS url,
           ['alpha', 'beta', 'gamma', 'delta'][CAST(1 + hash(range) % 4 AS BIGINT)] AS label
         FROM range(500000);
+    """,
+    "sensors": """
+        CREATE TABLE readings AS SELECT
+          range AS seq,
+          TIMESTAMP '2024-01-01' + to_seconds(range * 7) AS at,
+          'station-' || lpad((hash(range // 1000) % 300)::VARCHAR, 3, '0') AS station,
+          round(15 + 10 * sin(range / 5000.0) + (hash(range) % 1000) / 1000.0, 2) AS temperature,
+          CASE WHEN hash(range * 3) % 20 = 0 THEN NULL ELSE CAST(hash(range * 5) % 100000 AS INTEGER) END AS reading_id,
+          hash(range * 11) % 3 = 0 AS flagged,
+          '{"q":' || (hash(range * 13) % 100)::VARCHAR || ',"src":"' || ['a', 'b', 'c'][CAST(1 + hash(range) % 3 AS BIGINT)] || '"}' AS payload
+        FROM range(1500000);
     """,
     "nested": """
         CREATE TABLE events AS SELECT
