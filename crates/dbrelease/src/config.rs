@@ -176,7 +176,7 @@ pub struct ExportSection {
     /// Codec level; the codec's default when unset.
     pub compression_level: Option<i32>,
     /// Maximum rows per row group. Smaller groups let remote readers skip more. Tables of
-    /// wide rows get fewer, so that a row group holds at most 16 MiB of values (memory stays
+    /// wide rows get fewer, so that a row group holds at most 8 MiB of values (memory stays
     /// bounded whatever the row width).
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
