@@ -436,15 +436,30 @@ fn encode_table<W: Write + Send>(
         sample.push(batch);
     }
     let row_group_rows = layout::row_group_rows(&sample, export.row_group_rows);
-    let properties = writer_properties(
-        export,
-        options,
-        provenance,
-        table,
-        schema,
-        &sample,
-        row_group_rows,
-    )
+    // The encoding trials run beside this thread, which keeps taking batches meanwhile (up to
+    // the first row group, which it would hold anyway) so that DuckDB keeps reading: with
+    // the reader waiting on a full channel instead, random doubles took 8% longer.
+    let mut early: Vec<RecordBatch> = Vec::new();
+    let properties = std::thread::scope(|scope| {
+        let trials = scope.spawn(|| {
+            writer_properties(
+                export,
+                options,
+                provenance,
+                table,
+                schema,
+                &sample,
+                row_group_rows,
+            )
+        });
+        let mut taken = sampled;
+        while !trials.is_finished() && taken < row_group_rows {
+            let Ok(batch) = batches.recv() else { break };
+            taken += batch.num_rows();
+            early.push(batch);
+        }
+        trials.join().expect("encoding trials panicked")
+    })
     .map_err(EncodeError::Setup)?;
     // No `ARROW:schema` key: readers take the types from Parquet's own logical types (which
     // the read-back check vouches for), and on small tables the base64 schema was the largest
@@ -454,7 +469,7 @@ fn encode_table<W: Write + Send>(
         .with_skip_arrow_metadata(true);
     let writer = ArrowWriter::try_new_with_options(sink, schema.clone(), writer_options)
         .map_err(EncodeError::Write)?;
-    let batches = sample.into_iter().chain(batches);
+    let batches = sample.into_iter().chain(early).chain(batches);
     encode_row_groups(writer, schema, batches, row_group_rows).map_err(EncodeError::Write)
 }
 
