@@ -9,6 +9,7 @@ pub mod layout;
 pub mod parquet;
 pub mod source;
 pub mod types;
+pub mod writeback;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -460,7 +461,7 @@ fn gzip_file(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    let mut writer = BufWriter::with_capacity(1 << 20, writeback::Writeback::new(output));
     let outcome = gzip::gzip_parallel(
         BufReader::new(input),
         &mut writer,
@@ -472,7 +473,8 @@ fn gzip_file(
     .map_err(|err| Error::output(dest, &err))?;
     let file = writer
         .into_inner()
-        .map_err(|err| Error::output(dest, err.error()))?;
+        .map_err(|err| Error::output(dest, err.error()))?
+        .into_inner();
     file.sync_all().map_err(|err| Error::output(dest, &err))?;
     Ok(outcome)
 }

@@ -26,6 +26,7 @@ use parquet::schema::types::ColumnPath;
 use super::layout::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
 use super::source::{SourceTable, quote_ident, quote_literal};
 use super::types::plan_column;
+use super::writeback::Writeback;
 use crate::config::{Codec, ExportOptions, TableSection};
 use crate::error::{Error, Result};
 use dbrelease_manifest::Column;
@@ -235,8 +236,10 @@ pub struct PendingTable<'scope> {
     /// Rows handed to the encoder, or why reading stopped.
     read: Result<u64>,
     /// The encoder's sink and the Parquet schema it wrote.
-    encoder:
-        std::thread::ScopedJoinHandle<'scope, Result<(HashingWriter<BufWriter<File>>, String)>>,
+    encoder: std::thread::ScopedJoinHandle<
+        'scope,
+        Result<(HashingWriter<BufWriter<Writeback>>, String)>,
+    >,
 }
 
 impl PendingTable<'_> {
@@ -251,7 +254,8 @@ impl PendingTable<'_> {
             .map_err(|err| Error::output(&self.dest, &err))?;
         let file = buffered
             .into_inner()
-            .map_err(|err| Error::output(&self.dest, err.error()))?;
+            .map_err(|err| Error::output(&self.dest, err.error()))?
+            .into_inner();
         if rows != self.expected_rows {
             return Err(Error::Table {
                 table: self.table,
@@ -370,7 +374,7 @@ pub fn write_table<'scope>(
     let encoder = {
         let (options, columns, dest) = (options.clone(), columns.clone(), dest.clone());
         scope.spawn(move || {
-            let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+            let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, Writeback::new(file)));
             encode_table(sink, table, export, provenance, &options, &schema, batches).map_err(
                 |err| match err {
                     EncodeError::Setup(err) => err,
