@@ -41,34 +41,58 @@ pub const ROW_GROUP_BYTES: usize = 8 << 20;
 /// size), and at least this many.
 const ROW_GROUP_ROWS_STEP: usize = 2048;
 
-/// Rows per row group for a table whose first rows are `sample`: `max_rows`, or fewer when
-/// that many rows would hold more than [`ROW_GROUP_BYTES`] of values. Computed from the values
-/// of exactly the first [`SAMPLE_ROWS`] rows, so it does not depend on how they were batched.
-pub fn row_group_rows(sample: &[RecordBatch], max_rows: usize) -> usize {
-    let sample = first_rows(sample, SAMPLE_ROWS);
-    let rows: usize = sample.iter().map(RecordBatch::num_rows).sum();
-    let Some(first) = sample.first() else {
-        return max_rows;
-    };
-    let bytes: usize = (0..first.num_columns())
-        .map(|index| {
-            let arrays = column_of(&sample, index);
-            match SampleProfile::of(&arrays) {
+/// A table's first [`SAMPLE_ROWS`] rows, cut exactly there (so nothing below depends on how
+/// they were batched), with each column's profile, computed once for every decision.
+pub struct Sample {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+    /// By column position; None for columns this does not judge (booleans, nested types).
+    profiles: Vec<Option<SampleProfile>>,
+}
+
+impl Sample {
+    pub fn new(first_batches: &[RecordBatch]) -> Self {
+        let batches = first_rows(first_batches, SAMPLE_ROWS);
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let columns = batches.first().map_or(0, RecordBatch::num_columns);
+        let profiles = (0..columns)
+            .map(|index| SampleProfile::of(&column_of(&batches, index)))
+            .collect();
+        Sample {
+            batches,
+            rows,
+            profiles,
+        }
+    }
+
+    /// Rows per row group: `max_rows`, or fewer when that many rows would hold more than
+    /// [`ROW_GROUP_BYTES`] of values.
+    pub fn row_group_rows(&self, max_rows: usize) -> usize {
+        if self.rows == 0 {
+            return max_rows;
+        }
+        let bytes: usize = self
+            .profiles
+            .iter()
+            .enumerate()
+            .map(|(index, profile)| match profile {
                 Some(profile) => profile.plain_bytes,
                 // Booleans and nested values: their size once gathered into one array, which
                 // is the same however the rows were split into batches.
                 None => {
+                    let arrays = column_of(&self.batches, index);
                     let arrays: Vec<&dyn Array> = arrays.iter().map(AsRef::as_ref).collect();
                     arrow::compute::concat(&arrays)
                         .map(|array| array.to_data().get_slice_memory_size().unwrap_or(0))
                         .unwrap_or(0)
                 }
-            }
-        })
-        .sum();
-    let fitting = ROW_GROUP_BYTES / bytes.div_ceil(rows.max(1)).max(1);
-    let stepped = (fitting / ROW_GROUP_ROWS_STEP * ROW_GROUP_ROWS_STEP).max(ROW_GROUP_ROWS_STEP);
-    stepped.min(max_rows)
+            })
+            .sum();
+        let fitting = ROW_GROUP_BYTES / bytes.div_ceil(self.rows).max(1);
+        let stepped =
+            (fitting / ROW_GROUP_ROWS_STEP * ROW_GROUP_ROWS_STEP).max(ROW_GROUP_ROWS_STEP);
+        stepped.min(max_rows)
+    }
 }
 
 /// Plain bytes of a column a trial writes at most (at least [`MIN_TRIAL_ROWS`] rows): about
@@ -103,23 +127,22 @@ pub fn apply(
     }
 }
 
-/// The encoding of every top-level column of `schema` that this judges, chosen from `sample`
-/// (the table's first batches). Columns left out (booleans, nested types) keep the writer's
-/// default: a dictionary while it stays small.
+/// The encoding of every top-level column of `schema` that this judges, chosen from `sample`.
+/// Columns left out (booleans, nested types) keep the writer's default: a dictionary while it
+/// stays small.
 pub fn choose_encodings(
     schema: &Schema,
-    sample: &[RecordBatch],
+    sample: &Sample,
     compression: Compression,
 ) -> Vec<(usize, ColumnEncoding)> {
-    let sample = first_rows(sample, SAMPLE_ROWS);
     // Per column: its candidates and how many rows the trials write.
     let judged: Vec<(usize, Vec<Encoding>, usize)> = schema
         .fields()
         .iter()
+        .zip(&sample.profiles)
         .enumerate()
-        .filter_map(|(index, field)| {
-            let arrays = column_of(&sample, index);
-            let profile = SampleProfile::of(&arrays)?;
+        .filter_map(|(index, (field, profile))| {
+            let profile = profile.as_ref()?;
             let rows_per_byte_budget = TRIAL_BYTES / (profile.plain_bytes / profile.values).max(1);
             let trial_rows = rows_per_byte_budget.clamp(MIN_TRIAL_ROWS, SAMPLE_ROWS);
             Some((index, profile.candidates(field.data_type()), trial_rows))
@@ -127,10 +150,14 @@ pub fn choose_encodings(
         .collect();
     let choose = |(index, candidates, trial_rows): &(usize, Vec<Encoding>, usize)| {
         let field = schema.field(*index);
-        let arrays = column_of(&first_rows(&sample, *trial_rows), *index);
+        let arrays = column_of(&first_rows(&sample.batches, *trial_rows), *index);
         (*index, smallest(field, &arrays, candidates, compression))
     };
-    let sample_bytes: usize = sample.iter().map(RecordBatch::get_array_memory_size).sum();
+    let sample_bytes: usize = sample
+        .batches
+        .iter()
+        .map(RecordBatch::get_array_memory_size)
+        .sum();
     if sample_bytes < PARALLEL_TRIAL_BYTES {
         return judged.iter().map(choose).collect();
     }
@@ -413,7 +440,7 @@ mod tests {
         let choose = |array: ArrayRef| {
             let schema = Schema::new(vec![Field::new("c", array.data_type().clone(), true)]);
             let batch = RecordBatch::try_new(Arc::new(schema.clone()), vec![array]).unwrap();
-            choose_encodings(&schema, &[batch], zstd)[0].1
+            choose_encodings(&schema, &Sample::new(&[batch]), zstd)[0].1
         };
         // A running id: deltas of 1 pack to almost nothing.
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..65_536));
@@ -473,13 +500,16 @@ mod tests {
             RecordBatch::try_new(schema.clone(), vec![ids, text]).unwrap()
         };
         // 12 bytes of values per row: the configured row count stands.
-        assert_eq!(row_group_rows(&[batch(0, 70_000, 4)], 122_880), 122_880);
+        assert_eq!(
+            Sample::new(&[batch(0, 70_000, 4)]).row_group_rows(122_880),
+            122_880
+        );
         // 1 KiB rows: 8 MiB hold 8,192 of them (8 + 4 + 1012 bytes each, in 2048-row steps).
-        let wide = row_group_rows(&[batch(0, 70_000, 1012)], 122_880);
+        let wide = Sample::new(&[batch(0, 70_000, 1012)]).row_group_rows(122_880);
         assert_eq!(wide, 8_192);
         let rebatched: Vec<RecordBatch> = (0..35).map(|i| batch(i * 2000, 2000, 1012)).collect();
-        assert_eq!(row_group_rows(&rebatched, 122_880), wide);
+        assert_eq!(Sample::new(&rebatched).row_group_rows(122_880), wide);
         // A smaller configured row count is kept.
-        assert_eq!(row_group_rows(&[batch(0, 100, 1012)], 700), 700);
+        assert_eq!(Sample::new(&[batch(0, 100, 1012)]).row_group_rows(700), 700);
     }
 }

@@ -131,7 +131,7 @@ fn writer_properties(
     provenance: &ParquetProvenance,
     table: &SourceTable,
     schema: &Schema,
-    sample: &[RecordBatch],
+    sample: &layout::Sample,
     row_group_rows: usize,
 ) -> Result<WriterProperties> {
     let level_error = |err: parquet::errors::ParquetError| {
@@ -432,14 +432,15 @@ fn encode_table<W: Write + Send>(
     batches: Receiver<RecordBatch>,
 ) -> std::result::Result<(W, String), EncodeError> {
     // The first rows decide the layout; they are written first, as they came.
-    let mut sample: Vec<RecordBatch> = Vec::new();
+    let mut first_batches: Vec<RecordBatch> = Vec::new();
     let mut sampled = 0usize;
     while sampled < SAMPLE_ROWS {
         let Ok(batch) = batches.recv() else { break };
         sampled += batch.num_rows();
-        sample.push(batch);
+        first_batches.push(batch);
     }
-    let row_group_rows = layout::row_group_rows(&sample, export.row_group_rows);
+    let first_rows = layout::Sample::new(&first_batches);
+    let row_group_rows = first_rows.row_group_rows(export.row_group_rows);
     // The encoding trials run beside this thread, which keeps taking batches meanwhile (up to
     // the first row group, which it would hold anyway) so that DuckDB keeps reading: with
     // the reader waiting on a full channel instead, random doubles took 8% longer.
@@ -452,7 +453,7 @@ fn encode_table<W: Write + Send>(
                 provenance,
                 table,
                 schema,
-                &sample,
+                &first_rows,
                 row_group_rows,
             )
         });
@@ -473,7 +474,7 @@ fn encode_table<W: Write + Send>(
         .with_skip_arrow_metadata(true);
     let writer = ArrowWriter::try_new_with_options(sink, schema.clone(), writer_options)
         .map_err(EncodeError::Write)?;
-    let batches = sample.into_iter().chain(early).chain(batches);
+    let batches = first_batches.into_iter().chain(early).chain(batches);
     encode_row_groups(writer, schema, batches, row_group_rows).map_err(EncodeError::Write)
 }
 
