@@ -1177,26 +1177,15 @@ fn encodings_follow_the_data_and_read_back_exactly() {
     let encodings = |column: usize| group.column(column).encodings().collect::<Vec<_>>();
     // A running id packs into deltas; random doubles split into byte streams; URLs under one
     // stem share their prefix; two labels get a dictionary.
-    assert!(
-        encodings(0).contains(&Encoding::DELTA_BINARY_PACKED),
-        "id: {:?}",
-        encodings(0)
-    );
-    assert!(
-        encodings(1).contains(&Encoding::BYTE_STREAM_SPLIT),
-        "measurement: {:?}",
-        encodings(1)
-    );
-    assert!(
-        encodings(2).contains(&Encoding::DELTA_BYTE_ARRAY),
-        "url: {:?}",
-        encodings(2)
-    );
-    assert!(
-        encodings(3).contains(&Encoding::RLE_DICTIONARY),
-        "side: {:?}",
-        encodings(3)
-    );
+    for (column, name, expected) in [
+        (0, "id", Encoding::DELTA_BINARY_PACKED),
+        (1, "measurement", Encoding::BYTE_STREAM_SPLIT),
+        (2, "url", Encoding::DELTA_BYTE_ARRAY),
+        (3, "side", Encoding::RLE_DICTIONARY),
+    ] {
+        let found = encodings(column);
+        assert!(found.contains(&expected), "{name}: {found:?}");
+    }
     // One page per column chunk: no page index that would repeat the chunk statistics.
     assert!(group.column(0).offset_index_offset().is_none());
     assert_round_trip(&db, &dist, &manifest(&dist));
