@@ -158,6 +158,15 @@ impl Reader {
         self.http.get(url)
     }
 
+    /// A GET that the origin answers with 304 Not Modified while `validator` (the ETag it gave
+    /// last time) still holds.
+    fn get_if_changed(&self, url: &str, validator: Option<&str>) -> RequestBuilder {
+        match validator {
+            Some(validator) => self.get(url).header(IF_NONE_MATCH, validator),
+            None => self.get(url),
+        }
+    }
+
     fn request(&self, location: &Location) -> RequestBuilder {
         match (&self.origin, location) {
             (Origin::GitHub(github), Location::GitHubAsset { id, .. }) if github.has_token() => {
@@ -180,10 +189,7 @@ impl Reader {
             },
             Origin::Url(base) => {
                 let url = format!("{base}/{VERSIONS_FILE}");
-                let mut request = self.get(&url);
-                if let Some(validator) = validator {
-                    request = request.header(IF_NONE_MATCH, validator);
-                }
+                let request = self.get_if_changed(&url, validator);
                 let response = self
                     .send_small(&url, request)
                     .await?
@@ -234,10 +240,7 @@ impl Reader {
             }
             Origin::Url(base) => {
                 let url = format!("{base}/{}/{MANIFEST_FILE}", url_segment(tag));
-                let mut request = self.get(&url);
-                if let Some(validator) = validator {
-                    request = request.header(IF_NONE_MATCH, validator);
-                }
+                let request = self.get_if_changed(&url, validator);
                 let response = self
                     .send_small(&url, request)
                     .await?
