@@ -527,7 +527,7 @@ pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) 
     if !comparable {
         return Ok(false);
     }
-    let read_error = |err: duckdb::Error| Error::Table {
+    let key_error = |err: &dyn std::fmt::Display| Error::Table {
         table: table.display_name(),
         message: format!("cannot read the sort keys ({err})"),
     };
@@ -538,8 +538,11 @@ pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) 
             projection.join(", "),
             table.sql_name()
         ))
-        .map_err(read_error)?;
-    let mut batches = statement.stream_arrow([]).map_err(read_error)?.peekable();
+        .map_err(|err| key_error(&err))?;
+    let mut batches = statement
+        .stream_arrow([])
+        .map_err(|err| key_error(&err))?
+        .peekable();
     let Some(Ok(first)) = batches.peek() else {
         // No rows (or a read error, reported by the export itself): nothing to sort.
         return Ok(true);
@@ -584,16 +587,13 @@ pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) 
             )
         })
         .collect();
-    let converter = RowConverter::new(fields).map_err(|err| Error::Other(err.into()))?;
+    let converter = RowConverter::new(fields).map_err(|err| key_error(&err))?;
     let mut last: Option<arrow::row::OwnedRow> = None;
     for batch in batches {
-        let batch = batch.map_err(|err| Error::Table {
-            table: table.display_name(),
-            message: format!("cannot read the sort keys ({err})"),
-        })?;
+        let batch = batch.map_err(|err| key_error(&err))?;
         let rows = converter
             .convert_columns(batch.columns())
-            .map_err(|err| Error::Other(err.into()))?;
+            .map_err(|err| key_error(&err))?;
         let in_order = match (&last, rows.iter().next()) {
             (Some(previous), Some(first)) => previous.row() <= first,
             _ => true,
