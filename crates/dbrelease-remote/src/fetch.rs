@@ -18,6 +18,7 @@ use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest, versio
 
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
+use crate::localfs;
 use crate::reader::{LatestTag, Listed, Origin, Reader, RemoteFile, Version};
 
 /// What to fetch, from where, into which cache: resolved once by the caller (the CLI's flags,
@@ -163,7 +164,7 @@ pub fn run_fetch(
     list_only: bool,
     progress: crate::progress::Progress,
 ) -> Result<FetchOutcome> {
-    let origin_dir = options.cache_root.join(origin_folder(&options.origin)?);
+    let origin_dir = origin_dir(options)?;
     let reader = Reader::new(options.origin.clone(), options.retry.clone()).with_progress(progress);
     let runtime = crate::runtime()?;
     runtime.block_on(async {
@@ -176,6 +177,15 @@ pub fn run_fetch(
             .await
             .map(FetchOutcome::Files)
     })
+}
+
+/// The cache folder of the origin: the cache root made when missing (owner-only), and the
+/// folders below it real folders of this user (see [`localfs`]).
+fn origin_dir(options: &FetchOptions) -> Result<PathBuf> {
+    if let Some(warning) = localfs::prepare_root(&options.cache_root)? {
+        tracing::warn!("{warning}");
+    }
+    localfs::ensure_dirs(&options.cache_root, &origin_folder(&options.origin)?)
 }
 
 /// The cache folder of an origin, relative to the root.
@@ -275,8 +285,7 @@ async fn cached_version(
     origin_dir: &Path,
 ) -> Result<CachedVersion> {
     let tag = resolve_tag(options, reader, origin_dir).await?;
-    let tag_dir = origin_dir.join(escape_segment(&tag));
-    create_dir(&tag_dir)?;
+    let tag_dir = localfs::ensure_dirs(origin_dir, Path::new(&escape_segment(&tag)))?;
     let lock = lock(&tag_dir).await?;
     let manifest_path = tag_dir.join(MANIFEST_FILE);
     let cached = std::fs::read(&manifest_path)
@@ -329,7 +338,7 @@ async fn cached_version(
 /// The cached `manifest.json` of the version `options` name (fetched into the cache first
 /// when needed): its tag and path.
 pub fn manifest_path(options: &FetchOptions) -> Result<(String, PathBuf)> {
-    let origin_dir = options.cache_root.join(origin_folder(&options.origin)?);
+    let origin_dir = origin_dir(options)?;
     let reader = Reader::new(options.origin.clone(), options.retry.clone());
     crate::runtime()?.block_on(async {
         let version = cached_version(options, &reader, &origin_dir).await?;
@@ -492,7 +501,7 @@ fn stamp_path(path: &Path) -> PathBuf {
 /// The file as it is now (size, modification time) and the sha256 it was verified to have: a
 /// rolling tag published again lists other bytes under the same name, often of the same size.
 fn stamp_of(path: &Path, sha256: &str) -> Option<String> {
-    let metadata = std::fs::metadata(path).ok()?;
+    let metadata = localfs::own_file(path)?;
     let modified = metadata
         .modified()
         .ok()?
@@ -508,7 +517,7 @@ fn stamp_of(path: &Path, sha256: &str) -> Option<String> {
 /// Remembers that `path` was verified, as it is now, to hold bytes with `sha256`.
 fn record_verified(path: &Path, sha256: &str) -> Result<()> {
     let stamp = stamp_of(path, sha256).unwrap_or_default();
-    std::fs::write(stamp_path(path), stamp).map_err(|err| cache_error(path, &err))
+    write_atomic(&stamp_path(path), stamp.as_bytes())
 }
 
 /// True when a cached file holds `sha256`. Untouched files verified to hold it (same size and
@@ -516,7 +525,10 @@ fn record_verified(path: &Path, sha256: &str) -> Result<()> {
 /// and removed when it does not match (someone opened the database read-write, or a rolling
 /// tag now lists other bytes).
 async fn still_verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
-    if !path.is_file() {
+    if localfs::own_file(path).is_none() {
+        // Nothing, or something dbrelease did not put there (a link, a hard link to a file
+        // elsewhere): the entry goes (never its target) and the file is fetched again.
+        localfs::remove_link_or_file(path)?;
         return Ok(false);
     }
     let recorded = std::fs::read_to_string(stamp_path(path)).ok();
@@ -564,12 +576,12 @@ async fn decompress(
     }
     let source = file.path.clone();
     let part = tag_dir.join(format!(".{name}.part"));
-    let part_for_task = part.clone();
+    let output = localfs::create_fresh(&part)?;
     let limit = expected.bytes;
     let (bytes, sha256) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
         let input = BufReader::with_capacity(1 << 20, File::open(&source)?);
         let mut decoder = flate2::read::MultiGzDecoder::new(input);
-        let mut output = BufWriter::with_capacity(1 << 20, File::create(&part_for_task)?);
+        let mut output = BufWriter::with_capacity(1 << 20, output);
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 1 << 20];
         let mut bytes = 0u64;
@@ -623,14 +635,21 @@ fn refuse_foreign_file(target: &Path, file: &FetchedFile, force: bool) -> Result
     let Ok(metadata) = std::fs::symlink_metadata(target) else {
         return Ok(());
     };
+    // With --force the entry is replaced by a rename, which replaces a link, never its target.
     if force {
         return Ok(());
     }
-    let same = metadata.is_file()
-        && metadata.len() == file.bytes
+    if !metadata.is_file() {
+        return Err(localfs::refused(target, &metadata));
+    }
+    let same = metadata.len() == file.bytes
         && crate::hashing::hash_file(target).is_ok_and(|digest| digest.sha256 == file.sha256);
     if same {
         return Ok(());
+    }
+    // Another name of a file elsewhere (a hard link), or another account's file.
+    if !localfs::is_own_single_file(&metadata) {
+        return Err(localfs::refused(target, &metadata));
     }
     Err(Error::Usage(format!(
         "{} already exists and is not the fetched {}; move it away, choose another --out, or pass --force to replace it",
@@ -659,13 +678,30 @@ fn place(files: &mut [FetchedFile], out: &Path, force: bool) -> Result<()> {
             std::process::id()
         ));
         refuse_foreign_file(&target, file, force)?;
-        let _ = std::fs::remove_file(&temporary);
         // A copy, not a link: whatever the user does to their copy never touches the cache.
-        std::fs::copy(&file.path, &temporary).map_err(|err| cache_error(&target, &err))?;
-        std::fs::rename(&temporary, &target).map_err(|err| cache_error(&target, &err))?;
+        copy_new(&file.path, &temporary)?;
+        std::fs::rename(&temporary, &target).map_err(|err| {
+            let _ = std::fs::remove_file(&temporary);
+            cache_error(&target, &err)
+        })?;
         file.path = target;
     }
     Ok(())
+}
+
+/// Copies `source` into a file created new at `dest` (whatever was at `dest` is removed first,
+/// if it is a link or a file; a link is never followed).
+fn copy_new(source: &Path, dest: &Path) -> Result<()> {
+    let mut input = File::open(source).map_err(|err| cache_error(source, &err))?;
+    let output = localfs::create_fresh(dest)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, output);
+    let result = std::io::copy(&mut input, &mut writer)
+        .and_then(|_| writer.into_inner().map_err(|err| err.into_error()))
+        .and_then(|file| file.sync_all());
+    result.map_err(|err| {
+        let _ = std::fs::remove_file(dest);
+        cache_error(dest, &err)
+    })
 }
 
 async fn list(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<ListReport> {
@@ -750,8 +786,9 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 /// Writes a small file by rename, so readers see the old or the new content, never half.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // The folder exists (made by `localfs::ensure_dirs`); the temporary file is created new
+    // (O_EXCL) and renamed over the name, which replaces a link there instead of following it.
     let parent = path.parent().expect("cache files have a folder");
-    create_dir(parent)?;
     let mut temporary =
         tempfile::NamedTempFile::new_in(parent).map_err(|err| cache_error(path, &err))?;
     temporary
@@ -768,12 +805,22 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// the same version waits, then finds the files in place.
 async fn lock(tag_dir: &Path) -> Result<File> {
     let path = tag_dir.join(".lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|err| cache_error(&path, &err))?;
+    // An existing lock file is reused only when it is ours; a link or a hard link in its place
+    // is replaced (a lock is a name, its content never matters).
+    let file = match localfs::open_resumable(&path)? {
+        Some(file) => file,
+        None => match localfs::create_new(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                // A concurrent fetch may have created it just now: use it if it is a file of ours.
+                match localfs::open_resumable(&path)? {
+                    Some(file) => file,
+                    None => localfs::create_fresh(&path)?,
+                }
+            }
+            Err(err) => return Err(cache_error(&path, &err)),
+        },
+    };
     tokio::task::spawn_blocking(move || file.lock().map(|_| file))
         .await
         .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?

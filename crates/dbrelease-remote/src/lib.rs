@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod github;
 pub mod hashing;
 pub mod http;
+pub mod localfs;
 pub mod progress;
 pub mod reader;
 pub mod verify;

@@ -534,14 +534,14 @@ impl Reader {
     /// sha256 differs is deleted and reported.
     pub async fn download(&self, file: &RemoteFile, part: &Path) -> Result<()> {
         let io_error = |err: std::io::Error| Error::local(part, &err);
-        let mut sink = tokio::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(part)
-            .await
-            .map_err(io_error)?;
+        // Resumed only when it is a regular file of ours with one name; anything else at that
+        // name (a planted link, a hard link to a file elsewhere) is removed, never written.
+        let existing = crate::localfs::open_resumable(part)?;
+        let sink = match existing {
+            Some(file) => file,
+            None => crate::localfs::create_fresh(part)?,
+        };
+        let mut sink = tokio::fs::File::from_std(sink);
         let mut offset = sink.metadata().await.map_err(io_error)?.len();
         let mut hasher = Sha256::new();
         if offset > file.bytes {

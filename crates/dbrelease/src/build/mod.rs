@@ -356,7 +356,9 @@ fn collect_built(
 /// Creates the output directory and a hidden staging folder inside it (same file system, so
 /// the final moves are atomic renames).
 fn create_staging(out_dir: &Path) -> Result<tempfile::TempDir> {
+    refuse_foreign_link(out_dir)?;
     std::fs::create_dir_all(out_dir).map_err(|err| Error::output(out_dir, &err))?;
+    // tempfile makes the folder owner-only (0700) under a random name.
     tempfile::Builder::new()
         .prefix(STAGING_PREFIX)
         .tempdir_in(out_dir)
@@ -561,12 +563,7 @@ fn commit(
                 .iter()
                 .any(|artifact| artifact.name == stale.name)
             {
-                let path = out.join(&stale.name);
-                if let Err(err) = std::fs::remove_file(&path)
-                    && err.kind() != std::io::ErrorKind::NotFound
-                {
-                    warn!(path = %path.display(), %err, "could not remove an artifact of the previous build");
-                }
+                remove_stale(&out.join(&stale.name), &stale);
             }
         }
     }
@@ -575,6 +572,44 @@ fn commit(
         let _ = dir.sync_all();
     }
     Ok(metadata)
+}
+
+/// `--out` may be a link the user made (it is followed), but not one another account planted
+/// (in a shared folder such as `/tmp`): the build would write into whatever folder it points to.
+fn refuse_foreign_link(out_dir: &Path) -> Result<()> {
+    if let Ok(metadata) = std::fs::symlink_metadata(out_dir)
+        && metadata.is_symlink()
+        && !dbrelease_remote::localfs::owned_by_user(&metadata)
+    {
+        return Err(Error::Output {
+            path: out_dir.to_path_buf(),
+            message: "is a symbolic link made by another account; dbrelease does not write through it: pass the folder it points to, or another --out".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Removes an artifact of the previous build, but only what that build wrote: a link (the link
+/// itself), or a regular file with the size and sha256 its manifest recorded. Anything else is a
+/// file someone put there under that name, and stays.
+fn remove_stale(path: &Path, artifact: &dbrelease_manifest::Artifact) {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    let ours = metadata.is_symlink()
+        || (metadata.is_file()
+            && metadata.len() == artifact.bytes
+            && dbrelease_remote::hashing::hash_file(path)
+                .is_ok_and(|digest| digest.sha256 == artifact.sha256));
+    if !ours {
+        warn!(path = %path.display(), "left in place: listed by the previous build's manifest, but not the file that build wrote");
+        return;
+    }
+    if let Err(err) = std::fs::remove_file(path)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        warn!(path = %path.display(), %err, "could not remove an artifact of the previous build");
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 
 /// Writes the config; returns its path.
 pub fn run(args: &InitArgs) -> Result<PathBuf> {
-    // Never overwrite a config the user wrote.
-    if args.config.exists() && !args.force {
+    // Never overwrite a config the user wrote (nor anything else at that name: a link there,
+    // even a dangling one, counts as taken).
+    if std::fs::symlink_metadata(&args.config).is_ok() && !args.force {
         return Err(Error::Config(format!(
             "{} already exists; edit it, or pass --force to replace it",
             args.config.display()
@@ -42,8 +43,40 @@ pub fn run(args: &InitArgs) -> Result<PathBuf> {
     let repo = github_repo_of(folder);
     let database = relative_to(&args.db, folder);
     let text = render(&dataset, &database, &tables, repo.as_deref());
-    std::fs::write(&args.config, text).map_err(|err| Error::output(&args.config, &err))?;
+    write_config(&args.config, &text, args.force)?;
     Ok(args.config.clone())
+}
+
+/// Writes the config through a new file renamed into place: the rename replaces a link at the
+/// name (with --force) instead of writing where it points, and without --force it fails if
+/// anything appeared there meanwhile.
+fn write_config(path: &Path, text: &str, force: bool) -> Result<()> {
+    use std::io::Write;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".dbrelease-init-")
+        .tempfile_in(folder)
+        .map_err(|err| Error::output(path, &err))?;
+    temporary
+        .write_all(text.as_bytes())
+        .and_then(|_| temporary.as_file().sync_all())
+        .map_err(|err| Error::output(path, &err))?;
+    // Readable like any file the user writes (tempfile makes it owner-only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644));
+    }
+    let placed = if force {
+        temporary.persist(path)
+    } else {
+        temporary.persist_noclobber(path)
+    };
+    placed.map_err(|err| Error::output(path, &err.error))?;
+    Ok(())
 }
 
 /// The config text. Pure, so its shape is tested without a database.

@@ -237,18 +237,16 @@ fn read_published(
 }
 
 /// `--out` is about to receive files named by a published manifest: names were checked when it
-/// was parsed, so this only guards against a symlink planted where a file will be written.
+/// was parsed, so this only guards against an entry planted where a file will be written (a
+/// link, a folder, anything but a regular file): it is named, and nothing is written.
 fn unsafe_out_entry(manifest: &Manifest, out: &Path) -> Option<Error> {
     manifest
         .artifacts
         .iter()
         .map(|a| out.join(&a.name))
-        .find(|path| path.is_symlink())
-        .map(|path| {
-            Error::Config(format!(
-                "{} is a symbolic link; republish writes only plain files into --out: remove it",
-                path.display()
-            ))
+        .find_map(|path| {
+            let metadata = std::fs::symlink_metadata(&path).ok()?;
+            (!metadata.is_file()).then(|| dbrelease_remote::localfs::refused(&path, &metadata).into())
         })
 }
 
@@ -444,7 +442,7 @@ impl Gather<'_> {
             }
             let path = self.out.join(name);
             let part = self.part(name);
-            std::fs::write(&part, bytes).map_err(|err| Error::output(&part, &err))?;
+            write_new(&part, bytes)?;
             rename(&part, &path)?;
             written.push((name, bytes.len() as u64, sha256));
         }
@@ -473,12 +471,24 @@ impl Gather<'_> {
     }
 }
 
+/// Writes `bytes` into a file created new at `path` (a link there is removed, not followed).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = dbrelease_remote::localfs::create_fresh(path)?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|err| Error::output(path, &err))
+}
+
 fn rename(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to).map_err(|err| Error::output(to, &err))
 }
 
 /// Size and sha256 of a file, or None when it cannot be read.
+/// Only a regular file of this user with one name counts: a hard link planted under an artifact's
+/// name is gathered again (and the rename replaces the link, never its other name).
 fn hash_of(path: &Path) -> Option<(u64, String)> {
+    dbrelease_remote::localfs::own_file(path)?;
     let digest = dbrelease_remote::hashing::hash_file(path).ok()?;
     Some((digest.bytes, digest.sha256))
 }

@@ -372,11 +372,10 @@ impl Bucket {
             return Ok(None);
         };
         let mut file = match dest {
-            Some(dest) => Some(
-                tokio::fs::File::create(dest)
-                    .await
-                    .map_err(|err| Error::output(dest, &err))?,
-            ),
+            // A new file: a link or a hard link planted at `dest` is removed, never written.
+            Some(dest) => Some(tokio::fs::File::from_std(
+                dbrelease_remote::localfs::create_fresh(dest)?,
+            )),
             None => None,
         };
         let mut hasher = Sha256::new();
