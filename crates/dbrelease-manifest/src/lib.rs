@@ -10,6 +10,7 @@
 //! without breaking an older `fetch`; a change that older readers cannot follow bumps
 //! [`MANIFEST_VERSION`], which [`Manifest::parse`] refuses with a message saying so.
 
+pub mod dated;
 pub mod manifest;
 pub mod names;
 pub mod sums;

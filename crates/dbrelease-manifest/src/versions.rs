@@ -33,6 +33,10 @@ pub struct VersionEntry {
     /// written before it existed (false).
     #[serde(default)]
     pub prerelease: bool,
+    /// When this version was recorded here, i.e. published (RFC 3339, UTC): what `--as-of`
+    /// reads. Absent in indexes written before it existed; `created_at` stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
 }
 
 impl VersionEntry {
@@ -40,6 +44,11 @@ impl VersionEntry {
     /// pre-release (`v1.2.0-rc.1`).
     pub fn is_release(&self) -> bool {
         !self.prerelease && !is_semver_prerelease(&self.tag)
+    }
+
+    /// When it was published: `published_at`, else (older indexes) `created_at`.
+    pub fn published(&self) -> &str {
+        self.published_at.as_deref().unwrap_or(&self.created_at)
     }
 }
 
@@ -110,13 +119,44 @@ impl VersionsIndex {
     /// version when the releases use them (never build time), else — tags such as dates — the
     /// newest by build time. What `latest/` and `fetch --tag latest` follow.
     pub fn latest_release(&self) -> Option<&VersionEntry> {
-        let releases = || self.versions.iter().filter(|v| v.is_release());
-        releases()
-            .filter(|v| release_version(&v.tag).is_some())
-            .max_by_key(|v| release_version(&v.tag))
-            .or_else(|| releases().max_by(|a, b| a.created_at.cmp(&b.created_at)))
+        latest_of(self.versions.iter().filter(|v| v.is_release()))
     }
 
+    /// The version that was the latest release at the end of `day` (UTC): the latest among
+    /// the releases published by then. None when none was.
+    pub fn latest_as_of(&self, day: crate::dated::Day) -> Option<&VersionEntry> {
+        let end = day.end_rfc3339();
+        latest_of(
+            self.versions
+                .iter()
+                .filter(|v| v.is_release() && v.published() < end.as_str()),
+        )
+    }
+
+    /// The oldest release, for saying where the history begins.
+    pub fn first_release(&self) -> Option<&VersionEntry> {
+        self.versions
+            .iter()
+            .filter(|v| v.is_release())
+            .min_by(|a, b| a.published().cmp(b.published()))
+    }
+
+
+}
+
+/// The latest of some releases: the highest semantic version when any is one (never build
+/// time), else the newest by build time.
+pub fn latest_of<'a>(
+    releases: impl Iterator<Item = &'a VersionEntry> + Clone,
+) -> Option<&'a VersionEntry> {
+    releases
+        .clone()
+        .filter(|v| release_version(&v.tag).is_some())
+        .max_by_key(|v| release_version(&v.tag))
+        .or_else(|| releases.max_by(|a, b| a.created_at.cmp(&b.created_at)))
+}
+
+impl VersionsIndex {
     /// True when `entry` would be the latest release once recorded: only then may `latest/`
     /// follow it (a pre-release, a nightly, or an older tag mirrored late never moves it).
     pub fn would_be_newest(&self, entry: &VersionEntry) -> bool {
@@ -130,12 +170,22 @@ impl VersionsIndex {
     /// Adds or replaces the entry of its tag; returns false when the index already held it.
     pub fn record(&mut self, entry: VersionEntry) -> bool {
         match self.versions.iter_mut().find(|v| v.tag == entry.tag) {
-            Some(existing) if *existing == entry => false,
+            // When it was first published stays (a republish or mirror does not move it).
+            Some(existing)
+                if VersionEntry {
+                    published_at: existing.published_at.clone(),
+                    ..entry.clone()
+                } == *existing =>
+            {
+                false
+            }
             Some(existing) => {
                 // A tag once published as a pre-release stays one (a later mirror may not know).
                 let prerelease = existing.prerelease || entry.prerelease;
+                let published_at = existing.published_at.clone().or(entry.published_at.clone());
                 *existing = VersionEntry {
                     prerelease,
+                    published_at,
                     ..entry
                 };
                 true
@@ -163,6 +213,7 @@ mod tests {
             manifest_url: format!("https://x/{tag}/manifest.json"),
             base_url: format!("https://x/{tag}/"),
             prerelease: false,
+            published_at: None,
         }
     }
 
@@ -193,6 +244,36 @@ mod tests {
         assert_eq!(dated.latest_release().unwrap().tag, "2026-01-03");
         assert_eq!(release_version("v1.2.3+build.5"), Some((1, 2, 3)));
         assert_eq!(release_version("v1.2"), None);
+    }
+
+    #[test]
+    fn as_of_a_day_is_the_latest_release_published_by_its_end() {
+        let day = |text| crate::dated::Day::parse(text).unwrap();
+        let mut index = VersionsIndex::default();
+        index.record(VersionEntry {
+            published_at: Some("2026-12-01T04:20:00Z".into()),
+            ..entry("v2026.1201.0", "2026-12-01T04:17:00Z")
+        });
+        index.record(VersionEntry {
+            published_at: Some("2026-12-03T23:59:59Z".into()),
+            ..entry("v2026.1203.0", "2026-12-03T23:50:00Z")
+        });
+        index.record(VersionEntry {
+            published_at: Some("2026-12-03T23:59:59Z".into()),
+            ..entry("v2026.1203.1", "2026-12-03T23:55:00Z")
+        });
+        // A version published the next day, built before midnight, is not yet "as of" the 3rd.
+        index.record(VersionEntry {
+            published_at: Some("2026-12-04T00:00:01Z".into()),
+            ..entry("v2026.1203.2", "2026-12-03T23:59:00Z")
+        });
+        let as_of = |text| index.latest_as_of(day(text)).map(|v| v.tag.as_str());
+        assert_eq!(as_of("2026-11-30"), None);
+        assert_eq!(as_of("2026-12-01"), Some("v2026.1201.0"));
+        assert_eq!(as_of("2026-12-02"), Some("v2026.1201.0"));
+        assert_eq!(as_of("2026-12-03"), Some("v2026.1203.1"));
+        assert_eq!(as_of("2026-12-04"), Some("v2026.1203.2"));
+        assert_eq!(index.first_release().unwrap().tag, "v2026.1201.0");
     }
 
     #[test]

@@ -64,10 +64,12 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn options(
     repo: Option<String>,
     base_url: Option<String>,
     tag: String,
+    as_of: Option<String>,
     files: Vec<String>,
     cache_dir: Option<PathBuf>,
     decompress: bool,
@@ -95,9 +97,18 @@ fn options(
         None => default_cache_root(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
             .map_err(to_py)?,
     };
+    let as_of = match as_of {
+        None => None,
+        Some(text) => Some(dbrelease_manifest::dated::Day::parse(&text).ok_or_else(|| {
+            DbreleaseError::new_err(format!(
+                "as_of={text:?} is not a date: give the UTC day as \"YYYY-MM-DD\" or a datetime.date"
+            ))
+        })?),
+    };
     Ok(FetchOptions {
         origin,
         tag,
+        as_of,
         assets: files,
         cache_root,
         out: None,
@@ -110,19 +121,22 @@ fn options(
 
 /// Fetches files of one release; returns `(artifact name, path)` pairs in manifest order.
 #[pyfunction]
-#[pyo3(signature = (repo, base_url, tag, files, cache_dir, decompress, offline))]
+#[pyo3(signature = (repo, base_url, tag, as_of, files, cache_dir, decompress, offline))]
 #[allow(clippy::too_many_arguments)]
 fn fetch(
     py: Python<'_>,
     repo: Option<String>,
     base_url: Option<String>,
     tag: String,
+    as_of: Option<String>,
     files: Vec<String>,
     cache_dir: Option<PathBuf>,
     decompress: bool,
     offline: bool,
 ) -> PyResult<Vec<(String, PathBuf)>> {
-    let options = options(repo, base_url, tag, files, cache_dir, decompress, offline)?;
+    let options = options(
+        repo, base_url, tag, as_of, files, cache_dir, decompress, offline,
+    )?;
     // Downloads run without the GIL: other Python threads keep going.
     let outcome = py
         .detach(|| run_fetch(&options, false, Progress::new(false)))
@@ -149,6 +163,7 @@ fn versions<'py>(
         repo,
         base_url,
         "latest".into(),
+        None,
         Vec::new(),
         cache_dir,
         false,
@@ -175,16 +190,26 @@ fn versions<'py>(
 
 /// The cached manifest.json of one version (fetched first when needed): `(tag, path)`.
 #[pyfunction]
-#[pyo3(signature = (repo, base_url, tag, cache_dir, offline))]
+#[pyo3(signature = (repo, base_url, tag, as_of, cache_dir, offline))]
 fn manifest(
     py: Python<'_>,
     repo: Option<String>,
     base_url: Option<String>,
     tag: String,
+    as_of: Option<String>,
     cache_dir: Option<PathBuf>,
     offline: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let options = options(repo, base_url, tag, Vec::new(), cache_dir, false, offline)?;
+    let options = options(
+        repo,
+        base_url,
+        tag,
+        as_of,
+        Vec::new(),
+        cache_dir,
+        false,
+        offline,
+    )?;
     py.detach(|| manifest_path(&options)).map_err(to_py)
 }
 

@@ -151,3 +151,22 @@ def test_connect_without_duckdb_says_how_to_get_it(env, monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb", None)
     with pytest.raises(dbrelease.DbreleaseError, match=r"pip install 'dbrelease\[duckdb\]'"):
         dbrelease.connect("owner/data", tag=TAG)
+
+
+def test_as_of_a_day_pins_the_version_that_was_newest_then(env):
+    import datetime
+
+    # The fake published v1.0.0 on 2026-01-01 (UTC).
+    path = dbrelease.fetch("owner/data", as_of="2026-01-01", files="daily_symbol_counts")
+    assert path.parent.name == TAG
+    later = dbrelease.fetch("owner/data", as_of=datetime.date(2026, 3, 1), files="daily_symbol_counts")
+    assert later == path
+    assert dbrelease.manifest("owner/data", as_of="2026-01-01")["tag"] == TAG
+    with pytest.raises(dbrelease.DbreleaseError, match="no version was published by the end of that day"):
+        dbrelease.fetch("owner/data", as_of="2025-12-31")
+    with pytest.raises(dbrelease.DbreleaseError, match="YYYY-MM-DD"):
+        dbrelease.fetch("owner/data", as_of="yesterday")
+    with pytest.raises(dbrelease.DbreleaseError, match="not both"):
+        dbrelease.fetch("owner/data", tag=TAG, as_of="2026-01-01")
+    with pytest.raises(dbrelease.DbreleaseError, match="a day"):
+        dbrelease.fetch("owner/data", as_of=datetime.datetime(2026, 1, 1, 12))

@@ -29,6 +29,8 @@ pub struct FetchOptions {
     pub origin: Origin,
     /// A tag, or `latest` (newest published, not a pre-release).
     pub tag: String,
+    /// Instead of `tag`: the version that was the latest release at the end of this UTC day.
+    pub as_of: Option<dbrelease_manifest::dated::Day>,
     /// Artifact names, table names, or `all`; empty: the gzipped database.
     pub assets: Vec<String>,
     /// Cache root.
@@ -225,7 +227,52 @@ fn escape_segment(text: &str) -> String {
     out
 }
 
+/// Beside the origin's versions: which tag `--as-of DAY` resolved to, once that day is over
+/// (nothing published later can change the answer).
+fn as_of_pointer(origin_dir: &Path, day: dbrelease_manifest::dated::Day) -> PathBuf {
+    origin_dir.join(format!("as-of-{day}.json"))
+}
+
+async fn resolve_as_of(
+    options: &FetchOptions,
+    reader: &Reader,
+    origin_dir: &Path,
+    day: dbrelease_manifest::dated::Day,
+) -> Result<String> {
+    let pointer_path = as_of_pointer(origin_dir, day);
+    let cached: Option<LatestPointer> = std::fs::read(&pointer_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(pointer) = cached {
+        return Ok(pointer.tag);
+    }
+    if options.offline {
+        return Err(Error::Remote(format!(
+            "--offline: --as-of {day} was not resolved yet ({} has no {}); run once without --offline",
+            origin_dir.display(),
+            pointer_path.file_name().unwrap_or_default().to_string_lossy()
+        )));
+    }
+    let tag = reader.as_of(day).await?;
+    info!(%tag, as_of = %day, "resolved --as-of");
+    let day_is_over = jiff::Timestamp::now().to_string().as_str() >= day.end_rfc3339().as_str();
+    if day_is_over {
+        let pointer = LatestPointer {
+            tag: tag.clone(),
+            validator: None,
+        };
+        write_atomic(
+            &pointer_path,
+            &serde_json::to_vec_pretty(&pointer).expect("pointer serializes"),
+        )?;
+    }
+    Ok(tag)
+}
+
 async fn resolve_tag(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<String> {
+    if let Some(day) = options.as_of {
+        return resolve_as_of(options, reader, origin_dir, day).await;
+    }
     if options.tag != "latest" {
         return Ok(options.tag.clone());
     }
@@ -705,8 +752,12 @@ fn copy_new(source: &Path, dest: &Path) -> Result<()> {
 }
 
 async fn list(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<ListReport> {
-    if options.tag != "latest" {
-        let tag = &options.tag;
+    let tag = match options.as_of {
+        Some(day) => resolve_as_of(options, reader, origin_dir, day).await?,
+        None => options.tag.clone(),
+    };
+    if tag != "latest" {
+        let tag = &tag;
         let tag_dir = origin_dir.join(escape_segment(tag));
         let cached: Option<Manifest> = std::fs::read(tag_dir.join(MANIFEST_FILE))
             .ok()

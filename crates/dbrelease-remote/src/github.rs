@@ -57,6 +57,9 @@ pub struct Release {
     /// When it was published (None for drafts).
     #[serde(default)]
     pub published_at: Option<String>,
+    /// When it was created (GitHub lists releases newest first by this).
+    #[serde(default)]
+    pub created_at: Option<String>,
     /// Web page.
     pub html_url: String,
     /// Upload endpoint template, e.g. `https://uploads.github.com/...{?name,label}`.
@@ -311,16 +314,46 @@ impl GitHub {
         format!("{}/repos/{}{rest}", self.api, self.repo)
     }
 
-    /// Every release of the tag, drafts included (the tag endpoint hides drafts).
+    /// Every release of the tag, drafts included, oldest first, in two requests whatever the
+    /// number of releases: the published one by its tag, and the drafts of the newest page of
+    /// the listing (the tag endpoint hides drafts). A draft is made by the run that publishes
+    /// it, so a draft of this tag is among the newest 100 releases unless it was abandoned
+    /// more than 100 releases ago.
     pub async fn releases_for_tag(&self, tag: &str) -> Result<Vec<Release>, GitHubError> {
         let mut found: Vec<Release> = self
-            .all_releases()
+            .releases_page(1)
             .await?
+            .unwrap_or_default()
             .into_iter()
-            .filter(|r| r.tag_name == tag)
+            .filter(|r| r.tag_name == tag && r.draft)
             .collect();
+        if let Some(published) = self.published_release(tag).await? {
+            found.push(published);
+        }
         found.sort_by_key(|release| release.id);
         Ok(found)
+    }
+
+    /// One page of 100 releases, newest first (drafts only with a push token); None past the
+    /// 1000 releases GitHub lists (it answers 422 there).
+    pub async fn releases_page(&self, page: usize) -> Result<Option<Vec<Release>>, GitHubError> {
+        let url = self.repo_url(&format!("/releases?per_page=100&page={page}"));
+        let response = match self
+            .send("listing releases", || {
+                self.request(Method::GET, &url)
+                    .header(ACCEPT, "application/vnd.github+json")
+            })
+            .await
+        {
+            Ok(response) => response,
+            Err(GitHubError::Rejected {
+                status: 422,
+                message,
+                ..
+            }) if message.contains("Only the first 1000 results") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        Ok(Some(parse(response, "listing releases").await?))
     }
 
     /// Every release GitHub lists, newest first; drafts only with a push token. GitHub lists
@@ -329,26 +362,10 @@ impl GitHub {
     pub async fn all_releases(&self) -> Result<Vec<Release>, GitHubError> {
         let mut found = Vec::new();
         for page in 1.. {
-            let url = self.repo_url(&format!("/releases?per_page=100&page={page}"));
-            let response = match self
-                .send("listing releases", || {
-                    self.request(Method::GET, &url)
-                        .header(ACCEPT, "application/vnd.github+json")
-                })
-                .await
-            {
-                Ok(response) => response,
-                Err(GitHubError::Rejected {
-                    status: 422,
-                    message,
-                    ..
-                }) if message.contains("Only the first 1000 results") => {
-                    warn!("GitHub lists only the newest 1000 releases; older ones are not listed");
-                    break;
-                }
-                Err(err) => return Err(err),
+            let Some(releases) = self.releases_page(page).await? else {
+                warn!("GitHub lists only the newest 1000 releases; older ones are not listed");
+                break;
             };
-            let releases: Vec<Release> = parse(response, "listing releases").await?;
             let full_page = releases.len() == 100;
             found.extend(releases);
             if !full_page {
@@ -356,6 +373,44 @@ impl GitHub {
             }
         }
         Ok(found)
+    }
+
+    /// The release that was GitHub's latest at `end` (RFC 3339): the highest version among the
+    /// releases published before then (not drafts, not pre-releases). Pages are read newest
+    /// first until one page past the first release published before `end`, so a recent day
+    /// costs one or two requests; None when no release was published before `end` within the
+    /// 1000 releases GitHub lists.
+    pub async fn latest_at(&self, end: &str) -> Result<Option<Release>, GitHubError> {
+        let mut eligible: Vec<Release> = Vec::new();
+        let mut pages_after_first = None;
+        for page in 1.. {
+            let Some(releases) = self.releases_page(page).await? else {
+                break;
+            };
+            let full_page = releases.len() == 100;
+            eligible.extend(releases.into_iter().filter(|r| {
+                !r.draft
+                    && !r.prerelease
+                    && r.published_at.as_deref().is_some_and(|at| at < end)
+            }));
+            if !eligible.is_empty() {
+                let left: &mut u32 = pages_after_first.get_or_insert(1);
+                if *left == 0 {
+                    break;
+                }
+                *left -= 1;
+            }
+            if !full_page {
+                break;
+            }
+        }
+        let version = |r: &Release| dbrelease_manifest::versions::release_version(&r.tag_name);
+        let best = eligible
+            .iter()
+            .filter(|r| version(r).is_some())
+            .max_by_key(|r| version(r))
+            .or_else(|| eligible.iter().max_by(|a, b| a.published_at.cmp(&b.published_at)));
+        Ok(best.cloned())
     }
 
     /// The published release of `tag`, or None (drafts are invisible to this endpoint).

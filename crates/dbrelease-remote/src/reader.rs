@@ -259,12 +259,48 @@ impl Reader {
         }
     }
 
-    /// Every published version, newest first.
+    /// The version that was the latest release at the end of `day` (UTC): from
+    /// `versions.json`'s `published_at` on a URL origin, from GitHub's `published_at` there.
+    /// A day before the first version is an error that names the first one.
+    pub async fn as_of(&self, day: dbrelease_manifest::dated::Day) -> Result<String> {
+        let before_first = |first: Option<(String, String)>| match first {
+            Some((tag, at)) => Error::Usage(format!(
+                "--as-of {day}: no version was published by the end of that day (UTC); the first one is {tag}, published {at}"
+            )),
+            None => Error::Usage(format!(
+                "--as-of {day}: no version was published by the end of that day (UTC)"
+            )),
+        };
+        match &self.origin {
+            Origin::GitHub(github) => match github.latest_at(&day.end_rfc3339()).await? {
+                Some(release) => Ok(release.tag_name),
+                None => Err(before_first(None)),
+            },
+            Origin::Url(base) => {
+                let index = self
+                    .versions_index(base)
+                    .await?
+                    .ok_or_else(|| no_index(base))?;
+                match index.latest_as_of(day) {
+                    Some(entry) => Ok(entry.tag.clone()),
+                    None => Err(before_first(
+                        index
+                            .first_release()
+                            .map(|v| (v.tag.clone(), v.published().to_string())),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Published versions, newest first: on GitHub the newest 100 (one request, however many
+    /// there are; older ones are fetched by tag), on a URL origin every one in `versions.json`.
     pub async fn list(&self) -> Result<Vec<Listed>> {
         match &self.origin {
             Origin::GitHub(github) => Ok(github
-                .all_releases()
+                .releases_page(1)
                 .await?
+                .unwrap_or_default()
                 .into_iter()
                 .filter(|r| !r.draft)
                 .map(|r| Listed {
@@ -283,9 +319,9 @@ impl Reader {
                     .into_iter()
                     .rev()
                     .map(|v| Listed {
+                        date: Some(v.published().to_string()),
+                        prerelease: !v.is_release(),
                         tag: v.tag,
-                        date: Some(v.created_at),
-                        prerelease: false,
                     })
                     .collect())
             }

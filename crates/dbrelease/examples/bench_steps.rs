@@ -34,7 +34,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
             let provenance = parquet::ParquetProvenance {
                 source_file: "bench.duckdb".into(),
-                tag: None,
             };
             if mode == "parquet-ours" {
                 // As `dbrelease build` does it: each table is finished, synced and read back on

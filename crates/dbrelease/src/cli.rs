@@ -150,6 +150,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "TAG", default_value = "latest")]
     pub tag: String,
 
+    /// Version as of a day: the one that was the newest release at the end of DATE (UTC,
+    /// YYYY-MM-DD), e.g. the data a paper used on 2026-12-01. Resolved once, then cached like
+    /// a pinned tag (works with --offline). Not with --tag.
+    #[arg(long, value_name = "DATE", conflicts_with = "tag")]
+    pub as_of: Option<String>,
+
     /// Cache root (default: $XDG_CACHE_HOME/dbrelease, else ~/.cache/dbrelease).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,

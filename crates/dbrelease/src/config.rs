@@ -29,7 +29,22 @@ pub struct ConfigFile {
     /// Where `publish --s3` releases to.
     #[serde(default)]
     pub s3: S3Section,
+    /// How versions are named.
+    #[serde(default)]
+    pub release: ReleaseSection,
 }
+
+/// `[release]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSection {
+    /// `"auto"`: every `publish` names a date version (`v2026.1205.0`) unless the data is
+    /// unchanged, as `--tag auto` does.
+    pub tag: Option<String>,
+}
+
+/// The tag that asks `publish` to name a date version.
+pub const AUTO_TAG: &str = "auto";
 
 /// `[s3]`: the config's values, completed by the flags in [`S3Section::resolve`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -326,6 +341,8 @@ pub struct BuildConfig {
     pub github_repo: Option<String>,
     /// `[s3]` as written.
     pub s3: S3Section,
+    /// `[release] tag = "auto"`: versions are date versions.
+    pub auto_tag: bool,
 }
 
 /// Table selection and Parquet writer options.
@@ -542,6 +559,15 @@ fn resolve_with(
     if let Some(tag) = &args.tag {
         validate_tag(tag)?;
     }
+    let auto_tag = match file.release.tag.as_deref() {
+        None => false,
+        Some(AUTO_TAG) => true,
+        Some(other) => {
+            return Err(Error::Config(format!(
+                "release.tag = {other:?}: the only value is \"auto\" (date versions, e.g. v2026.1205.0); give other tags with --tag"
+            )));
+        }
+    };
     let export = file.export;
     if let Some(level) = export.compression_level {
         match export.compression.level_range() {
@@ -599,6 +625,7 @@ fn resolve_with(
         source_date_epoch,
         github_repo: file.github.repo,
         s3: file.s3.validated()?,
+        auto_tag,
     })
 }
 

@@ -39,6 +39,9 @@ impl EnvVars {
     pub const DBRELEASE_RETRY_MIN_MS: &'static str = "DBRELEASE_RETRY_MIN_MS";
     /// Test hook: how long a silent connection may last, in milliseconds.
     pub const DBRELEASE_READ_TIMEOUT_MS: &'static str = "DBRELEASE_READ_TIMEOUT_MS";
+    /// Test hook: the time of the run (RFC 3339, e.g. `2026-12-05T04:17:00Z`) instead of the
+    /// clock; it names `--tag auto` versions and stamps `published_at` in `versions.json`.
+    pub const DBRELEASE_NOW: &'static str = "DBRELEASE_NOW";
     /// S3 endpoint (MinIO, R2, test servers); read by the AWS SDK, like the rest of its
     /// standard variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_PROFILE`,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE`, …).
@@ -61,6 +64,7 @@ impl EnvVars {
         Self::RUST_LOG,
         Self::DBRELEASE_RETRY_MIN_MS,
         Self::DBRELEASE_READ_TIMEOUT_MS,
+        Self::DBRELEASE_NOW,
         Self::AWS_ENDPOINT_URL,
     ];
 }
@@ -73,4 +77,32 @@ pub fn var(name: &str) -> Option<String> {
 /// The variable's raw value; None when unset or empty.
 pub fn var_os(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|value| !value.is_empty())
+}
+
+/// The time of the run: the clock, or `DBRELEASE_NOW` (tests).
+pub fn now() -> crate::error::Result<jiff::Timestamp> {
+    match var(EnvVars::DBRELEASE_NOW) {
+        None => Ok(jiff::Timestamp::now()),
+        Some(text) => text.parse().map_err(|err| {
+            crate::error::Error::Config(format!(
+                "{}={text:?} is not an RFC 3339 time such as 2026-12-05T04:17:00Z: {err}",
+                EnvVars::DBRELEASE_NOW
+            ))
+        }),
+    }
+}
+
+/// The UTC day of the run.
+pub fn today() -> crate::error::Result<dbrelease_manifest::dated::Day> {
+    let date = now()?.to_zoned(jiff::tz::TimeZone::UTC).date();
+    Ok(dbrelease_manifest::dated::Day {
+        year: date.year() as u32,
+        month: date.month() as u32,
+        day: date.day() as u32,
+    })
+}
+
+/// The time of the run as RFC 3339 in UTC, to the second.
+pub fn now_rfc3339() -> crate::error::Result<String> {
+    Ok(now()?.round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_string())
 }

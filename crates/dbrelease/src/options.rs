@@ -176,6 +176,7 @@ pub fn fetch_options(args: &FetchArgs) -> Result<FetchOptions> {
     Ok(FetchOptions {
         origin,
         tag: args.tag.clone(),
+        as_of: args.as_of.as_deref().map(as_of_day).transpose()?,
         assets: args.assets.clone(),
         cache_root,
         out: args.out.clone(),
@@ -183,6 +184,15 @@ pub fn fetch_options(args: &FetchArgs) -> Result<FetchOptions> {
         decompress: args.decompress,
         offline: args.offline,
         retry,
+    })
+}
+
+/// `--as-of DATE` as a day.
+fn as_of_day(text: &str) -> Result<dbrelease_manifest::dated::Day> {
+    dbrelease_manifest::dated::Day::parse(text).ok_or_else(|| {
+        Error::Config(format!(
+            "--as-of {text:?} is not a date: write the UTC day as YYYY-MM-DD, e.g. --as-of 2026-12-01"
+        ))
     })
 }
 

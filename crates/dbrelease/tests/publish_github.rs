@@ -919,6 +919,7 @@ fn a_draft_made_by_semantic_release_is_filled_published_and_keeps_its_notes() {
             assets: Vec::new(),
             target_commitish: None,
             make_latest: true,
+            ..Default::default()
         });
     }
     let output = setup.publish(&[]);

@@ -16,6 +16,7 @@ an S3 bucket or CDN prefix holding ``versions.json`` and ``{tag}/{file}``.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pathlib
@@ -48,10 +49,26 @@ def _cache(cache_dir):
     return None if cache_dir is None else os.fspath(cache_dir)
 
 
+def _as_of(tag, as_of):
+    """``as_of`` as the ``YYYY-MM-DD`` text the native module parses."""
+    if as_of is None:
+        return None
+    if tag != "latest":
+        raise DbreleaseError("give tag= or as_of=, not both")
+    if isinstance(as_of, datetime.datetime):
+        raise DbreleaseError(
+            "as_of is a day (UTC), not a time: pass datetime.date or \"YYYY-MM-DD\""
+        )
+    if isinstance(as_of, datetime.date):
+        return as_of.isoformat()
+    return str(as_of)
+
+
 def fetch(
     repo=None,
     *,
     tag="latest",
+    as_of=None,
     files=None,
     base_url=None,
     cache_dir=None,
@@ -65,10 +82,16 @@ def fetch(
     gzipped database. One name (or the default) returns a ``pathlib.Path``; a list returns a
     ``dict`` from artifact name to ``Path``. ``decompress=True`` gunzips the database into the
     cache (checked against the manifest) and returns that path instead.
+
+    ``as_of="2026-12-01"`` (or a ``datetime.date``) instead of ``tag``: the version that was
+    the newest release at the end of that UTC day, resolved once and then cached like a pinned
+    tag (works offline).
     """
     single = files is None or isinstance(files, str)
     wanted = [] if files is None else [files] if isinstance(files, str) else list(files)
-    pairs = _native.fetch(repo, base_url, tag, wanted, _cache(cache_dir), decompress, offline)
+    pairs = _native.fetch(
+        repo, base_url, tag, _as_of(tag, as_of), wanted, _cache(cache_dir), decompress, offline
+    )
     if single:
         return pathlib.Path(pairs[0][1])
     return {name: pathlib.Path(path) for name, path in pairs}
@@ -78,6 +101,7 @@ def connect(
     repo=None,
     *,
     tag="latest",
+    as_of=None,
     base_url=None,
     cache_dir=None,
     offline=False,
@@ -95,6 +119,7 @@ def connect(
     path = fetch(
         repo,
         tag=tag,
+        as_of=as_of,
         base_url=base_url,
         cache_dir=cache_dir,
         offline=offline,
@@ -109,8 +134,12 @@ def versions(repo=None, *, base_url=None, cache_dir=None, offline=False):
     return _native.versions(repo, base_url, _cache(cache_dir), offline)
 
 
-def manifest(repo=None, *, tag="latest", base_url=None, cache_dir=None, offline=False):
+def manifest(
+    repo=None, *, tag="latest", as_of=None, base_url=None, cache_dir=None, offline=False
+):
     """The release's ``manifest.json`` as plain Python data (every artifact's name, kind, size,
     sha256; tables' rows and columns). Cached like the files."""
-    _tag, path = _native.manifest(repo, base_url, tag, _cache(cache_dir), offline)
+    _tag, path = _native.manifest(
+        repo, base_url, tag, _as_of(tag, as_of), _cache(cache_dir), offline
+    )
     return json.loads(pathlib.Path(path).read_text())

@@ -1,3 +1,4 @@
+import datetime
 import os
 import pathlib
 from typing import Any, Literal, overload
@@ -17,6 +18,7 @@ def fetch(
     repo: str | None = None,
     *,
     tag: str = "latest",
+    as_of: str | datetime.date | None = None,
     files: str | None = None,
     base_url: str | None = None,
     cache_dir: _Path | None = None,
@@ -28,6 +30,7 @@ def fetch(
     repo: str | None = None,
     *,
     tag: str = "latest",
+    as_of: str | datetime.date | None = None,
     files: list[str],
     base_url: str | None = None,
     cache_dir: _Path | None = None,
@@ -38,6 +41,7 @@ def connect(
     repo: str | None = None,
     *,
     tag: str = "latest",
+    as_of: str | datetime.date | None = None,
     base_url: str | None = None,
     cache_dir: _Path | None = None,
     offline: bool = False,
@@ -53,6 +57,7 @@ def manifest(
     repo: str | None = None,
     *,
     tag: str = "latest",
+    as_of: str | datetime.date | None = None,
     base_url: str | None = None,
     cache_dir: _Path | None = None,
     offline: bool = False,

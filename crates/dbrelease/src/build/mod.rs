@@ -229,7 +229,6 @@ fn export_all(
 ) -> Exported {
     let provenance = &parquet::ParquetProvenance {
         source_file: source_file_name.to_string(),
-        tag: config.tag.clone(),
     };
     let gzip_path = staging.join(&names.database);
     let mtime = config

@@ -45,13 +45,14 @@ pub struct TableExport {
     pub sort_by: Vec<String>,
 }
 
-/// Values recorded in every Parquet file's key-value metadata.
+/// Values recorded in every Parquet file's key-value metadata. The release tag is not one of
+/// them (the manifest records it): a table's file depends on its data alone, so unchanged data
+/// gives the same bytes in every version, which is how `publish --tag auto` knows a day brought
+/// nothing new.
 #[derive(Debug, Clone)]
 pub struct ParquetProvenance {
     /// Source database file name.
     pub source_file: String,
-    /// Release tag.
-    pub tag: Option<String>,
 }
 
 /// Validates the per-table options against the table's columns.
@@ -161,9 +162,6 @@ fn writer_properties(
         KeyValue::new("dbrelease.source".into(), provenance.source_file.clone()),
         KeyValue::new("dbrelease.table".into(), table.display_name()),
     ];
-    if let Some(tag) = &provenance.tag {
-        metadata.push(KeyValue::new("dbrelease.tag".into(), tag.clone()));
-    }
     let mut builder = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(row_group_rows))

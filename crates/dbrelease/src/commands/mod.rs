@@ -95,6 +95,7 @@ pub fn deliver(
         comparison,
         github,
         s3,
+        unchanged_since: None,
     };
     if destinations.mode == Mode::Apply {
         crate::render::publish::actions_report(&report, release.manifest);
@@ -133,14 +134,24 @@ impl Previous {
 
 /// The manifest of the newest published release other than `tag`: from GitHub when it is
 /// readable (needs the token: without one a dry run plans against nothing), else from the S3
-/// versions index.
+/// versions index. On GitHub that is its latest release (one request, however many releases
+/// there are), or — when the latest is `tag` itself or has no manifest — the newest of the
+/// newest 100 that has one.
 pub async fn previous_manifest(
     github: Option<&GitHub>,
     s3: Option<&Bucket>,
     tag: &str,
 ) -> Result<Previous> {
     if let Some(client) = github.filter(|c| c.has_token()) {
-        let releases = client.all_releases().await?;
+        if let dbrelease_remote::github::Latest::Release(latest, _) =
+            client.latest_release(None).await?
+            && latest.tag_name != tag
+            && let Some((origin, bytes)) =
+                crate::target::github::published_manifest_bytes(client, &latest.assets).await?
+        {
+            return Ok(Previous::of(&origin, Some(&bytes)));
+        }
+        let releases = client.releases_page(1).await?.unwrap_or_default();
         for release in releases
             .iter()
             .filter(|r| !r.draft && !r.prerelease && r.tag_name != tag)

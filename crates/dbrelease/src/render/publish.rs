@@ -32,6 +32,8 @@ pub(crate) fn actions_report(report: &PublishReport, manifest: &Manifest) {
         .collect();
     actions::outputs(&[
         ("tag", report.tag.clone()),
+        // False only when `--tag auto` found nothing new (a later S3 mirror step can skip).
+        ("published", "true".into()),
         ("release-url", release_url.clone()),
         ("manifest-url", manifest_url.clone()),
         (
@@ -120,6 +122,11 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
 
 /// The publish report as text, one section per target.
 pub fn report_table(report: &PublishReport) -> String {
+    if let Some(since) = &report.unchanged_since {
+        return format!(
+            "up to date: the data has not changed since {since}; no version was published\n"
+        );
+    }
     let mut text = String::new();
     if !report.comparison.tables.is_empty() {
         text.push_str(&match &report.comparison.previous_tag {

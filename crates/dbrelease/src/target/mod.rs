@@ -439,6 +439,9 @@ pub struct PublishReport {
     /// S3, when `--s3`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3: Option<TargetReport>,
+    /// `--tag auto` found the data byte-identical to this version's: nothing was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<String>,
 }
 
 /// A published manifest, or None with a warning when this dbrelease cannot read it (the one

@@ -62,7 +62,7 @@ pub struct FakeAsset {
     pub data: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeRelease {
     pub id: u64,
     pub tag: String,
@@ -76,6 +76,24 @@ pub struct FakeRelease {
     pub target_commitish: Option<String>,
     /// False when created or published with `make_latest: "false"`: never GitHub's latest.
     pub make_latest: bool,
+    /// When it was created (the fake's clock, [`GitHubState::now`]).
+    pub created_at: String,
+    /// When it was published; None while a draft.
+    pub published_at: Option<String>,
+    /// Order of publication: GitHub's latest is the release most recently published with
+    /// `make_latest` (not the one created last).
+    pub published_seq: u64,
+}
+
+impl FakeRelease {
+    /// GitHub's latest release: the one most recently published as latest, never a draft or
+    /// a pre-release.
+    pub fn latest(releases: &[FakeRelease]) -> Option<&FakeRelease> {
+        releases
+            .iter()
+            .filter(|r| !r.draft && !r.prerelease && r.make_latest)
+            .max_by_key(|r| r.published_seq)
+    }
 }
 
 /// Everything the fake knows; tests read and change it directly.
@@ -116,6 +134,58 @@ pub struct GitHubState {
     pub writes_seen: usize,
     /// Faults injected so far (queued and random).
     pub faults_injected: usize,
+    /// The fake's clock (RFC 3339): `created_at`/`published_at` of what is made now.
+    pub now: String,
+    /// Releases published so far (orders "latest").
+    pub publish_count: u64,
+    /// After every request: the request line, and what `GET /releases/latest` would have
+    /// answered then (tag and asset names), to check a switch never shows a half release.
+    pub latest_log: Vec<(String, Option<(String, BTreeSet<String>)>)>,
+}
+
+impl GitHubState {
+    /// Publishes release `index` now (as a PATCH `draft: false` does).
+    pub fn mark_published(&mut self, index: usize) {
+        self.publish_count += 1;
+        let (seq, now) = (self.publish_count, self.now.clone());
+        let release = &mut self.releases[index];
+        release.draft = false;
+        release.published_seq = seq;
+        release.published_at.get_or_insert(now);
+    }
+
+    /// Adds a published release with `assets` (name, bytes) at time `at`, as if an earlier
+    /// run made it: for tests that need a long history.
+    pub fn seed_release(&mut self, tag: &str, at: &str, assets: &[(&str, Vec<u8>)]) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let assets = assets
+            .iter()
+            .map(|(name, data)| {
+                let asset_id = self.next_id;
+                self.next_id += 1;
+                FakeAsset {
+                    id: asset_id,
+                    name: name.to_string(),
+                    state: "uploaded".into(),
+                    content_type: "application/octet-stream".into(),
+                    data: data.clone(),
+                }
+            })
+            .collect();
+        self.publish_count += 1;
+        self.releases.push(FakeRelease {
+            id,
+            tag: tag.into(),
+            name: tag.into(),
+            assets,
+            make_latest: true,
+            created_at: at.into(),
+            published_at: Some(at.into()),
+            published_seq: self.publish_count,
+            ..FakeRelease::default()
+        });
+    }
 }
 
 pub type Shared = Arc<Mutex<GitHubState>>;
@@ -160,6 +230,9 @@ impl GitHubFake {
             kill_at: None,
             writes_seen: 0,
             faults_injected: 0,
+            now: "2026-01-01T00:00:00Z".into(),
+            publish_count: 0,
+            latest_log: Vec::new(),
         }));
         // Route templates use GitHub's OpenAPI parameter names, so tests can look them up.
         let app = Router::new()
@@ -249,11 +322,17 @@ async fn record_route(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let line = format!("{} {}", request.method(), request.uri().path());
     if let Some(matched) = matched {
-        let line = format!("{} {}", request.method(), matched.as_str());
-        state.lock().unwrap().routes.insert(line);
+        let route = format!("{} {}", request.method(), matched.as_str());
+        state.lock().unwrap().routes.insert(route);
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    let mut s = state.lock().unwrap();
+    let latest = FakeRelease::latest(&s.releases)
+        .map(|r| (r.tag.clone(), r.assets.iter().map(|a| a.name.clone()).collect()));
+    s.latest_log.push((line, latest));
+    response
 }
 
 /// The one gate in front of every API and upload route: authentication, the repository, then an
@@ -561,8 +640,8 @@ pub fn release_json(s: &GitHubState, release: &FakeRelease) -> Value {
         "draft": release.draft,
         "prerelease": release.prerelease,
         "immutable": release.immutable,
-        "created_at": "2026-01-01T00:00:00Z",
-        "published_at": if release.draft { Value::Null } else { json!("2026-01-01T00:00:00Z") },
+        "created_at": release.created_at,
+        "published_at": if release.draft { Value::Null } else { json!(release.published_at.clone().unwrap_or_else(|| release.created_at.clone())) },
         "author": bot_user(base),
         "assets": release.assets.iter().map(|a| asset_json(base, owner, repo, &release.tag, a)).collect::<Vec<_>>(),
     })
@@ -689,9 +768,15 @@ async fn create_release(
         assets: Vec::new(),
         target_commitish: body["target_commitish"].as_str().map(str::to_string),
         make_latest: body["make_latest"].as_str() != Some("false"),
+        created_at: s.now.clone(),
+        ..FakeRelease::default()
     };
-    let json = release_json(&s, &release);
     s.releases.push(release);
+    if !draft {
+        let index = s.releases.len() - 1;
+        s.mark_published(index);
+    }
+    let json = release_json(&s, s.releases.last().expect("just pushed"));
     record(&mut s, id, "create release".into());
     (StatusCode::CREATED, axum::Json(json)).into_response()
 }
@@ -713,16 +798,19 @@ async fn update_release(
             "Cannot modify an immutable release",
         );
     }
-    let release = &mut s.releases[index];
+    if let Some(make_latest) = body["make_latest"].as_str() {
+        s.releases[index].make_latest = make_latest != "false";
+    }
     if let Some(draft) = body["draft"].as_bool() {
-        release.draft = draft;
+        if !draft && s.releases[index].draft {
+            s.mark_published(index);
+        }
+        s.releases[index].draft = draft;
         if !draft && immutable_releases {
-            release.immutable = true;
+            s.releases[index].immutable = true;
         }
     }
-    if let Some(make_latest) = body["make_latest"].as_str() {
-        release.make_latest = make_latest != "false";
-    }
+    let release = &mut s.releases[index];
     if let Some(notes) = body["body"].as_str() {
         release.body = notes.into();
     }
@@ -917,12 +1005,7 @@ async fn latest_release(
     headers: HeaderMap,
 ) -> Response {
     let s = state.lock().unwrap();
-    let Some(release) = s
-        .releases
-        .iter()
-        .rev()
-        .find(|r| !r.draft && !r.prerelease && r.make_latest)
-    else {
+    let Some(release) = FakeRelease::latest(&s.releases) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
     let body = release_json(&s, release);

@@ -32,20 +32,33 @@ pub async fn previous_manifest(
     target: &Bucket,
     tag: &str,
 ) -> Result<Option<(String, Option<Vec<u8>>)>> {
-    let Some(bytes) = target.get(&target.top_key(VERSIONS_FILE)).await? else {
+    let Some(index) = read_index(target).await? else {
         return Ok(None);
     };
-    let index = VersionsIndex::parse(&bytes).map_err(|err| {
-        Error::Remote(format!(
-            "S3: {} {err}; move it away or fix it",
-            target.top_key(VERSIONS_FILE)
-        ))
-    })?;
     let Some(previous) = index.newest_other_than(tag) else {
         return Ok(None);
     };
     let key = target.key(&previous.tag, MANIFEST_FILE);
     Ok(Some((target.url(&key), target.get(&key).await?)))
+}
+
+/// `versions.json`, or None when there is none yet.
+pub async fn read_index(target: &Bucket) -> Result<Option<VersionsIndex>> {
+    let Some(bytes) = target.get(&target.top_key(VERSIONS_FILE)).await? else {
+        return Ok(None);
+    };
+    VersionsIndex::parse(&bytes).map(Some).map_err(|err| {
+        Error::Remote(format!(
+            "S3: {} {err}; move it away or fix it",
+            target.top_key(VERSIONS_FILE)
+        ))
+    })
+}
+
+/// The manifest of version `tag` — where it is and its bytes (None when it is missing).
+pub async fn version_manifest(target: &Bucket, tag: &str) -> Result<(String, Option<Vec<u8>>)> {
+    let key = target.key(tag, MANIFEST_FILE);
+    Ok((target.url(&key), target.get(&key).await?))
 }
 
 /// The bytes of file `name` of version `tag`, or None (small files: manifest, SHA256SUMS).
@@ -323,10 +336,13 @@ impl<'a> S3Target<'a> {
     }
 
     /// `latest/` follows the newest version only. Files it lacks or holds with other bytes are
-    /// copied server-side from the verified version, manifest last; when any data file changes,
-    /// the old manifest is removed first, so a reader finds no manifest for a moment, never one
-    /// that lists bytes `latest/` no longer holds. Files the new version does not have are
-    /// removed after its manifest is in place.
+    /// copied server-side from the verified version, manifest last. Every key is replaced in
+    /// one step (a copy), so no key is ever missing; during the switch a direct reader of
+    /// `latest/` may find the previous manifest beside files that are already the new
+    /// version's (their sha256 then differs from what that manifest lists). Readers that go
+    /// through dbrelease never read `latest/`: they resolve the latest version from
+    /// `versions.json` (one object, written in one PUT) and read its immutable `{tag}/` keys.
+    /// Files the new version does not have are removed after its manifest is in place.
     async fn move_latest(
         &self,
         entry: &VersionEntry,
@@ -351,15 +367,14 @@ impl<'a> S3Target<'a> {
                 stale.push(file);
             }
         }
-        let manifest_key = self.bucket.key(LATEST, MANIFEST_FILE);
-        if stale.iter().any(|file| file.name != MANIFEST_FILE) {
-            self.bucket.delete(&manifest_key).await?;
-            if let Some(manifest) = self.local.iter().find(|f| f.name == MANIFEST_FILE)
-                && !stale.iter().any(|f| f.name == MANIFEST_FILE)
-            {
-                stale.push(manifest);
-            }
+        if stale.iter().any(|file| file.name != MANIFEST_FILE)
+            && let Some(manifest) = self.local.iter().find(|f| f.name == MANIFEST_FILE)
+            && !stale.iter().any(|f| f.name == MANIFEST_FILE)
+        {
+            stale.push(manifest);
         }
+        // The manifest is switched last: until then it describes the version being replaced.
+        stale.sort_by_key(|file| file.name == MANIFEST_FILE);
         let report = |name: String, action: ActionKind| AssetReport {
             name,
             action,
@@ -537,6 +552,8 @@ impl Target for S3Target<'_> {
             manifest_url: self.bucket.url(&manifest_key),
             base_url: self.bucket.url(&self.bucket.key(&self.tag, "")),
             prerelease: self.prerelease || self.rolling,
+            // What `fetch --as-of` reads; kept from the first record when the tag is listed.
+            published_at: Some(crate::env::now_rfc3339()?),
         };
         self.record_version(entry).await
     }
