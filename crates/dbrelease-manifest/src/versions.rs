@@ -140,8 +140,6 @@ impl VersionsIndex {
             .filter(|v| v.is_release())
             .min_by(|a, b| a.published().cmp(b.published()))
     }
-
-
 }
 
 /// The latest of some releases: the highest semantic version when any is one (never build

@@ -250,7 +250,10 @@ async fn resolve_as_of(
         return Err(Error::Remote(format!(
             "--offline: --as-of {day} was not resolved yet ({} has no {}); run once without --offline",
             origin_dir.display(),
-            pointer_path.file_name().unwrap_or_default().to_string_lossy()
+            pointer_path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
         )));
     }
     let tag = reader.as_of(day).await?;

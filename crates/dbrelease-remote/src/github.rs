@@ -389,9 +389,7 @@ impl GitHub {
             };
             let full_page = releases.len() == 100;
             eligible.extend(releases.into_iter().filter(|r| {
-                !r.draft
-                    && !r.prerelease
-                    && r.published_at.as_deref().is_some_and(|at| at < end)
+                !r.draft && !r.prerelease && r.published_at.as_deref().is_some_and(|at| at < end)
             }));
             if !eligible.is_empty() {
                 let left: &mut u32 = pages_after_first.get_or_insert(1);
@@ -409,7 +407,11 @@ impl GitHub {
             .iter()
             .filter(|r| version(r).is_some())
             .max_by_key(|r| version(r))
-            .or_else(|| eligible.iter().max_by(|a, b| a.published_at.cmp(&b.published_at)));
+            .or_else(|| {
+                eligible
+                    .iter()
+                    .max_by(|a, b| a.published_at.cmp(&b.published_at))
+            });
         Ok(best.cloned())
     }
 

@@ -60,9 +60,7 @@ pub fn remove_link_or_file(path: &Path) -> Result<()> {
         Err(err) => Err(Error::local(path, &err)),
         Ok(metadata) if metadata.is_symlink() || metadata.is_file() => {
             match std::fs::remove_file(path) {
-                Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                    Err(Error::local(path, &err))
-                }
+                Err(err) if err.kind() != io::ErrorKind::NotFound => Err(Error::local(path, &err)),
                 _ => Ok(()),
             }
         }

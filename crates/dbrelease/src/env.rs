@@ -104,5 +104,8 @@ pub fn today() -> crate::error::Result<dbrelease_manifest::dated::Day> {
 
 /// The time of the run as RFC 3339 in UTC, to the second.
 pub fn now_rfc3339() -> crate::error::Result<String> {
-    Ok(now()?.round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_string())
+    Ok(now()?
+        .round(jiff::Unit::Second)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string())
 }

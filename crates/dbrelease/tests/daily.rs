@@ -77,7 +77,10 @@ impl Daily {
             .env("GITHUB_OUTPUT", &outputs)
             .output()
             .unwrap();
-        (output, std::fs::read_to_string(&outputs).unwrap_or_default())
+        (
+            output,
+            std::fs::read_to_string(&outputs).unwrap_or_default(),
+        )
     }
 
     fn change_data(&self) {
@@ -119,6 +122,21 @@ impl Daily {
     }
 }
 
+/// A step output from a `$GITHUB_OUTPUT` file (`name=value` or `name<<DELIMITER` blocks).
+fn step_output(file: &str, name: &str) -> Option<String> {
+    let mut lines = file.lines();
+    while let Some(line) = lines.next() {
+        if let Some(value) = line.strip_prefix(&format!("{name}=")) {
+            return Some(value.to_string());
+        }
+        if let Some(delimiter) = line.strip_prefix(&format!("{name}<<")) {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            return Some(value.join("\n"));
+        }
+    }
+    None
+}
+
 fn stdout_json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", text(output)))
 }
@@ -147,7 +165,7 @@ fn latest_during(daily: &Daily, from: usize, files: &BTreeSet<String>) -> Vec<St
 fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a_half_release() {
     let daily = Daily::new();
     let files: BTreeSet<String> = [
-        "binance_futures_availability.duckdb.gz",
+        "data.duckdb.gz",
         "daily_availability.parquet",
         "daily_symbol_counts.parquet",
         "datapackage.json",
@@ -178,14 +196,22 @@ fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a
         match expected {
             Some(tag) => {
                 assert_eq!(report["tag"], tag, "{now}");
-                assert!(outputs.contains(&format!("tag={tag}")), "{outputs}");
-                assert!(outputs.contains("published=true"), "{outputs}");
+                assert_eq!(
+                    step_output(&outputs, "tag").as_deref(),
+                    Some(tag),
+                    "{outputs}"
+                );
+                assert_eq!(step_output(&outputs, "published").as_deref(), Some("true"));
             }
             None => {
                 let since = previous.unwrap();
                 assert_eq!(report["unchanged_since"], since, "{now}");
-                assert!(outputs.contains(&format!("tag={since}")), "{outputs}");
-                assert!(outputs.contains("published=false"), "{outputs}");
+                assert_eq!(
+                    step_output(&outputs, "tag").as_deref(),
+                    Some(since),
+                    "{outputs}"
+                );
+                assert_eq!(step_output(&outputs, "published").as_deref(), Some("false"));
                 let human = daily
                     .command(now, &["publish", "--github", "--s3", "--tag", "auto"])
                     .output()
@@ -227,7 +253,12 @@ fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a
     // Every version is a normal, published, latest-eligible release.
     {
         let state = daily.fake.state.lock().unwrap();
-        assert!(state.releases.iter().all(|r| !r.prerelease && r.make_latest));
+        assert!(
+            state
+                .releases
+                .iter()
+                .all(|r| !r.prerelease && r.make_latest)
+        );
     }
 
     // S3: versions.json lists each version once with when it was published; latest/ holds the
@@ -271,7 +302,11 @@ fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a
     ] {
         for origin in [["--repo", "owner/data"], ["--base-url", base_url.as_str()]] {
             let output = daily.fetch(&[origin[0], origin[1], "--as-of", day, "--json"]);
-            assert!(output.status.success(), "{day} {origin:?}: {}", text(&output));
+            assert!(
+                output.status.success(),
+                "{day} {origin:?}: {}",
+                text(&output)
+            );
             assert_eq!(stdout_json(&output)["tag"], want, "{day} {origin:?}");
         }
     }
@@ -288,7 +323,11 @@ fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a
     assert_eq!(stdout_json(&offline)["tag"], "v2026.1203.0");
     // Before the first version, and not a date: clear errors.
     let before = daily.fetch(&["--repo", "owner/data", "--as-of", "2026-11-30"]);
-    assert_exit_with(&before, EXIT_CONFIG, "no version was published by the end of that day");
+    assert_exit_with(
+        &before,
+        EXIT_CONFIG,
+        "no version was published by the end of that day",
+    );
     let before = daily.fetch(&["--base-url", &base_url, "--as-of", "2026-11-30"]);
     assert_exit_with(&before, EXIT_CONFIG, "the first one is v2026.1201.0");
     let bad = daily.fetch(&["--repo", "owner/data", "--as-of", "last tuesday"]);

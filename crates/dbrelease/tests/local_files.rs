@@ -81,7 +81,11 @@ impl Outside {
 /// A regular file with one name (not a link, not a hard link) holding `sha256`.
 fn assert_regular_verified(path: &Path, sha256: &str) {
     let metadata = std::fs::symlink_metadata(path).unwrap();
-    assert!(metadata.is_file(), "{} is not a regular file", path.display());
+    assert!(
+        metadata.is_file(),
+        "{} is not a regular file",
+        path.display()
+    );
     assert_eq!(metadata.nlink(), 1, "{} has other names", path.display());
     assert_eq!(sha256_file(path), sha256, "{}", path.display());
 }
@@ -218,8 +222,20 @@ fn folders_on_the_way_are_never_entered_through_a_link() {
     outside.assert_untouched("version folder");
     assert_regular_verified(&tag_dir.join(DB_GZ), &origin.sha256(DB_GZ));
 
-    // The folders dbrelease created are owner-only, the cache root first.
-    for dir in [&cache, &origin_dir, &tag_dir] {
+    // The folders dbrelease created are owner-only: those it made in place of the links, and
+    // in a fresh cache every one from the root down.
+    let fresh = origin.dir.path().join("fresh").join("cache");
+    let output = origin.fetch(&fresh, &["--tag", TAG]);
+    assert!(output.status.success(), "{}", text(&output));
+    let (fresh_origin, fresh_tag) = origin.folders(&fresh);
+    let mut made = vec![origin_dir.clone(), tag_dir.clone(), fresh.clone()];
+    let mut below = fresh_tag.clone();
+    while below != fresh {
+        made.push(below.clone());
+        below = below.parent().unwrap().to_path_buf();
+    }
+    assert!(made.contains(&fresh_origin));
+    for dir in &made {
         let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{}", dir.display());
     }
@@ -249,7 +265,11 @@ fn a_cache_root_others_can_write_is_used_with_a_warning() {
         text(&output)
     );
     let (origin_dir, _) = origin.folders(&cache);
-    let mode = std::fs::metadata(cache.join("url")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(cache.join("url"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o700);
     assert!(origin_dir.is_dir());
 }
@@ -342,7 +362,10 @@ fn build_removes_only_the_stale_files_its_previous_build_wrote() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(std::fs::read(dist.join("user-notes.parquet")).unwrap(), PRECIOUS);
+    assert_eq!(
+        std::fs::read(dist.join("user-notes.parquet")).unwrap(),
+        PRECIOUS
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("left in place"),
         "{}",

@@ -575,7 +575,7 @@ fn commit(
 
 /// `--out` may be a link the user made (it is followed), but not one another account planted
 /// (in a shared folder such as `/tmp`): the build would write into whatever folder it points to.
-fn refuse_foreign_link(out_dir: &Path) -> Result<()> {
+pub(crate) fn refuse_foreign_link(out_dir: &Path) -> Result<()> {
     if let Ok(metadata) = std::fs::symlink_metadata(out_dir)
         && metadata.is_symlink()
         && !dbrelease_remote::localfs::owned_by_user(&metadata)

@@ -154,7 +154,7 @@ fn writer_properties(
         Codec::Lz4 => Compression::LZ4_RAW,
         Codec::None => Compression::UNCOMPRESSED,
     };
-    let mut metadata = vec![
+    let metadata = vec![
         KeyValue::new(
             "dbrelease.version".into(),
             env!("CARGO_PKG_VERSION").to_string(),

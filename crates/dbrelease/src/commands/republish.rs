@@ -91,6 +91,7 @@ pub fn run(args: &RepublishArgs, progress: &Progress) -> Result<RepublishReport>
 
     // 2. Every file of the published manifest, byte-identical, in --out.
     let out = &config.out_dir;
+    build::refuse_foreign_link(out)?;
     std::fs::create_dir_all(out).map_err(|err| Error::output(out, &err))?;
     if let Some(dir) = unsafe_out_entry(manifest, out) {
         return Err(dir);
@@ -246,7 +247,8 @@ fn unsafe_out_entry(manifest: &Manifest, out: &Path) -> Option<Error> {
         .map(|a| out.join(&a.name))
         .find_map(|path| {
             let metadata = std::fs::symlink_metadata(&path).ok()?;
-            (!metadata.is_file()).then(|| dbrelease_remote::localfs::refused(&path, &metadata).into())
+            (!metadata.is_file())
+                .then(|| dbrelease_remote::localfs::refused(&path, &metadata).into())
         })
 }
 

@@ -329,8 +329,12 @@ async fn record_route(
     }
     let response = next.run(request).await;
     let mut s = state.lock().unwrap();
-    let latest = FakeRelease::latest(&s.releases)
-        .map(|r| (r.tag.clone(), r.assets.iter().map(|a| a.name.clone()).collect()));
+    let latest = FakeRelease::latest(&s.releases).map(|r| {
+        (
+            r.tag.clone(),
+            r.assets.iter().map(|a| a.name.clone()).collect(),
+        )
+    });
     s.latest_log.push((line, latest));
     response
 }
