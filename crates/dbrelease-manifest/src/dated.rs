@@ -46,7 +46,8 @@ impl Day {
 
     /// True when the date exists in the Gregorian calendar (and the year has four digits).
     pub fn is_valid(&self) -> bool {
-        let leap = self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0);
+        let leap = self.year.is_multiple_of(4)
+            && (!self.year.is_multiple_of(100) || self.year.is_multiple_of(400));
         let days = match self.month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
@@ -108,9 +109,10 @@ impl DateVersion {
         }
         // Semantic versions have no leading zeros; `v2026.0105.0` is not one of ours.
         let canonical = |text: &str| !text.is_empty() && (text == "0" || !text.starts_with('0'));
-        if ![year, month_day, counter].into_iter().all(canonical)
-            || !(year.len() == 4 && (3..=4).contains(&month_day.len()))
-        {
+        let shaped = [year, month_day, counter].into_iter().all(canonical)
+            && year.len() == 4
+            && (3..=4).contains(&month_day.len());
+        if !shaped {
             return None;
         }
         let month_day: u32 = month_day.parse().ok()?;

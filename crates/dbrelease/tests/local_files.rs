@@ -378,7 +378,7 @@ fn build_removes_only_the_stale_files_its_previous_build_wrote() {
         dist.join("user-notes.parquet"),
     )
     .unwrap();
-    std::fs::write(dist.join("manifest.json"), &forged_again(&dist)).unwrap();
+    std::fs::write(dist.join("manifest.json"), forged_again(&dist)).unwrap();
     let output = dbrelease()
         .args(["-q", "build", "--tag", TAG, "--config"])
         .arg(repo_root().join("dbrelease.toml"))

@@ -140,7 +140,7 @@ pub struct GitHubState {
     pub publish_count: u64,
     /// After every request: the request line, and what `GET /releases/latest` would have
     /// answered then (tag and asset names), to check a switch never shows a half release.
-    pub latest_log: Vec<(String, Option<(String, BTreeSet<String>)>)>,
+    pub latest_log: Vec<(String, Option<LatestSeen>)>,
 }
 
 impl GitHubState {
@@ -189,6 +189,9 @@ impl GitHubState {
 }
 
 pub type Shared = Arc<Mutex<GitHubState>>;
+
+/// What `releases/latest` answered: its tag and asset names.
+pub type LatestSeen = (String, BTreeSet<String>);
 
 /// A running fake.
 pub struct GitHubFake {
