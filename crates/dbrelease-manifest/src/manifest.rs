@@ -78,8 +78,11 @@ pub struct Source {
 pub enum ArtifactKind {
     /// One table exported to Parquet.
     Table,
-    /// The gzipped database file.
+    /// The database file: gzipped (with `database` info), or as it is (`[database]
+    /// uncompressed`, for DuckDB to ATTACH over HTTP).
     Database,
+    /// `catalog.duckdb`: one view per table over this version's published Parquet URLs.
+    Catalog,
     /// An extra file released as it is.
     File,
 }
@@ -103,9 +106,23 @@ pub struct Artifact {
     /// Present when `kind` is `table`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<TableInfo>,
-    /// Present when `kind` is `database`.
+    /// Present when `kind` is `database` and the file is gzipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseInfo>,
+    /// Present when `kind` is `catalog`, or `database` uncompressed: which DuckDB opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duckdb_file: Option<DuckdbFileInfo>,
+}
+
+/// A DuckDB database file released as it is (the catalog, the uncompressed database).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DuckdbFileInfo {
+    /// DuckDB's storage compatibility level the file is written in, e.g. `v1.0.0`.
+    pub storage_version: String,
+    /// The oldest DuckDB release that opens it, e.g. `1.0.0`.
+    pub opens_with: String,
+    /// How to use it from any DuckDB client, e.g. `ATTACH 'https://…/catalog.duckdb' AS d`.
+    pub attach: String,
 }
 
 /// A table artifact's contents.
@@ -424,6 +441,7 @@ mod tests {
                     primary_key: vec!["id".into()],
                 }),
                 database: None,
+                duckdb_file: None,
             }],
         }
     }

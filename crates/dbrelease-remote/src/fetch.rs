@@ -464,7 +464,8 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
         for file in files.iter_mut() {
             if wanted
                 .iter()
-                .any(|a| a.name == file.name && a.kind == ArtifactKind::Database)
+                // The gzipped database (an uncompressed one is used as it is).
+                .any(|a| a.name == file.name && a.database.is_some())
             {
                 *file = decompress(file, &manifest, &tag_dir).await?;
             }

@@ -252,6 +252,7 @@ mod tests {
                 primary_key: vec![],
             }),
             database: None,
+            duckdb_file: None,
         }
     }
 

@@ -32,6 +32,48 @@ pub struct ConfigFile {
     /// How versions are named.
     #[serde(default)]
     pub release: ReleaseSection,
+    /// `catalog.duckdb`: one view per table over the version's Parquet URLs.
+    #[serde(default)]
+    pub catalog: CatalogSection,
+    /// The database file beside its `.gz`.
+    #[serde(default)]
+    pub database: DatabaseSection,
+}
+
+/// `[catalog]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSection {
+    /// Release a `catalog.duckdb` with every tagged build (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// URL of a version's folder, with `{tag}` in it, that the views read from, e.g.
+    /// `https://cdn.example.org/data/{tag}/`. Default: the GitHub release's download URL when
+    /// the repository is known, else `[s3] public_base_url` with the prefix.
+    pub url: Option<String>,
+}
+
+impl Default for CatalogSection {
+    fn default() -> Self {
+        CatalogSection {
+            enabled: true,
+            url: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `[database]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// Also release the database file uncompressed, so DuckDB can ATTACH it over HTTP and read
+    /// only the blocks a query needs (default false: the `.gz` alone).
+    #[serde(default)]
+    pub uncompressed: bool,
 }
 
 /// `[release]`
@@ -343,6 +385,51 @@ pub struct BuildConfig {
     pub s3: S3Section,
     /// `[release] tag = "auto"`: versions are date versions.
     pub auto_tag: bool,
+    /// `[catalog]` as written; [`BuildConfig::catalog_prefix`] resolves it.
+    pub catalog: CatalogSection,
+    /// `[database] uncompressed`.
+    pub uncompressed_database: bool,
+}
+
+impl BuildConfig {
+    /// The URL prefix the catalog's views read from (ending in `/`), or None when this build
+    /// makes no catalog: untagged, `[catalog] enabled = false`, or no public URL known.
+    pub fn catalog_prefix(&self) -> Result<Option<String>> {
+        let Some(tag) = self.tag.as_deref().filter(|_| self.catalog.enabled) else {
+            return Ok(None);
+        };
+        let segment = dbrelease_remote::http::url_segment(tag);
+        if let Some(template) = &self.catalog.url {
+            if !template.contains("{tag}") {
+                return Err(Error::Config(format!(
+                    "catalog.url {template:?} has no {{tag}}: each version's catalog must read that version's files, e.g. \"https://cdn.example.org/data/{{tag}}/\""
+                )));
+            }
+            let url = template.replace("{tag}", &segment);
+            return Ok(Some(format!("{}/", url.trim_end_matches('/'))));
+        }
+        let repo = self
+            .github_repo
+            .clone()
+            .or_else(|| crate::env::var(crate::env::EnvVars::GITHUB_REPOSITORY));
+        if let Some(repo) = repo {
+            let server = crate::env::var(crate::env::EnvVars::GITHUB_SERVER_URL)
+                .unwrap_or_else(|| "https://github.com".into());
+            return Ok(Some(format!(
+                "{}/{repo}/releases/download/{segment}/",
+                server.trim_end_matches('/')
+            )));
+        }
+        Ok(self.s3.public_base_url.as_ref().map(|base| {
+            let prefix = self.s3.prefix.as_deref().unwrap_or("").trim_matches('/');
+            let base = base.trim_end_matches('/');
+            if prefix.is_empty() {
+                format!("{base}/{segment}/")
+            } else {
+                format!("{base}/{prefix}/{segment}/")
+            }
+        }))
+    }
 }
 
 /// Table selection and Parquet writer options.
@@ -626,6 +713,8 @@ fn resolve_with(
         github_repo: file.github.repo,
         s3: file.s3.validated()?,
         auto_tag,
+        catalog: file.catalog,
+        uncompressed_database: file.database.uncompressed,
     })
 }
 

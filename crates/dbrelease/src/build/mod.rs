@@ -4,6 +4,7 @@
 //! into place only when every artifact is complete, `manifest.json` last: a directory that
 //! has a manifest.json always holds exactly what that manifest lists.
 
+pub mod catalog;
 pub mod gzip;
 pub mod layout;
 pub mod parquet;
@@ -25,7 +26,8 @@ use dbrelease_manifest::names::{
     MEDIA_GZIP, MEDIA_PARQUET, sanitize_artifact_name, table_artifact_stem, unique_name,
 };
 use dbrelease_manifest::{
-    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, GENERATOR_NAME, Generator,
+    Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, DuckdbFileInfo, GENERATOR_NAME,
+    Generator,
     MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
     version_from_tag,
 };
@@ -58,6 +60,7 @@ struct Built {
     description: Option<String>,
     table: Option<TableInfo>,
     database: Option<DatabaseInfo>,
+    duckdb_file: Option<DuckdbFileInfo>,
 }
 
 /// Runs the whole build; on error nothing in the output directory looks finished.
@@ -87,7 +90,8 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         parquet::export_query(table, &[])?;
     }
     // Artifact names, unique and plain; extra files checked. Still nothing written.
-    let names = name_artifacts(config, &snapshot, &source.file_name)?;
+    let catalog_prefix = config.catalog_prefix()?;
+    let names = name_artifacts(config, &snapshot, &source.file_name, catalog_prefix.is_some())?;
     let staging = match staging {
         Some(folder) => folder,
         None => create_staging(&config.out_dir)?,
@@ -104,7 +108,17 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         staging.path(),
     );
     drop(conn);
-    let (built, uncompressed) = collect_built(config, &snapshot, names, exported, staging.path())?;
+    let (mut built, uncompressed) = collect_built(
+        config,
+        &snapshot,
+        names,
+        exported,
+        &release_source,
+        staging.path(),
+    )?;
+    if let Some(prefix) = &catalog_prefix {
+        built.push(build_catalog(&snapshot, &built, prefix, staging.path())?);
+    }
     // The manifest, then the metadata files and the move into --out, manifest last.
     let manifest = assemble_manifest(
         config,
@@ -162,6 +176,8 @@ fn check_source(config: &BuildConfig) -> Result<CheckedSource> {
 /// The artifact names of one build.
 struct ArtifactNames {
     database: String,
+    /// The database file as it is, when `[database] uncompressed`.
+    uncompressed: Option<String>,
     tables: Vec<String>,
 }
 
@@ -171,12 +187,19 @@ fn name_artifacts(
     config: &BuildConfig,
     snapshot: &Snapshot,
     source_file_name: &str,
+    with_catalog: bool,
 ) -> Result<ArtifactNames> {
     let mut taken: BTreeSet<String> = [MANIFEST_FILE, SHA256SUMS_FILE, DATAPACKAGE_FILE]
         .iter()
         .map(|name| name.to_ascii_lowercase())
         .collect();
+    if with_catalog {
+        taken.insert(catalog::CATALOG_FILE.into());
+    }
     let database = unique_name(&sanitize_artifact_name(source_file_name), ".gz", &mut taken);
+    let uncompressed = config
+        .uncompressed_database
+        .then(|| unique_name(&sanitize_artifact_name(source_file_name), "", &mut taken));
     let tables: Vec<String> = snapshot
         .tables
         .iter()
@@ -204,7 +227,11 @@ fn name_artifacts(
             )));
         }
     }
-    Ok(ArtifactNames { database, tables })
+    Ok(ArtifactNames {
+        database,
+        uncompressed,
+        tables,
+    })
 }
 
 /// What the exports returned: the gzip (with its time) and each table's export, in order (the
@@ -291,6 +318,7 @@ fn collect_built(
     snapshot: &Snapshot,
     names: ArtifactNames,
     exported: Exported,
+    release_source: &Path,
     staging: &Path,
 ) -> Result<(Vec<Built>, Digested)> {
     let mut built = Vec::new();
@@ -316,6 +344,7 @@ fn collect_built(
                 primary_key: table.primary_key.clone(),
             }),
             database: None,
+            duckdb_file: None,
         });
     }
     let (gzip_outcome, gzip_elapsed) = exported.gzip?;
@@ -336,7 +365,37 @@ fn collect_built(
             uncompressed_bytes: gzip_outcome.uncompressed.bytes,
             uncompressed_sha256: gzip_outcome.uncompressed.sha256.clone(),
         }),
+        duckdb_file: None,
     });
+    if let Some(name) = names.uncompressed {
+        let dest = staging.join(&name);
+        let digest = copy_hashed(release_source, &dest)?;
+        // The copy and the gzip each read the file once: the same bytes, or it changed.
+        if digest != gzip_outcome.uncompressed {
+            return Err(Error::source(
+                release_source,
+                "the database file changed while it was released (the copy and the .gz differ): stop the program writing it, or release a copy",
+            ));
+        }
+        let storage_version = snapshot
+            .storage_compatibility
+            .clone()
+            .unwrap_or_else(|| "v1.0.0".into());
+        built.push(Built {
+            name: name.clone(),
+            kind: ArtifactKind::Database,
+            media_type: MEDIA_DUCKDB.into(),
+            digest,
+            description: None,
+            table: None,
+            database: None,
+            duckdb_file: Some(DuckdbFileInfo {
+                opens_with: oldest_duckdb(&storage_version),
+                storage_version,
+                attach: format!("ATTACH '{name}' (READ_ONLY)"),
+            }),
+        });
+    }
     for extra in &config.files {
         let digest = copy_hashed(&extra.path, &staging.join(&extra.name))?;
         built.push(Built {
@@ -347,9 +406,71 @@ fn collect_built(
             description: extra.description.clone(),
             table: None,
             database: None,
+            duckdb_file: None,
         });
     }
     Ok((built, gzip_outcome.uncompressed))
+}
+
+/// Media type of a DuckDB database file (not registered with IANA; DuckDB's own docs use it).
+const MEDIA_DUCKDB: &str = "application/vnd.duckdb";
+
+/// The oldest DuckDB release that opens a file of storage compatibility `storage_version`
+/// (`v1.0.0+`, `v1.2.0`): the version itself, as DuckDB names levels by the first release
+/// that writes them.
+fn oldest_duckdb(storage_version: &str) -> String {
+    storage_version
+        .trim_start_matches('v')
+        .trim_end_matches('+')
+        .to_string()
+}
+
+/// Writes `catalog.duckdb` into `staging` over the staged tables and describes it.
+fn build_catalog(
+    snapshot: &Snapshot,
+    built: &[Built],
+    prefix: &str,
+    staging: &Path,
+) -> Result<Built> {
+    let views: Vec<catalog::CatalogView> = snapshot
+        .tables
+        .iter()
+        .zip(built.iter().filter(|b| b.kind == ArtifactKind::Table))
+        .map(|(table, artifact)| catalog::CatalogView {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+            files: vec![artifact.name.clone()],
+        })
+        .collect();
+    let dest = staging.join(catalog::CATALOG_FILE);
+    let started = Instant::now();
+    catalog::write_catalog(&dest, staging, prefix, &views)?;
+    let digest = dbrelease_remote::hashing::hash_file(&dest)
+        .map_err(|err| Error::output(&dest, &err))?;
+    info!(
+        artifact = catalog::CATALOG_FILE,
+        views = views.len(),
+        bytes = digest.bytes,
+        seconds = format_args!("{:.2}", started.elapsed().as_secs_f64()),
+        "catalog written"
+    );
+    let url = format!("{prefix}{}", catalog::CATALOG_FILE);
+    Ok(Built {
+        name: catalog::CATALOG_FILE.into(),
+        kind: ArtifactKind::Catalog,
+        media_type: MEDIA_DUCKDB.into(),
+        digest,
+        description: Some(format!(
+            "One view per table over this version's Parquet files at {prefix}"
+        )),
+        table: None,
+        database: None,
+        duckdb_file: Some(DuckdbFileInfo {
+            storage_version: catalog::CATALOG_STORAGE_VERSION.into(),
+            opens_with: oldest_duckdb(catalog::CATALOG_STORAGE_VERSION),
+            attach: format!("ATTACH '{url}' AS data (READ_ONLY)"),
+        }),
+    })
 }
 
 /// Creates the output directory and a hidden staging folder inside it (same file system, so
@@ -410,6 +531,7 @@ fn assemble_manifest(
                 description: built.description,
                 table: built.table,
                 database: built.database,
+                duckdb_file: built.duckdb_file,
             })
             .collect(),
     }

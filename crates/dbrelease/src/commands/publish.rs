@@ -61,6 +61,11 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
         }
     };
     config.tag = Some(tag.clone());
+    // The catalog's views read from where this run publishes (`--repo`, `--s3-prefix`).
+    config.github_repo = targets.repo.clone();
+    if let Some(s3) = &targets.s3 {
+        config.s3.prefix = Some(s3.prefix.clone());
+    }
 
     // The artifacts and the manifest.
     let outcome = {
@@ -232,10 +237,13 @@ async fn next_date_tag(
 /// True when two manifests list the same artifacts with the same bytes (`created_at`, the tag
 /// and anything else that describes rather than is the data do not count).
 fn same_data(a: &dbrelease_manifest::Manifest, b: &dbrelease_manifest::Manifest) -> bool {
+    // The catalog names its version's URLs, so it differs with every tag: it says nothing
+    // about the data.
     let key = |m: &dbrelease_manifest::Manifest| {
         let mut artifacts: Vec<(String, u64, String)> = m
             .artifacts
             .iter()
+            .filter(|x| x.kind != dbrelease_manifest::ArtifactKind::Catalog)
             .map(|x| (x.name.clone(), x.bytes, x.sha256.clone()))
             .collect();
         artifacts.sort();
