@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use dbrelease_remote::fetch::{
-    FetchOptions, FetchOutcome, ListReport, default_cache_root, manifest_path, run_fetch,
+    FetchOptions, FetchOutcome, ListReport, default_cache_root, manifest_path, public_urls,
+    run_fetch,
 };
 use dbrelease_remote::github::{GitHub, Token};
 use dbrelease_remote::http::RetryPolicy;
@@ -213,12 +214,37 @@ fn manifest(
     py.detach(|| manifest_path(&options)).map_err(to_py)
 }
 
+/// Where a version's files are read in place: `(tag, manifest path, [(artifact name, URL)])`.
+#[pyfunction]
+#[pyo3(signature = (repo, base_url, tag, as_of, cache_dir))]
+fn urls(
+    py: Python<'_>,
+    repo: Option<String>,
+    base_url: Option<String>,
+    tag: String,
+    as_of: Option<String>,
+    cache_dir: Option<PathBuf>,
+) -> PyResult<(String, PathBuf, Vec<(String, String)>)> {
+    let options = options(
+        repo,
+        base_url,
+        tag,
+        as_of,
+        Vec::new(),
+        cache_dir,
+        false,
+        false,
+    )?;
+    py.detach(|| public_urls(&options)).map_err(to_py)
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add_function(wrap_pyfunction!(fetch, module)?)?;
     module.add_function(wrap_pyfunction!(versions, module)?)?;
     module.add_function(wrap_pyfunction!(manifest, module)?)?;
+    module.add_function(wrap_pyfunction!(urls, module)?)?;
     module.add("DbreleaseError", py.get_type::<DbreleaseError>())?;
     module.add("RemoteError", py.get_type::<RemoteError>())?;
     module.add("IntegrityError", py.get_type::<IntegrityError>())?;

@@ -5,8 +5,10 @@ Run by scripts/test.sh after it builds and installs the wheel. Environment: REPO
 checkout), DBRELEASE_BIN (the CLI), DBRELEASE_FAKE_BIN (examples/github_fake_server).
 """
 
+import collections
 import functools
 import hashlib
+import importlib.util
 import http.server
 import json
 import os
@@ -46,16 +48,74 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class Ranged(Quiet):
+    """A static server that answers single `Range: bytes=a-b` requests (as S3 and CDNs do)
+    and counts the bytes it sends per path, so a test sees what a query transferred."""
+
+    sent = collections.Counter()
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        size = os.path.getsize(path)
+        start, end = 0, size - 1
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if match:
+            start = int(match.group(1))
+            end = min(int(match.group(2) or size - 1), size - 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        body = open(path, "rb")
+        body.seek(start)
+        self._remaining = end - start + 1
+        return body
+
+    def copyfile(self, source, destination):
+        while self._remaining > 0:
+            chunk = source.read(min(self._remaining, 1 << 16))
+            if not chunk:
+                break
+            destination.write(chunk)
+            self._remaining -= len(chunk)
+            Ranged.sent[self.path.split("?")[0]] += len(chunk)
+
+
+# DuckDB's httpfs from PyPI (duckdb-ext-httpfs): nothing is downloaded from DuckDB's servers.
+HTTPFS = {
+    "extension_directory": os.path.join(
+        importlib.util.find_spec("duckdb_ext").submodule_search_locations[0], "extensions"
+    ),
+    "autoinstall_known_extensions": False,
+}
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """A URL origin: the release under {base}/{tag}/, served by a static server."""
     root = tmp_path_factory.mktemp("site")
-    cli("build", "--tag", TAG, "--config", str(ROOT / "dbrelease.toml"), "--out", str(root / "data" / TAG))
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+        ("127.0.0.1", 0), functools.partial(Ranged, directory=str(root))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"base": f"http://127.0.0.1:{server.server_address[1]}/data", "root": root / "data"}
+    base = f"http://127.0.0.1:{server.server_address[1]}/data"
+    # The committed config, with the catalog reading from this server and the database also
+    # released uncompressed (for ATTACH over HTTP).
+    config = root / "dbrelease.toml"
+    config.write_text(
+        (ROOT / "dbrelease.toml").read_text().replace(
+            'database = "fixtures/', f'database = "{ROOT}/fixtures/'
+        )
+        + f'\n[catalog]\nurl = "{base}/{{tag}}/"\n\n[database]\nuncompressed = true\n'
+    )
+    cli("build", "--tag", TAG, "--config", str(config), "--out", str(root / "data" / TAG))
+    yield {"base": base, "root": root / "data"}
     server.shutdown()
 
 
@@ -70,7 +130,8 @@ def github(tmp_path_factory):
     cli(
         "publish", "--github", "--repo", "owner/data", "--tag", TAG,
         "--config", str(ROOT / "dbrelease.toml"), "--out", str(out),
-        env={"GITHUB_API_URL": api, "GITHUB_TOKEN": TOKEN},
+        # The catalog's views read from the fake's github.com-style download URLs.
+        env={"GITHUB_API_URL": api, "GITHUB_TOKEN": TOKEN, "GITHUB_SERVER_URL": api},
     )
     yield api
     fake.kill()
@@ -170,3 +231,121 @@ def test_as_of_a_day_pins_the_version_that_was_newest_then(env):
         dbrelease.fetch("owner/data", tag=TAG, as_of="2026-01-01")
     with pytest.raises(dbrelease.DbreleaseError, match="a day"):
         dbrelease.fetch("owner/data", as_of=datetime.datetime(2026, 1, 1, 12))
+
+
+ONE_DATE = "SELECT count(*), sum(trade_count) FROM {} WHERE date = DATE '2019-10-01'"
+
+
+def expected_one_date():
+    import duckdb
+
+    con = duckdb.connect(str(FIXTURE), read_only=True)
+    return con.execute(ONE_DATE.format("daily_availability")).fetchone()
+
+
+def test_remote_connection_reads_in_place_from_github(env):
+    con = dbrelease.connect("owner/data", tag=TAG, remote=True, config=HTTPFS)
+    assert con.execute(ONE_DATE.format("daily_availability")).fetchone() == expected_one_date()
+    assert con.execute("SELECT count(*) FROM daily_symbol_counts").fetchone() == (40,)
+    # Only the manifest was stored: the data was read where it is.
+    cached = [p.name for p in (env / "xdg").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert "manifest.json" in cached
+    assert not [name for name in cached if name.endswith((".parquet", ".gz"))], cached
+    # latest and as_of resolve as for fetch.
+    latest = dbrelease.connect("owner/data", remote=True, config=HTTPFS)
+    assert latest.execute("SELECT count(*) FROM daily_availability").fetchone() == (720,)
+    urls = dbrelease.urls("owner/data", as_of="2026-01-01")
+    assert urls["daily_availability.parquet"].endswith(f"/releases/download/{TAG}/daily_availability.parquet")
+
+
+def test_polars_scan_reads_one_table_in_place(env):
+    import polars as pl
+
+    frame = dbrelease.scan("owner/data", "daily_symbol_counts", tag=TAG)
+    assert isinstance(frame, pl.LazyFrame)
+    assert frame.select(pl.len()).collect().item() == 40
+    with pytest.raises(dbrelease.DbreleaseError, match="has no table 'nope'.*daily_availability"):
+        dbrelease.scan("owner/data", "nope", tag=TAG)
+
+
+def test_the_catalog_attaches_over_http_from_the_github_fake(env, github):
+    import duckdb
+
+    con = duckdb.connect(config=HTTPFS)
+    con.execute(f"ATTACH '{github}/owner/data/releases/download/{TAG}/catalog.duckdb' AS data (READ_ONLY)")
+    assert con.execute(ONE_DATE.format("data.daily_availability")).fetchone() == expected_one_date()
+    tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'data'").fetchall()}
+    assert tables == {"daily_availability", "daily_symbol_counts"}
+
+
+def test_bytes_a_one_date_query_transfers(site):
+    """The same one-date query: the Parquet URL read directly, through remote=True, through
+    the catalog, and by ATTACHing the uncompressed database. Printed for the README."""
+    import duckdb
+
+    base = f"{site['base']}/{TAG}"
+    parquet = f"/data/{TAG}/daily_availability.parquet"
+    expected = expected_one_date()
+
+    def transferred(run):
+        Ranged.sent.clear()
+        assert run() == expected
+        return dict(Ranged.sent)
+
+    def direct():
+        con = duckdb.connect(config=HTTPFS)
+        return con.execute(ONE_DATE.format(f"read_parquet('{base}/daily_availability.parquet')")).fetchone()
+
+    def remote():
+        con = dbrelease.connect(base_url=site["base"], tag=TAG, remote=True, config=HTTPFS, cache_dir=site["root"].parent / "cache")
+        return con.execute(ONE_DATE.format("daily_availability")).fetchone()
+
+    def catalog():
+        con = duckdb.connect(config=HTTPFS)
+        con.execute(f"ATTACH '{base}/catalog.duckdb' AS data (READ_ONLY)")
+        return con.execute(ONE_DATE.format("data.daily_availability")).fetchone()
+
+    def database():
+        con = duckdb.connect(config=HTTPFS)
+        con.execute(f"ATTACH '{base}/binance_futures_availability.duckdb' AS data (READ_ONLY)")
+        return con.execute(ONE_DATE.format("data.daily_availability")).fetchone()
+
+    sizes = {name: (site["root"] / TAG / name).stat().st_size for name in ("daily_availability.parquet", "catalog.duckdb", "binance_futures_availability.duckdb")}
+    results = {name: transferred(run) for name, run in [("direct", direct), ("remote", remote), ("catalog", catalog), ("database", database)]}
+    for name, sent in results.items():
+        print(f"one-date query, {name}: {sum(sent.values())} bytes ({sent})")
+    # remote=True and the catalog read the same Parquet bytes as the direct query (DuckDB
+    # reads the footer and the one row group it needs) ...
+    assert results["remote"][parquet] <= 1.1 * results["direct"][parquet]
+    assert results["catalog"][parquet] <= 1.1 * results["direct"][parquet]
+    # ... and the Parquet file is not read whole; the catalog itself costs about two reads of
+    # its small file, the uncompressed database much less than its size.
+    assert results["direct"][parquet] < sizes["daily_availability.parquet"]
+    assert results["catalog"][f"/data/{TAG}/catalog.duckdb"] <= 2.2 * sizes["catalog.duckdb"]
+    assert sum(results["database"].values()) < sizes["binance_futures_availability.duckdb"]
+    manifest = json.loads((site["root"] / TAG / "manifest.json").read_text())
+    kinds = {a["name"]: (a["kind"], a.get("duckdb_file")) for a in manifest["artifacts"]}
+    assert kinds["catalog.duckdb"][0] == "catalog"
+    assert kinds["catalog.duckdb"][1]["opens_with"] == "1.2.0"
+    assert kinds["binance_futures_availability.duckdb"][0] == "database"
+    assert kinds["binance_futures_availability.duckdb"][1]["storage_version"].startswith("v1.")
+
+
+def test_the_example_data_package(env, monkeypatch):
+    """examples/python-data-package as a maintainer ships it, pointed at the fake."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples/python-data-package/src"))
+    import my_dataset
+
+    monkeypatch.setattr(my_dataset, "REPO", "owner/data")
+    assert [v["tag"] for v in my_dataset.versions()] == [TAG]
+    path = my_dataset.get_db(TAG)
+    assert path.is_file() and sha256(path) == sha256(FIXTURE)
+    con = my_dataset.connect(TAG)
+    assert con.execute("SELECT count(*) FROM daily_availability").fetchone() == (720,)
+    assert my_dataset.get_db() == path
+    remote = my_dataset.connect(remote=True, config=HTTPFS)
+    assert remote.execute("SELECT count(*) FROM daily_symbol_counts").fetchone() == (40,)
+    # Ten lines of code, as the README promises.
+    source = (ROOT / "examples/python-data-package/src/my_dataset/__init__.py").read_text()
+    code = [line for line in source.splitlines() if line.strip() and not line.strip().startswith(("#", '"""'))]
+    assert len(code) <= 10, code

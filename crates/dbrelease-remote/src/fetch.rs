@@ -397,6 +397,43 @@ pub fn manifest_path(options: &FetchOptions) -> Result<(String, PathBuf)> {
     })
 }
 
+/// Where a version's files can be read in place (DuckDB or Polars over HTTP, which read only
+/// the byte ranges a query needs): the version `options` name (pinned, `latest`, `as_of`,
+/// resolved and cached as for a download), the path of its cached and checked manifest, and
+/// each artifact's public URL in manifest order. Nothing but the manifest is downloaded.
+pub fn public_urls(options: &FetchOptions) -> Result<(String, PathBuf, Vec<(String, String)>)> {
+    if options.offline {
+        return Err(Error::Usage(
+            "reading files in place needs the network: leave offline off, or fetch the files"
+                .into(),
+        ));
+    }
+    let origin_dir = origin_dir(options)?;
+    let reader = Reader::new(options.origin.clone(), options.retry.clone());
+    crate::runtime()?.block_on(async {
+        let cached = cached_version(options, &reader, &origin_dir).await?;
+        let version = match cached.online {
+            Some(version) => version,
+            None => reader.version(&cached.tag).await?,
+        };
+        let mut urls = Vec::new();
+        for artifact in &cached.manifest.artifacts {
+            let file = version.file(&artifact.name).ok_or_else(|| {
+                Error::Remote(format!(
+                    "release {} lists {} in its manifest but does not hold it; ask its maintainer to run `dbrelease verify`",
+                    cached.tag, artifact.name
+                ))
+            })?;
+            urls.push((artifact.name.clone(), file.location.public_url().to_string()));
+        }
+        Ok((
+            cached.tag.clone(),
+            cached.tag_dir.join(MANIFEST_FILE),
+            urls,
+        ))
+    })
+}
+
 async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Result<FetchReport> {
     let CachedVersion {
         tag,

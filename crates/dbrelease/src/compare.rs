@@ -195,6 +195,45 @@ pub fn data_section(
         let url = format!("{base}/{}", first.name);
         text.push_str(&format!(
             "\nQuery a table in place (only the parts you read are downloaded):\n\n```sql\n-- DuckDB\nSELECT * FROM read_parquet('{url}') LIMIT 10;\n```\n\n```python\n# Polars\nimport polars as pl\npl.scan_parquet(\"{url}\").head(10).collect()\n```\n"
+        )); // GitHub's own pointer to the newest published version: it switches in one step when
+        // a version is published, so it never shows a half-uploaded one.
+        if let Some((repository, _)) = base.rsplit_once("/releases/download/") {
+            text.push_str(&format!(
+                "\nThis version, pinned: `{url}`. Always the newest version: `{repository}/releases/latest/download/{}`.\n",
+                first.name
+            ));
+        }
+    }
+    if let Some(catalog) = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.kind == ArtifactKind::Catalog)
+        && let Some(file) = &catalog.duckdb_file
+    {
+        let example = manifest
+            .artifacts
+            .iter()
+            .find_map(|a| a.table.as_ref())
+            .map(|t| {
+                format!(
+                    "\nFROM data.{} LIMIT 10;",
+                    crate::build::source::quote_ident(&t.name)
+                )
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nEvery table from any DuckDB client (DuckDB ≥ {}, with httpfs; nothing is downloaded first):\n\n```sql\n{};{example}\n```\n",
+            file.opens_with, file.attach
+        ));
+    }
+    if let Some(tag) = &manifest.tag
+        && manifest
+            .artifacts
+            .iter()
+            .any(|a| a.kind == ArtifactKind::Table)
+    {
+        text.push_str(&format!(
+            "\nIn Python without downloading (`pip install 'dbrelease[duckdb]'`; a query reads only what it needs):\n\n```python\nimport dbrelease\ncon = dbrelease.connect(\"{repo}\", tag=\"{tag}\", remote=True)\n```\n"
         ));
     }
     if let (Some(tag), true) = (

@@ -115,7 +115,9 @@ fn the_committed_fixture_builds_into_a_verifiable_release() {
         [
             "daily_availability.parquet",
             "daily_symbol_counts.parquet",
-            "binance_futures_availability.duckdb.gz"
+            "binance_futures_availability.duckdb.gz",
+            // Tagged, with the repository in the config: the views' URLs are known.
+            "catalog.duckdb"
         ]
     );
     assert_eq!(manifest.tag.as_deref(), Some("v1.0.0"));
@@ -167,7 +169,7 @@ fn the_committed_fixture_builds_into_a_verifiable_release() {
         serde_json::from_str(&std::fs::read_to_string(dist.join("datapackage.json")).unwrap())
             .unwrap();
     assert_eq!(package["name"], "binance-futures-availability");
-    assert_eq!(package["resources"].as_array().unwrap().len(), 3);
+    assert_eq!(package["resources"].as_array().unwrap().len(), 4);
     assert_eq!(
         package["resources"][0]["hash"],
         format!("sha256:{}", manifest.artifacts[0].sha256)
@@ -1324,4 +1326,141 @@ fn sort_by_sorts_unless_the_table_is_already_stored_in_that_order() {
     for artifact in &manifest.artifacts[..2] {
         assert_eq!(artifact.table.as_ref().unwrap().sort_by, ["k", "v"]);
     }
+}
+
+#[test]
+fn the_catalog_reads_every_table_through_its_versions_url_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE trades (id INTEGER, price DOUBLE);
+         INSERT INTO trades SELECT range, range / 2 FROM range(1000);
+         CREATE SCHEMA other;
+         CREATE TABLE other.\"odd 'name\" (d DATE);
+         INSERT INTO other.\"odd 'name\" VALUES (DATE '2026-12-01');",
+    );
+    // The views' URL prefix is a local folder here, so the bundled DuckDB can follow it.
+    let served = dir.path().join("served");
+    let config_for = |extra: &str| {
+        write_config(
+            dir.path(),
+            &db,
+            &format!(
+                "[catalog]\nurl = \"{}/{{tag}}/\"\n{extra}",
+                served.display()
+            ),
+        )
+    };
+    config_for("");
+    let output = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    let catalog = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "catalog.duckdb")
+        .expect("a catalog");
+    let file = catalog.duckdb_file.as_ref().unwrap();
+    assert_eq!(file.opens_with, "1.2.0");
+    assert!(
+        file.attach
+            .contains(&format!("{}/v1.0.0/catalog.duckdb", served.display()))
+    );
+    // Published: the files where the catalog says they are.
+    let version = served.join("v1.0.0");
+    std::fs::create_dir_all(&version).unwrap();
+    for artifact in &manifest.artifacts {
+        std::fs::copy(dist.join(&artifact.name), version.join(&artifact.name)).unwrap();
+    }
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS d (READ_ONLY)",
+        version.join("catalog.duckdb").display()
+    ))
+    .unwrap();
+    let sum: f64 = conn
+        .query_row("SELECT sum(price) FROM d.trades", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(sum, (0..1000).map(|i| i as f64 / 2.0).sum::<f64>());
+    let odd: String = conn
+        .query_row("SELECT d::VARCHAR FROM d.other.\"odd 'name\"", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(odd, "2026-12-01");
+    // Nothing of the build's staging folder is left in it: only the published prefix.
+    let bytes = std::fs::read(dist.join("catalog.duckdb")).unwrap();
+    let haystack = String::from_utf8_lossy(&bytes);
+    assert!(
+        !haystack.contains(".dbrelease-staging"),
+        "the staging path leaked"
+    );
+    // Reproducible: another build into another folder gives the same bytes.
+    let again = dbrelease()
+        .args(["build", "-q", "--tag", "v1.0.0", "--config"])
+        .arg(dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(dir.path().join("elsewhere/with/a/longer/path"))
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        sha256_file(
+            &dir.path()
+                .join("elsewhere/with/a/longer/path/catalog.duckdb")
+        ),
+        catalog.sha256
+    );
+    // Untagged builds and `enabled = false` make none; a URL without {tag} is refused.
+    let untagged = build(dir.path(), &[]);
+    assert!(untagged.status.success(), "{}", text(&untagged));
+    assert!(!list_dir(&dist).contains(&"catalog.duckdb".to_string()));
+    config_for("enabled = false\n");
+    let disabled = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert!(disabled.status.success(), "{}", text(&disabled));
+    assert!(!list_dir(&dist).contains(&"catalog.duckdb".to_string()));
+    write_config(
+        dir.path(),
+        &db,
+        "[catalog]\nurl = \"https://cdn.example.org/data/latest/\"\n",
+    );
+    assert_exit_with(&build(dir.path(), &["--tag", "v1.0.0"]), 2, "has no {tag}");
+}
+
+#[test]
+fn the_uncompressed_database_is_released_beside_its_gz() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(&db, "CREATE TABLE t AS SELECT range AS x FROM range(10);");
+    write_config(dir.path(), &db, "[database]\nuncompressed = true\n");
+    let output = build(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    let plain = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "data.duckdb")
+        .expect("the database as it is");
+    assert_eq!(sha256_file(&dist.join("data.duckdb")), sha256_file(&db));
+    assert_eq!(plain.sha256, manifest.source.sha256);
+    let info = plain.duckdb_file.as_ref().unwrap();
+    assert_eq!(
+        Some(info.storage_version.clone()),
+        manifest
+            .source
+            .storage_compatibility
+            .map(|v| v.trim_end_matches('+').to_string())
+    );
+    // The gzipped one is still the default download.
+    assert_eq!(
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.database.is_some())
+            .count(),
+        1
+    );
 }

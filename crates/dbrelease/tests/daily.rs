@@ -166,6 +166,7 @@ fn five_daily_runs_make_one_version_per_day_of_new_data_and_latest_never_shows_a
     let daily = Daily::new();
     let files: BTreeSet<String> = [
         "data.duckdb.gz",
+        "catalog.duckdb",
         "daily_availability.parquet",
         "daily_symbol_counts.parquet",
         "datapackage.json",

@@ -7,6 +7,8 @@ version is used without the network. The cache is the CLI's (``$XDG_CACHE_HOME/d
 
     import dbrelease
     con = dbrelease.connect("owner/data", tag="v1.2.0")          # needs dbrelease[duckdb]
+    con = dbrelease.connect("owner/data", remote=True)           # nothing downloaded first
+    lf = dbrelease.scan("owner/data", "daily_availability")      # a polars LazyFrame
     path = dbrelease.fetch("owner/data", tag="v1.2.0", files="daily_availability")
 
 Origins: a GitHub repository ``"OWNER/NAME"`` (``GITHUB_TOKEN`` is used when set and is needed
@@ -34,6 +36,8 @@ from ._native import (
 __all__ = [
     "fetch",
     "connect",
+    "scan",
+    "urls",
     "versions",
     "manifest",
     "DbreleaseError",
@@ -97,6 +101,17 @@ def fetch(
     return {name: pathlib.Path(path) for name, path in pairs}
 
 
+def _duckdb(what):
+    try:
+        import duckdb
+    except ImportError as missing:
+        raise DbreleaseError(
+            f"dbrelease.{what} needs the duckdb package: pip install 'dbrelease[duckdb]' "
+            "(or use dbrelease.fetch(..., decompress=True) for the file's path)"
+        ) from missing
+    return duckdb
+
+
 def connect(
     repo=None,
     *,
@@ -105,27 +120,101 @@ def connect(
     base_url=None,
     cache_dir=None,
     offline=False,
+    remote=False,
+    config=None,
 ):
-    """A read-only DuckDB connection on the release's database (downloaded, verified,
-    decompressed and cached on first use). Needs DuckDB's Python package:
-    ``pip install 'dbrelease[duckdb]'``."""
+    """A DuckDB connection on one version of the data. Needs DuckDB's Python package:
+    ``pip install 'dbrelease[duckdb]'``.
+
+    By default the release's database is downloaded, verified, decompressed and cached on
+    first use, and opened read-only (works offline afterwards).
+
+    ``remote=True`` downloads nothing first: the connection (in memory) has one view per
+    table over that version's Parquet URLs, and a query transfers only the row groups and
+    columns it needs (DuckDB's httpfs extension, which DuckDB loads by itself when it can).
+    The version is resolved and its manifest checked exactly as for ``fetch``; the bytes a
+    query reads in place are not hashed (use ``fetch`` for verified files). ``config`` is
+    passed to ``duckdb.connect`` (e.g. ``{"extension_directory": …}``).
+    """
+    duckdb = _duckdb("connect")
+    if not remote:
+        path = fetch(
+            repo,
+            tag=tag,
+            as_of=as_of,
+            base_url=base_url,
+            cache_dir=cache_dir,
+            offline=offline,
+            decompress=True,
+        )
+        return duckdb.connect(str(path), read_only=True, config=config or {})
+    if offline:
+        raise DbreleaseError("remote=True reads over the network: it cannot be offline")
+    manifest_data, located = _located(repo, tag, as_of, base_url, cache_dir)
+    con = duckdb.connect(config=config or {})
+    for artifact in manifest_data["artifacts"]:
+        table = artifact.get("table")
+        if artifact["kind"] != "table" or table is None:
+            continue
+        schema = _ident(table["schema"])
+        if table["schema"] != "main":
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.execute(
+            f"CREATE VIEW {schema}.{_ident(table['name'])} AS "
+            f"SELECT * FROM read_parquet({_literal(located[artifact['name']])})"
+        )
+    return con
+
+
+def scan(
+    repo=None,
+    table=None,
+    *,
+    tag="latest",
+    as_of=None,
+    base_url=None,
+    cache_dir=None,
+):
+    """A Polars ``LazyFrame`` over one table of one version, read in place over HTTP (only the
+    row groups and columns a query needs). ``table`` is the table's name (``"trades"``,
+    ``"other.trades"``) or its artifact's name. Needs ``pip install polars``."""
     try:
-        import duckdb
+        import polars
     except ImportError as missing:
-        raise DbreleaseError(
-            "dbrelease.connect needs the duckdb package: pip install 'dbrelease[duckdb]' "
-            "(or use dbrelease.fetch(..., decompress=True) for the file's path)"
-        ) from missing
-    path = fetch(
-        repo,
-        tag=tag,
-        as_of=as_of,
-        base_url=base_url,
-        cache_dir=cache_dir,
-        offline=offline,
-        decompress=True,
+        raise DbreleaseError("dbrelease.scan needs the polars package: pip install polars") from missing
+    if table is None:
+        raise DbreleaseError("name the table to scan: dbrelease.scan(repo, \"table\")")
+    manifest_data, located = _located(repo, tag, as_of, base_url, cache_dir)
+    tables = [a for a in manifest_data["artifacts"] if a["kind"] == "table" and a.get("table")]
+    for artifact in tables:
+        info = artifact["table"]
+        names = {artifact["name"], info["name"], f"{info['schema']}.{info['name']}"}
+        if table in names:
+            return polars.scan_parquet(located[artifact["name"]])
+    known = ", ".join(a["table"]["name"] for a in tables) or "none"
+    raise DbreleaseError(
+        f"version {manifest_data.get('tag')} has no table {table!r} (its tables: {known})"
     )
-    return duckdb.connect(str(path), read_only=True)
+
+
+def urls(repo=None, *, tag="latest", as_of=None, base_url=None, cache_dir=None):
+    """The public URL of every file of one version, by artifact name (for any client that
+    reads over HTTP). The version is resolved and its manifest checked as for ``fetch``."""
+    return _located(repo, tag, as_of, base_url, cache_dir)[1]
+
+
+def _located(repo, tag, as_of, base_url, cache_dir):
+    """The checked manifest of one version and its files' URLs."""
+    _tag, path, pairs = _native.urls(repo, base_url, tag, _as_of(tag, as_of), _cache(cache_dir))
+    return json.loads(pathlib.Path(path).read_text()), dict(pairs)
+
+
+def _ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text):
+    return "'" + text.replace("'", "''") + "'"
 
 
 def versions(repo=None, *, base_url=None, cache_dir=None, offline=False):

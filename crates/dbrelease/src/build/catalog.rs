@@ -49,17 +49,14 @@ pub fn write_catalog(
     views: &[CatalogView],
 ) -> Result<()> {
     let fail = |what: &str, err: duckdb::Error| {
-        Error::Other(anyhow::anyhow!(
-            "writing {}: {what}: {err}",
-            dest.display()
-        ))
+        Error::Other(anyhow::anyhow!("writing {}: {what}: {err}", dest.display()))
     };
     // Nothing is downloaded or loaded: the views are bound against local files only.
     let config = Config::default()
         .enable_autoload_extension(false)
         .map_err(|err| fail("configuring DuckDB", err))?;
-    let conn = Connection::open_in_memory_with_flags(config)
-        .map_err(|err| fail("opening DuckDB", err))?;
+    let conn =
+        Connection::open_in_memory_with_flags(config).map_err(|err| fail("opening DuckDB", err))?;
     conn.execute_batch(&format!(
         "ATTACH {} AS catalog (STORAGE_VERSION {}, BLOCK_SIZE {CATALOG_BLOCK_SIZE})",
         quote_literal(&dest.to_string_lossy()),

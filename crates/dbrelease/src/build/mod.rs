@@ -27,8 +27,7 @@ use dbrelease_manifest::names::{
 };
 use dbrelease_manifest::{
     Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, DuckdbFileInfo, GENERATOR_NAME,
-    Generator,
-    MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
+    Generator, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
     version_from_tag,
 };
 use dbrelease_remote::hashing::{Digested, HashingWriter, digest_bytes};
@@ -91,7 +90,12 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
     }
     // Artifact names, unique and plain; extra files checked. Still nothing written.
     let catalog_prefix = config.catalog_prefix()?;
-    let names = name_artifacts(config, &snapshot, &source.file_name, catalog_prefix.is_some())?;
+    let names = name_artifacts(
+        config,
+        &snapshot,
+        &source.file_name,
+        catalog_prefix.is_some(),
+    )?;
     let staging = match staging {
         Some(folder) => folder,
         None => create_staging(&config.out_dir)?,
@@ -377,10 +381,13 @@ fn collect_built(
                 "the database file changed while it was released (the copy and the .gz differ): stop the program writing it, or release a copy",
             ));
         }
+        // DuckDB names the level `v1.0.0+` (v1.0.0 and later): the level is v1.0.0.
         let storage_version = snapshot
             .storage_compatibility
-            .clone()
-            .unwrap_or_else(|| "v1.0.0".into());
+            .as_deref()
+            .unwrap_or("v1.0.0")
+            .trim_end_matches('+')
+            .to_string();
         built.push(Built {
             name: name.clone(),
             kind: ArtifactKind::Database,
@@ -445,8 +452,8 @@ fn build_catalog(
     let dest = staging.join(catalog::CATALOG_FILE);
     let started = Instant::now();
     catalog::write_catalog(&dest, staging, prefix, &views)?;
-    let digest = dbrelease_remote::hashing::hash_file(&dest)
-        .map_err(|err| Error::output(&dest, &err))?;
+    let digest =
+        dbrelease_remote::hashing::hash_file(&dest).map_err(|err| Error::output(&dest, &err))?;
     info!(
         artifact = catalog::CATALOG_FILE,
         views = views.len(),
