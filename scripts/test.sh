@@ -7,7 +7,8 @@
 #   - GitHub's OpenAPI description (npm package @octokit/openapi), for the GitHub fake's contract
 #     test;
 #   - semantic-release by lockfile (examples/data-repository/package-lock.json), for the end-to-end release workflow;
-#   - maturin (in the virtualenv), to build the Python package (crates/dbrelease-py) it tests.
+#   - maturin, zig, auditwheel and twine (scripts/requirements-wheels.txt, in a third one), to
+#     build and check the Python package's wheel (crates/dbrelease-py) as the release workflow does.
 # Then every cargo test in the one release profile, then the end-to-end runs. A test that cannot
 # run records itself in $DBRELEASE_SKIP_LOG; skips are counted in the last line, and with CI=true
 # any skip fails the run. Arguments select cargo tests (and skip the end-to-end runs).
@@ -53,12 +54,23 @@ cargo_skipped=$(grep -c . "$skips" || true)
 # the test virtualenv, and tested with pytest against the GitHub fake and a static server.
 py_passed=0
 py_failed=0
+wheel_passed=0
+wheel_failed=0
 if [ "$#" -eq 0 ]; then
   cargo build --release --quiet --bin dbrelease --example github_fake_server
   wheels=$(mktemp -d)
   py_log=$(mktemp)
-  if (cd crates/dbrelease-py && maturin build --release --quiet --out "$wheels") >"$py_log" 2>&1 \
-    && python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl >>"$py_log" 2>&1 \
+  # The wheel as the release workflow builds it (scripts/test-wheel.sh checks it, installs it
+  # from a loopback index into a fresh virtualenv without Rust), then the package's tests on it.
+  wheel_log=$(mktemp)
+  WHEEL_DIR="$wheels" scripts/test-wheel.sh >"$wheel_log" 2>&1 || status=1
+  cat "$wheel_log"
+  wheel_passed=$(sed -n 's/^wheel tests: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$wheel_log")
+  wheel_failed=$(sed -n 's/^wheel tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$wheel_log")
+  [ -n "$wheel_failed" ] || { wheel_failed=1; status=1; }
+  wheel_passed=${wheel_passed:-0}
+  rm -f "$wheel_log"
+  if python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl >>"$py_log" 2>&1 \
     && REPO_ROOT="$PWD" DBRELEASE_BIN="$CARGO_TARGET_DIR/release/dbrelease" \
       DBRELEASE_FAKE_BIN="$CARGO_TARGET_DIR/release/examples/github_fake_server" \
       python3 -m pytest -q -p no:cacheprovider crates/dbrelease-py/tests >>"$py_log" 2>&1; then
@@ -99,7 +111,7 @@ if [ "$skipped" -gt 0 ]; then
 fi
 cat "$faults"
 # One total over every test binary and the end-to-end runs, so the last line says what ran.
-awk -v ep="$((e2e_passed + py_passed + install_passed))" -v ef="$((e2e_failed + py_failed + install_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
+awk -v ep="$((e2e_passed + py_passed + install_passed + wheel_passed))" -v ef="$((e2e_failed + py_failed + install_failed + wheel_failed))" -v sk="$skipped" -v csk="$cargo_skipped" -v py="$py_passed" \
   '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-   END { printf "tests: %d passed, %d failed, %d skipped (including %d Python package tests, the install tests and the end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, py }' "$log"
+   END { printf "tests: %d passed, %d failed, %d skipped (including %d Python package tests, the wheel and install tests and the end-to-end semantic-release runs)\n", p + ep - csk, f + ef, sk, py }' "$log"
 exit "$status"
