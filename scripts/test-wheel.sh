@@ -40,7 +40,8 @@ sdist=$(ls "$wheels"/dbrelease-*.tar.gz 2>/dev/null | head -1 || true)
 
 auditwheel_passes() {
   "$tools/bin/auditwheel" show "$wheel" | tee "$work/auditwheel.txt" \
-    && grep -q 'consistent with the following platform tag: *"manylinux_2_17_x86_64"' "$work/auditwheel.txt"
+    && tr -s ' \n' '  ' <"$work/auditwheel.txt" \
+      | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
 }
 twine_passes() { "$tools/bin/twine" check --strict "$wheel" "$sdist"; }
 check "auditwheel show: manylinux_2_17_x86_64 (any glibc >= 2.17)" auditwheel_passes

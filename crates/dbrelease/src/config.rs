@@ -193,6 +193,20 @@ pub struct S3Options {
     pub checksum_when_required: bool,
 }
 
+impl S3Options {
+    /// The public URL of the bucket's root, without a trailing `/`: `public_base_url`, else
+    /// the endpoint's path-style URL, else AWS's virtual-hosted one.
+    pub fn public_base(&self) -> String {
+        match (&self.public_base_url, &self.endpoint) {
+            (Some(base), _) => base.trim_end_matches('/').to_string(),
+            (None, Some(endpoint)) => {
+                format!("{}/{}", endpoint.trim_end_matches('/'), self.bucket)
+            }
+            (None, None) => format!("https://{}.s3.amazonaws.com", self.bucket),
+        }
+    }
+}
+
 /// `[github]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

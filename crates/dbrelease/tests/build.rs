@@ -1036,7 +1036,7 @@ print(len(errors), len(package.resources), package.resources[0].schema.primary_k
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "0 3 ['date', 'symbol']\n"
+        "0 4 ['date', 'symbol']\n"
     );
 }
 

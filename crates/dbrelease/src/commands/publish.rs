@@ -65,6 +65,7 @@ pub fn run(args: &PublishArgs, progress: &Progress) -> Result<PublishReport> {
     config.github_repo = targets.repo.clone();
     if let Some(s3) = &targets.s3 {
         config.s3.prefix = Some(s3.prefix.clone());
+        config.s3.public_base_url = Some(s3.public_base());
     }
 
     // The artifacts and the manifest.

@@ -903,7 +903,7 @@ async fn get_asset(
     .into_response()
 }
 
-/// The download host: serves bytes, honouring single `Range: bytes=a-[b]` requests as
+/// The download host: serves bytes, honouring single `Range: bytes=a-[b]` and `bytes=-n` requests as
 /// GitHub's asset storage does.
 async fn download(
     State(state): State<Shared>,
@@ -930,6 +930,11 @@ pub fn serve_range(data: Vec<u8>, headers: &HeaderMap) -> Response {
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.split_once('-'))
         .and_then(|(start, end)| {
+            // `bytes=-N`: the last N bytes (Parquet readers ask for the footer this way).
+            if start.is_empty() {
+                let suffix: usize = end.parse().ok()?;
+                return Some((total.saturating_sub(suffix), total.saturating_sub(1)));
+            }
             let start: usize = start.parse().ok()?;
             let end: usize = if end.is_empty() {
                 total.saturating_sub(1)

@@ -223,17 +223,7 @@ impl Bucket {
 
     /// The public URL of `key`.
     pub fn url(&self, key: &str) -> String {
-        match &self.options.public_base_url {
-            Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
-            None => match &self.options.endpoint {
-                Some(endpoint) => format!(
-                    "{}/{}/{key}",
-                    endpoint.trim_end_matches('/'),
-                    self.options.bucket
-                ),
-                None => format!("https://{}.s3.amazonaws.com/{key}", self.options.bucket),
-            },
-        }
+        format!("{}/{key}", self.options.public_base())
     }
 
     /// Learns, once per run and before the first write, whether the store refuses a wrong
