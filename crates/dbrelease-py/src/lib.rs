@@ -224,7 +224,7 @@ fn urls(
     tag: String,
     as_of: Option<String>,
     cache_dir: Option<PathBuf>,
-) -> PyResult<(String, PathBuf, Vec<(String, String)>)> {
+) -> PyResult<Located> {
     let options = options(
         repo,
         base_url,
@@ -235,8 +235,12 @@ fn urls(
         false,
         false,
     )?;
-    py.detach(|| public_urls(&options)).map_err(to_py)
+    let located = py.detach(|| public_urls(&options)).map_err(to_py)?;
+    Ok((located.tag, located.manifest_path, located.urls))
 }
+
+/// `urls`' answer as Python sees it: `(tag, manifest path, [(artifact name, URL)])`.
+type Located = (String, PathBuf, Vec<(String, String)>);
 
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -397,11 +397,22 @@ pub fn manifest_path(options: &FetchOptions) -> Result<(String, PathBuf)> {
     })
 }
 
+/// A version's files where they are published, for readers that query them in place.
+#[derive(Debug, Clone)]
+pub struct InPlace {
+    /// The resolved tag.
+    pub tag: String,
+    /// The cached, checked manifest.json.
+    pub manifest_path: PathBuf,
+    /// Each artifact's public URL, in manifest order: `(artifact name, URL)`.
+    pub urls: Vec<(String, String)>,
+}
+
 /// Where a version's files can be read in place (DuckDB or Polars over HTTP, which read only
 /// the byte ranges a query needs): the version `options` name (pinned, `latest`, `as_of`,
 /// resolved and cached as for a download), the path of its cached and checked manifest, and
 /// each artifact's public URL in manifest order. Nothing but the manifest is downloaded.
-pub fn public_urls(options: &FetchOptions) -> Result<(String, PathBuf, Vec<(String, String)>)> {
+pub fn public_urls(options: &FetchOptions) -> Result<InPlace> {
     if options.offline {
         return Err(Error::Usage(
             "reading files in place needs the network: leave offline off, or fetch the files"
@@ -426,11 +437,11 @@ pub fn public_urls(options: &FetchOptions) -> Result<(String, PathBuf, Vec<(Stri
             })?;
             urls.push((artifact.name.clone(), file.location.public_url().to_string()));
         }
-        Ok((
-            cached.tag.clone(),
-            cached.tag_dir.join(MANIFEST_FILE),
+        Ok(InPlace {
+            tag: cached.tag.clone(),
+            manifest_path: cached.tag_dir.join(MANIFEST_FILE),
             urls,
-        ))
+        })
     })
 }
 
