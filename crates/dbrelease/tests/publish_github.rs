@@ -1018,6 +1018,13 @@ fn inside_github_actions_it_groups_logs_writes_a_summary_and_sets_outputs() {
             && row.contains("GitHub: upload"),
         "{row}"
     );
+    // The one-liners a data user copies, with this release's own URLs.
+    assert!(
+        summary_text.contains("/catalog.duckdb' AS data (READ_ONLY)`")
+            && summary_text
+                .contains("/owner/data/releases/latest/download/daily_availability.parquet`"),
+        "{summary_text}"
+    );
 
     // A failure becomes an annotation.
     let output = actions(Some("wrong-token"));

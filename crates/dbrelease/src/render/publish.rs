@@ -117,7 +117,42 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
             markdown_text(regression)
         ));
     }
+    text.push_str(&use_it(manifest, base.as_deref()));
     text
+}
+
+/// The one-liners a data user copies: the catalog's ATTACH, the pinned and the always-newest
+/// URL of the first table on GitHub.
+fn use_it(manifest: &Manifest, github_base: Option<&str>) -> String {
+    let mut lines = Vec::new();
+    if let Some(file) = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.kind == dbrelease_manifest::ArtifactKind::Catalog)
+        .and_then(|a| a.duckdb_file.as_ref())
+    {
+        lines.push(format!(
+            "- every table, from any DuckDB ≥ {}: `{}`",
+            file.opens_with, file.attach
+        ));
+    }
+    if let (Some(base), Some(table)) = (
+        github_base,
+        manifest.artifacts.iter().find(|a| a.table.is_some()),
+    ) {
+        lines.push(format!("- pinned: `{base}{}`", table.name));
+        if let Some((repository, _)) = base.rsplit_once("/releases/download/") {
+            lines.push(format!(
+                "- always the newest: `{repository}/releases/latest/download/{}`",
+                table.name
+            ));
+        }
+    }
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("\nUse it:\n\n{}\n", lines.join("\n"))
+    }
 }
 
 /// The publish report as text, one section per target.
