@@ -257,6 +257,11 @@ pub fn data_section(
             "\nDownload the database and check it:\n\n```sh\ncurl -fL -O {base}/SHA256SUMS -O {base}/{name}\nsha256sum --check --ignore-missing SHA256SUMS && gunzip {name} && duckdb {plain}\n```\n",
             name = database.name
         ));
+        // The example data-repository workflow attests every file of SHA256SUMS.
+        text.push_str(&format!(
+            "\nWhere a file came from, when the publishing workflow attests its files (the example data-repository workflow does): `gh attestation verify {name} --repo {repo}`.\n",
+            name = database.name
+        ));
     }
     text
 }
