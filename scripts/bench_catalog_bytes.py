@@ -9,7 +9,6 @@ pointing at a loopback Range server over WORKDIR and the database also uncompres
 Markdown table. Needs the test virtualenv (duckdb 1.4.4, duckdb-ext-httpfs, dbrelease).
 """
 
-import collections
 import functools
 import http.server
 import importlib.util
@@ -24,51 +23,18 @@ import duckdb
 
 import dbrelease
 
+# The Range server of the Parquet byte benchmark, which counts the bytes sent per path.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_query_bytes import RangeHandler, sent  # noqa: E402
+
 BIN, DATABASE, WORK, DATE = sys.argv[1:5]
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TAG = "v1.0.0"
-sent = collections.Counter()
-
-
-class Ranged(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def send_head(self):
-        path = self.translate_path(self.path)
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return None
-        size = os.path.getsize(path)
-        start, end = 0, size - 1
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        if match:
-            start, end = int(match.group(1)), min(int(match.group(2) or size - 1), size - 1)
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        body = open(path, "rb")
-        body.seek(start)
-        self.remaining = end - start + 1
-        return body
-
-    def copyfile(self, source, destination):
-        while self.remaining > 0:
-            chunk = source.read(min(self.remaining, 1 << 16))
-            if not chunk:
-                break
-            destination.write(chunk)
-            self.remaining -= len(chunk)
-            sent[pathlib.PurePosixPath(self.path).name] += len(chunk)
 
 
 work = pathlib.Path(WORK)
 work.mkdir(parents=True, exist_ok=True)
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Ranged, directory=str(work)))
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(RangeHandler, directory=str(work)))
 threading.Thread(target=server.serve_forever, daemon=True).start()
 base = f"http://127.0.0.1:{server.server_address[1]}/data"
 config = work / "dbrelease.toml"
@@ -114,7 +80,7 @@ rows = []
 for label, run in ways:
     sent.clear()
     answers.add(run())
-    rows.append((label, sum(sent.values()), dict(sent)))
+    rows.append((label, sum(sent.values()), {pathlib.PurePosixPath(path).name: count for path, count in sent.items()}))
 assert len(answers) == 1, answers
 baseline = rows[0][1]
 parquet_size = (dist / "daily_availability.parquet").stat().st_size

@@ -14,12 +14,7 @@ work="$(mktemp -d)"
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # NAME, then the command that must succeed
-  local name=$1; shift
-  if "$@" >"$work/last.log" 2>&1; then echo "ok   $name"; passed=$((passed + 1));
-  else echo "FAIL $name"; sed 's/^/     /' "$work/last.log"; failed=$((failed + 1)); fi
-}
+. scripts/checks.sh
 
 mkdir -p "$work/site/$version" "$work/checksums"
 archive=$(scripts/package.sh "$bin" "$target" "$work/site/$version")

@@ -20,12 +20,7 @@ mkdir -p "$wheels"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # NAME, then the command that must succeed
-  local name=$1; shift
-  if "$@" >"$work/last.log" 2>&1; then echo "ok   $name"; passed=$((passed + 1));
-  else echo "FAIL $name"; sed 's/^/     /' "$work/last.log"; failed=$((failed + 1)); fi
-}
+. scripts/checks.sh
 
 # Its own target folder (the Python crate has its own lock file and a cross target), outside
 # the clone like the main one, so later runs reuse it.

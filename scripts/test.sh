@@ -56,20 +56,27 @@ py_passed=0
 py_failed=0
 wheel_passed=0
 wheel_failed=0
+# Runs a script that ends with "NAME tests: N passed, M failed", shows its output and sets
+# NAME_passed and NAME_failed from that line (a run that ends without it counts as a failure).
+counted() { # NAME, then the command
+  local name=$1 log counts
+  shift
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || status=1
+  cat "$log"
+  counts=$(sed -n "s/^$name tests: \([0-9]*\) passed, \([0-9]*\) failed\$/\1 \2/p" "$log")
+  rm -f "$log"
+  [ -n "$counts" ] || { counts="0 1"; status=1; }
+  printf -v "${name}_passed" %s "${counts% *}"
+  printf -v "${name}_failed" %s "${counts#* }"
+}
 if [ "$#" -eq 0 ]; then
   cargo build --release --quiet --bin dbrelease --example github_fake_server
   wheels=$(mktemp -d)
   py_log=$(mktemp)
   # The wheel as the release workflow builds it (scripts/test-wheel.sh checks it, installs it
   # from a loopback index into a fresh virtualenv without Rust), then the package's tests on it.
-  wheel_log=$(mktemp)
-  WHEEL_DIR="$wheels" scripts/test-wheel.sh >"$wheel_log" 2>&1 || status=1
-  cat "$wheel_log"
-  wheel_passed=$(sed -n 's/^wheel tests: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$wheel_log")
-  wheel_failed=$(sed -n 's/^wheel tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$wheel_log")
-  [ -n "$wheel_failed" ] || { wheel_failed=1; status=1; }
-  wheel_passed=${wheel_passed:-0}
-  rm -f "$wheel_log"
+  counted wheel env WHEEL_DIR="$wheels" scripts/test-wheel.sh
   if python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl >>"$py_log" 2>&1 \
     && REPO_ROOT="$PWD" DBRELEASE_BIN="$CARGO_TARGET_DIR/release/dbrelease" \
       DBRELEASE_FAKE_BIN="$CARGO_TARGET_DIR/release/examples/github_fake_server" \
@@ -87,14 +94,7 @@ fi
 install_passed=0
 install_failed=0
 if [ "$#" -eq 0 ]; then
-  install_log=$(mktemp)
-  scripts/test-install.sh >"$install_log" 2>&1 || status=1
-  cat "$install_log"
-  install_passed=$(sed -n 's/^install tests: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$install_log")
-  install_failed=$(sed -n 's/^install tests: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$install_log")
-  [ -n "$install_failed" ] || { install_failed=1; status=1; }
-  install_passed=${install_passed:-0}
-  rm -f "$install_log"
+  counted install scripts/test-install.sh
 fi
 e2e_passed=0
 e2e_failed=0
