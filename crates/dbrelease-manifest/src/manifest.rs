@@ -40,6 +40,30 @@ pub struct Manifest {
     pub source: Source,
     /// Every released artifact, in a stable order: tables, database, extra files.
     pub artifacts: Vec<Artifact>,
+    /// The CI run that built the release (GitHub Actions); absent for a local build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_by: Option<BuildRun>,
+}
+
+/// The GitHub Actions run that built a release, so a reader can see the workflow, its logs and
+/// the commit (and match it with the run's attestations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildRun {
+    /// `OWNER/NAME` of the repository whose workflow ran.
+    pub repository: String,
+    /// The run's id (`GITHUB_RUN_ID`).
+    pub run_id: String,
+    /// The run's attempt (`GITHUB_RUN_ATTEMPT`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_attempt: Option<String>,
+    /// The commit the workflow ran on (`GITHUB_SHA`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The workflow file at its ref (`GITHUB_WORKFLOW_REF`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// The run's page, e.g. `https://github.com/o/r/actions/runs/123`.
+    pub url: String,
 }
 
 /// The tool versions that produced the release.
@@ -154,6 +178,24 @@ pub struct Column {
     pub parquet_type: Option<String>,
     /// Whether the column allows NULL.
     pub nullable: bool,
+    /// Null count and value range from the Parquet file's statistics, for scalar columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<ColumnStats>,
+}
+
+/// What a table artifact's Parquet footer says about one column: read from the statistics the
+/// writer recorded, not from a scan of the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ColumnStats {
+    /// Number of NULL values.
+    pub null_count: u64,
+    /// Smallest value as DuckDB prints it (absent: all NULL, or not an orderable type, or a
+    /// text longer than the statistics keep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    /// Largest value as DuckDB prints it (absent as `min`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
 }
 
 /// The gzipped database's contents.
@@ -429,12 +471,14 @@ mod tests {
                             duckdb_type: "BIGINT".into(),
                             parquet_type: None,
                             nullable: false,
+                            stats: None,
                         },
                         Column {
                             name: "tags".into(),
                             duckdb_type: "VARCHAR[]".into(),
                             parquet_type: None,
                             nullable: true,
+                            stats: None,
                         },
                     ],
                     sort_by: vec![],
@@ -443,6 +487,7 @@ mod tests {
                 database: None,
                 duckdb_file: None,
             }],
+            built_by: None,
         }
     }
 

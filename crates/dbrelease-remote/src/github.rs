@@ -86,6 +86,9 @@ pub struct Asset {
     /// Public download URL.
     #[serde(default)]
     pub browser_download_url: String,
+    /// Downloads so far, as GitHub counts them (cumulative, no dates).
+    #[serde(default)]
+    pub download_count: u64,
 }
 
 /// The `state` of a complete asset; anything else (`starter`, `open`) is a failed upload.
@@ -172,6 +175,9 @@ pub struct GitHub {
     repo: String,
     token: Option<Token>,
     retry: RetryPolicy,
+    /// Requests sent (each attempt), shared by the clones of this client: what a command cost
+    /// against the rate limit.
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GitHub {
@@ -184,7 +190,13 @@ impl GitHub {
             repo: repo.to_string(),
             token,
             retry,
+            requests: Default::default(),
         }
+    }
+
+    /// Requests sent so far by this client and its clones, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The repository this client talks to.
@@ -193,6 +205,8 @@ impl GitHub {
     }
 
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = self
             .http
             .request(method, url)
@@ -354,6 +368,63 @@ impl GitHub {
             Err(err) => return Err(err),
         };
         Ok(Some(parse(response, "listing releases").await?))
+    }
+
+    /// One page of 100 tag names (`GET /tags`, which has no 1000-result cap), in GitHub's
+    /// order; an empty page past the last.
+    pub async fn tags_page(&self, page: usize) -> Result<Vec<String>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Tag {
+            name: String,
+        }
+        let url = self.repo_url(&format!("/tags?per_page=100&page={page}"));
+        let response = self
+            .send("listing tags", || {
+                self.request(Method::GET, &url)
+                    .header(ACCEPT, "application/vnd.github+json")
+            })
+            .await?;
+        let tags: Vec<Tag> = parse(response, "listing tags").await?;
+        Ok(tags.into_iter().map(|t| t.name).collect())
+    }
+
+    /// Every published release, newest first, also past the 1000 that GitHub lists: when the
+    /// listing stops there, the tags are listed (100 a page, no cap) and each tag without a
+    /// listed release is looked up by tag (one request each). Drafts are left out.
+    pub async fn every_published_release(&self) -> Result<Vec<Release>, GitHubError> {
+        let mut found = Vec::new();
+        let mut capped = false;
+        for page in 1.. {
+            let Some(releases) = self.releases_page(page).await? else {
+                capped = true;
+                break;
+            };
+            let full_page = releases.len() == 100;
+            found.extend(releases.into_iter().filter(|r| !r.draft));
+            if !full_page {
+                break;
+            }
+        }
+        if capped {
+            let listed: std::collections::HashSet<String> =
+                found.iter().map(|r| r.tag_name.clone()).collect();
+            let mut older = Vec::new();
+            for page in 1.. {
+                let tags = self.tags_page(page).await?;
+                let full_page = tags.len() == 100;
+                for tag in tags.into_iter().filter(|t| !listed.contains(t)) {
+                    if let Some(release) = self.published_release(&tag).await? {
+                        older.push(release);
+                    }
+                }
+                if !full_page {
+                    break;
+                }
+            }
+            older.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+            found.extend(older);
+        }
+        Ok(found)
     }
 
     /// Every release GitHub lists, newest first; drafts only with a push token. GitHub lists

@@ -77,8 +77,69 @@ pub enum Command {
     /// downloads answer Range requests. Exit 1 with every mismatch listed.
     Verify(VerifyArgs),
 
+    /// Show a published version's data card: per table its rows, its columns with type, null
+    /// count and min/max (from the Parquet statistics recorded in the manifest), and what
+    /// changed since the version before it (rows, columns, the new range of the sort key).
+    ///
+    /// Reads only manifests, never the data: `dbrelease describe --repo o/r` describes the
+    /// latest version; `--json` prints the card as JSON.
+    Describe(DescribeArgs),
+
+    /// Downloads of a repository's releases, from GitHub's per-asset download counts.
+    ///
+    /// Totals per version, per file and per month of publication, a bar chart, and whether the
+    /// last month passed the threshold where a CDN or S3 pays (500 downloads a month). GitHub's
+    /// counts are cumulative and have no dates: `--record FILE` appends today's snapshot as one
+    /// JSON line, so a history builds up across runs (S3 has no counts without access logs).
+    Stats(StatsArgs),
+
     /// Print the JSON Schema of manifest.json.
     ManifestSchema,
+}
+
+/// Options of `dbrelease describe`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("origin").required(true).args(["repo", "base_url"])))]
+pub struct DescribeArgs {
+    /// GitHub repository whose releases to read.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// URL prefix holding versions.json and {tag}/{file}: the S3 bucket's public URL or a CDN.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// The version to describe, or `latest`.
+    #[arg(long, value_name = "TAG", default_value = "latest")]
+    pub tag: String,
+
+    /// Print the card as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `dbrelease stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// GitHub repository (default: GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// Also draw the chart as an SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Append this run's counts as one dated JSON line to FILE (created when missing).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Months drawn in the --svg chart, the newest (every version is counted either way).
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub months: usize,
+
+    /// Print the statistics as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dbrelease republish`.

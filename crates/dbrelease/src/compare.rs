@@ -1,11 +1,11 @@
 //! What changed since the previous release, as plain data: per-table row deltas and the
 //! regressions that stop a publish (a table lost rows or disappeared, a column was dropped or
 //! changed type) — the signature of a failed restore about to publish a shrunken database.
-//! Also renders the "data" section of the release notes from it.
+//! The "data" section of the release notes is rendered from it by the notes module.
 
 use serde::Serialize;
 
-use dbrelease_manifest::{ArtifactKind, Manifest, TableInfo};
+use dbrelease_manifest::{ArtifactKind, Column, Manifest, TableInfo};
 
 /// One table's rows before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +20,36 @@ pub struct TableDelta {
     pub rows_after: Option<u64>,
     /// True when the table is not in the previous release (false when there is none).
     pub new: bool,
+    /// Columns this release has and the previous one did not.
+    pub columns_added: Vec<String>,
+    /// Columns the previous release had and this one does not.
+    pub columns_removed: Vec<String>,
+    /// Columns whose type changed.
+    pub columns_retyped: Vec<Retyped>,
+    /// The values of the first sort key (else primary-key column) that are new in this
+    /// release, when both releases recorded its range and it moved (a daily table: the new
+    /// days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_range: Option<NewRange>,
+}
+
+/// A column whose type changed between two releases.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retyped {
+    pub column: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// The part of a sort key's range that is new: above the previous largest value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewRange {
+    /// The sort key (first `sort_by` column).
+    pub column: String,
+    /// Largest value in the previous release.
+    pub after: String,
+    /// Largest value now.
+    pub through: String,
 }
 
 impl TableDelta {
@@ -75,6 +105,63 @@ fn tables(manifest: &Manifest) -> Vec<(String, &str, &TableInfo)> {
         .collect()
 }
 
+/// The column-level changes of one table (rows and names left empty for the caller).
+fn column_changes(old: Option<&TableInfo>, now: &TableInfo) -> TableDelta {
+    let mut delta = TableDelta {
+        table: String::new(),
+        artifact: None,
+        rows_before: None,
+        rows_after: None,
+        new: false,
+        columns_added: vec![],
+        columns_removed: vec![],
+        columns_retyped: vec![],
+        new_range: None,
+    };
+    let Some(old) = old else {
+        return delta;
+    };
+    let find = |table: &'_ TableInfo, name: &str| -> Option<Column> {
+        table.columns.iter().find(|c| c.name == name).cloned()
+    };
+    for column in &now.columns {
+        match find(old, &column.name) {
+            None => delta.columns_added.push(column.name.clone()),
+            Some(before) if before.duckdb_type != column.duckdb_type => {
+                delta.columns_retyped.push(Retyped {
+                    column: column.name.clone(),
+                    from: before.duckdb_type,
+                    to: column.duckdb_type.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    delta.columns_removed = old
+        .columns
+        .iter()
+        .filter(|c| find(now, &c.name).is_none())
+        .map(|c| c.name.clone())
+        .collect();
+    // The key new rows extend: the first sort key, else the first primary-key column.
+    let key = now.sort_by.first().or(now.primary_key.first());
+    delta.new_range = key.and_then(|key| {
+        let largest = |table: &TableInfo| {
+            find(table, key)
+                .filter(|c| find(now, key).is_some_and(|n| n.duckdb_type == c.duckdb_type))
+                .and_then(|c| c.stats)
+                .and_then(|s| s.max)
+        };
+        let (after, through) = (largest(old)?, largest(now)?);
+        (after != through).then(|| NewRange {
+            column: key.clone(),
+            after,
+            through,
+        })
+    });
+    delta
+}
+
 /// Compares `current` with `previous` (the last published release, if any).
 pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
     let now = tables(current);
@@ -119,6 +206,7 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
             rows_before: old.map(|t| t.rows),
             rows_after: Some(table.rows),
             new: previous.is_some() && old.is_none(),
+            ..column_changes(old, table)
         });
     }
     for (label, _, table) in &before {
@@ -133,6 +221,10 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
                 rows_before: Some(table.rows),
                 rows_after: None,
                 new: false,
+                columns_added: vec![],
+                columns_removed: vec![],
+                columns_retyped: vec![],
+                new_range: None,
             });
         }
     }
@@ -144,134 +236,12 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
     }
 }
 
-/// Marks the data section, so it is appended once however often a release is re-published.
-pub const DATA_SECTION_MARKER: &str = "<!-- dbrelease:data -->";
-
-/// The "data" section of the release notes: tables with rows and deltas, every artifact's size
-/// and sha256, and copy-paste snippets that read the versioned URLs (`download_base` is the
-/// folder URL, e.g. `https://github.com/o/r/releases/download/v1.2.0`).
-pub fn data_section(
-    manifest: &Manifest,
-    comparison: &Comparison,
-    download_base: &str,
-    repo: &str,
-) -> String {
-    let base = download_base.trim_end_matches('/');
-    let mut text = format!("{DATA_SECTION_MARKER}\n## Data\n\n");
-    match &comparison.previous_tag {
-        Some(tag) => text.push_str(&format!("Rows compared with {tag}.\n\n")),
-        None => text.push_str("First release of this dataset.\n\n"),
-    }
-    text.push_str("| file | rows | change | size | sha256 |\n|---|---:|---:|---:|---|\n");
-    for artifact in &manifest.artifacts {
-        let delta = comparison
-            .tables
-            .iter()
-            .find(|d| d.artifact.as_deref() == Some(artifact.name.as_str()));
-        text.push_str(&format!(
-            "| [{name}]({base}/{name}) | {rows} | {change} | {size} | `{sha}` |\n",
-            name = artifact.name,
-            rows = artifact
-                .table
-                .as_ref()
-                .map(|t| t.rows.to_string())
-                .unwrap_or_default(),
-            change = delta.map(TableDelta::delta_text).unwrap_or_default(),
-            size = dbrelease_remote::progress::human_bytes(artifact.bytes),
-            sha = artifact.sha256,
-        ));
-    }
-    for gone in comparison.tables.iter().filter(|d| d.rows_after.is_none()) {
-        text.push_str(&format!(
-            "| {} (removed) | | gone | | |\n",
-            crate::escape::markdown_text(&gone.table)
-        ));
-    }
-    if let Some(first) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Table)
-    {
-        let url = format!("{base}/{}", first.name);
-        text.push_str(&format!(
-            "\nQuery a table in place (only the parts you read are downloaded):\n\n```sql\n-- DuckDB\nSELECT * FROM read_parquet('{url}') LIMIT 10;\n```\n\n```python\n# Polars\nimport polars as pl\npl.scan_parquet(\"{url}\").head(10).collect()\n```\n"
-        )); // GitHub's own pointer to the newest published version: it switches in one step when
-        // a version is published, so it never shows a half-uploaded one.
-        if let Some((repository, _)) = base.rsplit_once("/releases/download/") {
-            text.push_str(&format!(
-                "\nThis version, pinned: `{url}`. Always the newest version: `{repository}/releases/latest/download/{}`.\n",
-                first.name
-            ));
-        }
-    }
-    if let Some(catalog) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Catalog)
-        && let Some(file) = &catalog.duckdb_file
-    {
-        let example = manifest
-            .artifacts
-            .iter()
-            .find_map(|a| a.table.as_ref())
-            .map(|t| {
-                format!(
-                    "\nFROM data.{} LIMIT 10;",
-                    crate::build::source::quote_ident(&t.name)
-                )
-            })
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "\nEvery table from any DuckDB client (DuckDB ≥ {}, with httpfs; nothing is downloaded first):\n\n```sql\n{};{example}\n```\n",
-            file.opens_with, file.attach
-        ));
-    }
-    if let Some(tag) = &manifest.tag
-        && manifest
-            .artifacts
-            .iter()
-            .any(|a| a.kind == ArtifactKind::Table)
-    {
-        text.push_str(&format!(
-            "\nIn Python without downloading (`pip install 'dbrelease[duckdb]'`; a query reads only what it needs):\n\n```python\nimport dbrelease\ncon = dbrelease.connect(\"{repo}\", tag=\"{tag}\", remote=True)\n```\n"
-        ));
-    }
-    if let (Some(tag), true) = (
-        &manifest.tag,
-        manifest
-            .artifacts
-            .iter()
-            .any(|a| a.kind == ArtifactKind::Database),
-    ) {
-        text.push_str(&format!(
-            "\nIn Python, pinned, verified and cached (`pip install 'dbrelease[duckdb]'`):\n\n```python\nimport dbrelease\ncon = dbrelease.connect(\"{repo}\", tag=\"{tag}\")\n```\n"
-        ));
-    }
-    if let Some(database) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Database)
-    {
-        let plain = database.name.strip_suffix(".gz").unwrap_or(&database.name);
-        text.push_str(&format!(
-            "\nDownload the database and check it:\n\n```sh\ncurl -fL -O {base}/SHA256SUMS -O {base}/{name}\nsha256sum --check --ignore-missing SHA256SUMS && gunzip {name} && duckdb {plain}\n```\n",
-            name = database.name
-        ));
-        // The example data-repository workflow attests every file of SHA256SUMS.
-        text.push_str(&format!(
-            "\nWhere a file came from, when the publishing workflow attests its files (the example data-repository workflow does): `gh attestation verify {name} --repo {repo}`.\n",
-            name = database.name
-        ));
-    }
-    text
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dbrelease_manifest::{Artifact, Column, Generator, Source};
 
-    fn table(name: &str, rows: u64, columns: &[(&str, &str)]) -> Artifact {
+    pub(crate) fn table(name: &str, rows: u64, columns: &[(&str, &str)]) -> Artifact {
         Artifact {
             name: format!("{name}.parquet"),
             kind: ArtifactKind::Table,
@@ -290,6 +260,7 @@ mod tests {
                         duckdb_type: t.to_string(),
                         parquet_type: None,
                         nullable: true,
+                        stats: None,
                     })
                     .collect(),
                 sort_by: vec![],
@@ -300,7 +271,7 @@ mod tests {
         }
     }
 
-    fn manifest(tag: &str, artifacts: Vec<Artifact>) -> Manifest {
+    pub(crate) fn manifest(tag: &str, artifacts: Vec<Artifact>) -> Manifest {
         Manifest {
             manifest_version: 1,
             dataset: "d".into(),
@@ -323,6 +294,7 @@ mod tests {
                 wal_checkpointed: false,
             },
             artifacts,
+            built_by: None,
         }
     }
 
@@ -380,17 +352,5 @@ mod tests {
         let comparison = compare(None, &new);
         assert!(comparison.regressions.is_empty());
         assert_eq!(comparison.tables[0].delta_text(), "");
-        let notes = data_section(
-            &new,
-            &comparison,
-            "https://h/o/r/releases/download/v1/",
-            "o/r",
-        );
-        assert!(notes.starts_with(DATA_SECTION_MARKER));
-        assert!(notes.contains("First release"));
-        assert!(notes.contains("read_parquet('https://h/o/r/releases/download/v1/a.parquet')"));
-        assert!(
-            notes.contains("pl.scan_parquet(\"https://h/o/r/releases/download/v1/a.parquet\")")
-        );
     }
 }

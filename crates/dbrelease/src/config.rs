@@ -403,6 +403,8 @@ pub struct BuildConfig {
     pub catalog: CatalogSection,
     /// `[database] uncompressed`.
     pub uncompressed_database: bool,
+    /// The Actions run building this release (from the environment), for the manifest.
+    pub built_by: Option<dbrelease_manifest::BuildRun>,
 }
 
 impl BuildConfig {
@@ -548,7 +550,9 @@ pub fn load_build_config(args: &BuildArgs) -> Result<BuildConfig> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let source_date_epoch = source_date_epoch_from_env()?;
-    resolve(file, &base, args, source_date_epoch)
+    let mut config = resolve(file, &base, args, source_date_epoch)?;
+    config.built_by = crate::env::build_run();
+    Ok(config)
 }
 
 /// Where a release is published, per the config: for `verify`, which needs no database.
@@ -628,13 +632,15 @@ pub fn load_republish_config(args: &BuildArgs) -> Result<BuildConfig> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    resolve_with(
+    let mut config = resolve_with(
         file,
         &base,
         args,
         source_date_epoch_from_env()?,
         Database::IfNeeded,
-    )
+    )?;
+    config.built_by = crate::env::build_run();
+    Ok(config)
 }
 
 fn resolve_with(
@@ -729,6 +735,8 @@ fn resolve_with(
         auto_tag,
         catalog: file.catalog,
         uncompressed_database: file.database.uncompressed,
+        // Filled in by the loaders from the environment; resolving stays pure.
+        built_by: None,
     })
 }
 

@@ -21,6 +21,12 @@ impl EnvVars {
     pub const GITHUB_REPOSITORY: &'static str = "GITHUB_REPOSITORY";
     /// The commit being released: a tag that does not exist yet is created there.
     pub const GITHUB_SHA: &'static str = "GITHUB_SHA";
+    /// The Actions run, recorded in the manifest's `built_by` with the next two.
+    pub const GITHUB_RUN_ID: &'static str = "GITHUB_RUN_ID";
+    /// The run's attempt number.
+    pub const GITHUB_RUN_ATTEMPT: &'static str = "GITHUB_RUN_ATTEMPT";
+    /// The workflow file at its ref (`o/r/.github/workflows/release.yml@refs/heads/main`).
+    pub const GITHUB_WORKFLOW_REF: &'static str = "GITHUB_WORKFLOW_REF";
     /// `true` inside GitHub Actions: log groups, `::error::` annotations.
     pub const GITHUB_ACTIONS: &'static str = "GITHUB_ACTIONS";
     /// File that receives the Markdown step summary.
@@ -55,6 +61,9 @@ impl EnvVars {
         Self::GITHUB_SERVER_URL,
         Self::GITHUB_REPOSITORY,
         Self::GITHUB_SHA,
+        Self::GITHUB_RUN_ID,
+        Self::GITHUB_RUN_ATTEMPT,
+        Self::GITHUB_WORKFLOW_REF,
         Self::GITHUB_ACTIONS,
         Self::GITHUB_STEP_SUMMARY,
         Self::GITHUB_OUTPUT,
@@ -108,4 +117,26 @@ pub fn now_rfc3339() -> crate::error::Result<String> {
         .round(jiff::Unit::Second)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_string())
+}
+
+/// The GitHub Actions run this process is part of, for the manifest's `built_by`; None outside
+/// Actions (a local build records no run).
+pub fn build_run() -> Option<dbrelease_manifest::BuildRun> {
+    if var(EnvVars::GITHUB_ACTIONS).as_deref() != Some("true") {
+        return None;
+    }
+    let repository = var(EnvVars::GITHUB_REPOSITORY)?;
+    let run_id = var(EnvVars::GITHUB_RUN_ID)?;
+    let server = var(EnvVars::GITHUB_SERVER_URL).unwrap_or_else(|| "https://github.com".into());
+    Some(dbrelease_manifest::BuildRun {
+        url: format!(
+            "{}/{repository}/actions/runs/{run_id}",
+            server.trim_end_matches('/')
+        ),
+        repository,
+        run_id,
+        run_attempt: var(EnvVars::GITHUB_RUN_ATTEMPT),
+        commit: var(EnvVars::GITHUB_SHA),
+        workflow: var(EnvVars::GITHUB_WORKFLOW_REF),
+    })
 }

@@ -64,6 +64,24 @@ pub fn markdown_text(text: &str) -> String {
     safe
 }
 
+/// Text as literal HTML (element content or a quoted attribute value): the five characters
+/// HTML reads as markup become entities, so a name from the data cannot add elements.
+pub fn html_text(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => safe.push_str("&amp;"),
+            '<' => safe.push_str("&lt;"),
+            '>' => safe.push_str("&gt;"),
+            '"' => safe.push_str("&quot;"),
+            '\'' => safe.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => safe.push(' '),
+            c => safe.push(c),
+        }
+    }
+    safe
+}
+
 /// Writes log lines to stderr through [`terminal_safe`] (tracing escapes ANSI sequences in
 /// values, not line breaks).
 pub struct SafeStderr;
@@ -115,5 +133,14 @@ mod tests {
             "daily_availability.parquet: v1.0.0"
         );
         assert_eq!(markdown_text("# _x_"), "\\# \\_x\\_");
+    }
+
+    #[test]
+    fn names_stay_literal_in_html() {
+        let safe = html_text("<script>alert('x')</script> & \"q\"");
+        assert_eq!(
+            safe,
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
     }
 }

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod allocator;
 pub mod build;
+pub mod card;
 pub mod cli;
 pub mod commands;
 pub mod compare;
@@ -17,10 +18,12 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod escape;
+pub mod notes;
 pub mod options;
 pub mod plan;
 pub mod render;
 pub mod target;
+pub mod usage;
 
 use std::io::IsTerminal;
 
@@ -78,6 +81,14 @@ pub fn run(cli: &Cli) -> Result<()> {
                 print_report(args.json, &list, dbrelease_remote::fetch::list_text)
             }
         },
+        Command::Describe(args) => {
+            let card = commands::describe::run(args)?;
+            print_report(args.json, &card, card::text);
+        }
+        Command::Stats(args) => {
+            let stats = commands::stats::run(args)?;
+            print_report(args.json, &stats, render::stats::text);
+        }
         Command::ManifestSchema => {
             let schema = serde_json::to_string_pretty(&dbrelease_manifest::json_schema())
                 .expect("schema serializes");

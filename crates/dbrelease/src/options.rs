@@ -151,21 +151,24 @@ pub fn check_repo(repo: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where a reader reads from: `--repo` (GitHub) or `--base-url` (a URL prefix).
+pub fn origin(repo: Option<&str>, base: Option<&str>, retry: &RetryPolicy) -> Result<Origin> {
+    match (repo, base) {
+        (Some(repo), None) => {
+            check_repo(repo)?;
+            Ok(Origin::GitHub(github_client(repo, retry)))
+        }
+        (None, Some(base)) => Ok(Origin::Url(base_url(base)?)),
+        _ => Err(Error::Config(
+            "say where the data is published: --repo OWNER/NAME or --base-url URL".into(),
+        )),
+    }
+}
+
 /// `fetch`'s flags and environment as [`FetchOptions`].
 pub fn fetch_options(args: &FetchArgs) -> Result<FetchOptions> {
     let retry = retry_policy();
-    let origin = match (&args.repo, &args.base_url) {
-        (Some(repo), None) => {
-            check_repo(repo)?;
-            Origin::GitHub(github_client(repo, &retry))
-        }
-        (None, Some(base)) => Origin::Url(base_url(base)?),
-        _ => {
-            return Err(Error::Config(
-                "say where the data is published: --repo OWNER/NAME or --base-url URL".into(),
-            ));
-        }
-    };
+    let origin = origin(args.repo.as_deref(), args.base_url.as_deref(), &retry)?;
     let cache_root = match &args.cache_dir {
         Some(dir) => dir.clone(),
         None => dbrelease_remote::fetch::default_cache_root(

@@ -466,3 +466,197 @@ fn many_versions_stay_cheap() {
     assert_eq!(stdout_json(&as_of)["tag"], "v2026.110.0");
     assert!(made <= 8, "fetch --as-of made {made} requests");
 }
+
+/// Adds the next day of rows to both tables (a copy of the newest day's rows, one day later).
+fn add_a_day(daily: &Daily) {
+    let conn = duckdb::Connection::open(daily.dir.path().join("data.duckdb")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO daily_availability SELECT * REPLACE (date + 1 AS date) FROM daily_availability WHERE date = (SELECT max(date) FROM daily_availability);
+         INSERT INTO daily_symbol_counts SELECT * REPLACE (date + 1 AS date) FROM daily_symbol_counts WHERE date = (SELECT max(date) FROM daily_symbol_counts);
+         CHECKPOINT;",
+    )
+    .unwrap();
+}
+
+/// The data card of a day's version: the release notes say per table what is new (rows,
+/// the new `date`), the manifest links the Actions run that built it, S3 serves the card as
+/// a page a browser shows (checked on a screenshot, through OCR), and `describe` gives the
+/// same card as JSON.
+#[test]
+fn a_new_day_shows_in_the_notes_the_card_page_and_describe() {
+    let daily = Daily::new();
+    let (first, _) = daily.run_daily("2026-12-04T04:17:00Z");
+    assert!(first.status.success(), "{}", text(&first));
+    add_a_day(&daily);
+    let output = daily
+        .command(
+            "2026-12-05T04:17:00Z",
+            &["publish", "--github", "--s3", "--tag", "auto", "--json"],
+        )
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "owner/data")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_OUTPUT", daily.dir.path().join("outputs"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let tag = "v2026.1205.0";
+    assert_eq!(stdout_json(&output)["tag"], tag);
+
+    // The notes: one collapsed block per table, with what is new.
+    let release = daily.fake.releases(tag).pop().unwrap();
+    let notes = &release.body;
+    assert!(
+        notes.contains(
+            "<details><summary><b>daily_availability</b>: 745 rows (+25), 17 columns</summary>"
+        ),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(
+            "<details><summary><b>daily_symbol_counts</b>: 41 rows (+1), 5 columns</summary>"
+        ),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("- New date: 2019-10-17 → 2019-10-18"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("| file_size_bytes | BIGINT | 13 | 20428 | 3014055 |"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(
+            "Built by [owner/data run 4242](https://github.com/owner/data/actions/runs/4242)."
+        ),
+        "{notes}"
+    );
+    let manifest: dbrelease_manifest::Manifest = serde_json::from_slice(
+        &release
+            .assets
+            .iter()
+            .find(|a| a.name == "manifest.json")
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    let run = manifest.built_by.expect("the manifest records the run");
+    assert_eq!(run.url, "https://github.com/owner/data/actions/runs/4242");
+    assert_eq!(
+        run.commit.as_deref(),
+        Some("0123456789abcdef0123456789abcdef01234567")
+    );
+
+    // The page, in the version's folder and in latest/, is what a browser shows.
+    let page = daily
+        .s3
+        .object(BUCKET, &format!("data/{tag}/index.html"))
+        .expect("index.html in the version's folder");
+    assert_eq!(
+        daily.s3.object(BUCKET, "data/latest/index.html").as_deref(),
+        Some(page.as_slice()),
+        "latest/ has the newest card"
+    );
+    let page_text = String::from_utf8(page).unwrap();
+    assert!(
+        !page_text.contains("<script") && !page_text.contains("src=\"http"),
+        "self-contained"
+    );
+    let seen = screenshot_text(&format!("{}/{BUCKET}/data/{tag}/index.html", daily.s3.url));
+    if let Some(seen) = seen {
+        // OCR reads the rendered page: every table name and its row count is on screen.
+        let squashed: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+        for wanted in [
+            "daily_availability",
+            "745 rows (+25), 17 columns",
+            "daily_symbol_counts",
+            "41 rows (+1), 5 columns",
+        ] {
+            assert!(
+                squashed.contains(wanted),
+                "{wanted:?} not in the screenshot's text:\n{seen}"
+            );
+        }
+    }
+
+    // describe: the same card as JSON, compared with the version before.
+    let described = daily
+        .command(
+            "2026-12-05T05:00:00Z",
+            &["describe", "--repo", "owner/data", "--json"],
+        )
+        .output()
+        .unwrap();
+    assert!(described.status.success(), "{}", text(&described));
+    let card = stdout_json(&described);
+    assert_eq!(card["tag"], tag);
+    assert_eq!(card["previous_tag"], "v2026.1204.0");
+    let table = &card["tables"][0];
+    assert_eq!(table["table"], "daily_availability");
+    assert_eq!(table["rows"], 745);
+    assert_eq!(table["rows_before"], 720);
+    assert_eq!(table["new_range"]["after"], "2019-10-17");
+    assert_eq!(table["new_range"]["through"], "2019-10-18");
+    assert_eq!(table["columns"][0]["max"], "2019-10-18");
+    let human = daily
+        .command(
+            "2026-12-05T05:00:00Z",
+            &["describe", "--repo", "owner/data", "--tag", "v2026.1204.0"],
+        )
+        .output()
+        .unwrap();
+    assert!(human.status.success(), "{}", text(&human));
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("daily_availability: 720 rows, 17 columns"),
+        "{}",
+        text(&human)
+    );
+}
+
+/// The visible text of `url` as headless Chromium renders it, read back from a screenshot by
+/// Tesseract OCR; None (and the test recorded as skipped) when either is not installed.
+fn screenshot_text(url: &str) -> Option<String> {
+    let found = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !found("chromium") || !found("tesseract") {
+        skip(
+            "a_new_day_shows_in_the_notes_the_card_page_and_describe (screenshot)",
+            "chromium and tesseract are not installed (scripts/test.sh installs them from Debian)",
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("card.png");
+    let shot = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=2",
+            "--window-size=1300,2600",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(png.is_file(), "no screenshot: {}", text(&shot));
+    let ocr = Command::new("tesseract")
+        .arg(&png)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(ocr.status.success(), "{}", text(&ocr));
+    Some(String::from_utf8_lossy(&ocr.stdout).into_owned())
+}

@@ -541,6 +541,7 @@ fn assemble_manifest(
                 duckdb_file: built.duckdb_file,
             })
             .collect(),
+        built_by: config.built_by.clone(),
     }
 }
 

@@ -29,7 +29,7 @@ use super::types::plan_column;
 use super::writeback::Writeback;
 use crate::config::{Codec, ExportOptions, TableSection};
 use crate::error::{Error, Result};
-use dbrelease_manifest::Column;
+use dbrelease_manifest::{Column, ColumnStats};
 use dbrelease_remote::hashing::{Digested, HashingWriter};
 
 /// What was written for one table.
@@ -113,6 +113,7 @@ pub fn export_query(table: &SourceTable, sort_by: &[String]) -> Result<(String, 
             parquet_type: (plan.read_back_type != column.duckdb_type)
                 .then_some(plan.read_back_type),
             nullable: column.nullable,
+            stats: None,
         });
     }
     let mut sql = format!("SELECT {} FROM {}", projection.join(", "), table.sql_name());
@@ -207,11 +208,15 @@ pub type ReadBack = std::collections::HashMap<String, Vec<(String, String)>>;
 impl WrittenTable {
     /// Syncs the file and checks that DuckDB reads every column back as the source type or
     /// its documented conversion.
-    pub fn check(self, conn: &Connection, read_back: &mut ReadBack) -> Result<TableExport> {
+    pub fn check(mut self, conn: &Connection, read_back: &mut ReadBack) -> Result<TableExport> {
         self.file
             .sync_all()
             .map_err(|err| Error::output(&self.dest, &err))?;
         verify_read_back(conn, read_back, &self.table, &self)?;
+        column_stats(conn, &self.dest, &mut self.export.columns).map_err(|err| Error::Table {
+            table: self.table.clone(),
+            message: format!("DuckDB cannot read the Parquet file's statistics back: {err}"),
+        })?;
         tracing::info!(
             artifact = %self.dest.file_name().unwrap_or_default().to_string_lossy(),
             rows = self.export.rows,
@@ -740,6 +745,94 @@ fn verify_read_back(
                 described.len(),
                 columns.len()
             ),
+        });
+    }
+    Ok(())
+}
+
+/// The writer's statistics truncation (the parquet crate's default, 64 bytes): a text of this
+/// length may be a cut bound rather than a value, so only shorter ones are kept as min/max.
+const STATS_TEXT_BYTES: usize = 64;
+
+/// The type to compare a column's statistics in, or None when min/max mean nothing to a reader
+/// (nested values, bytes) — those get a null count only, or nothing when nested.
+fn stats_type(column: &Column) -> Option<Option<String>> {
+    let read_type = column
+        .parquet_type
+        .as_deref()
+        .unwrap_or(&column.duckdb_type);
+    let nested = ["STRUCT", "MAP", "UNION", "LIST"]
+        .iter()
+        .any(|prefix| read_type.starts_with(prefix))
+        || read_type.ends_with(']');
+    if nested {
+        return None;
+    }
+    if ["BLOB", "BIT", "GEOMETRY"]
+        .iter()
+        .any(|prefix| read_type.starts_with(prefix))
+    {
+        return Some(None);
+    }
+    // An ENUM is stored as text; comparing as text is what a reader sees.
+    if read_type.starts_with("ENUM") {
+        return Some(Some("VARCHAR".into()));
+    }
+    Some(Some(read_type.to_string()))
+}
+
+/// Fills each column's null count and min/max from the file's footer (DuckDB's
+/// `parquet_metadata`, which reads no data pages): one query per table, the row groups' values
+/// compared in the column's own type (dates as dates, not as text).
+fn column_stats(conn: &Connection, path: &Path, columns: &mut [Column]) -> duckdb::Result<()> {
+    let mut selects = Vec::new();
+    let mut wanted = Vec::new();
+    for (index, column) in columns.iter().enumerate() {
+        let Some(compare_as) = stats_type(column) else {
+            continue;
+        };
+        let only = format!(
+            "FILTER (WHERE path_in_schema = {})",
+            quote_literal(&column.name)
+        );
+        selects.push(format!("CAST(sum(stats_null_count) {only} AS UBIGINT)"));
+        match &compare_as {
+            Some(sql_type) => {
+                // The footer's own text of the smallest (largest) value, compared in the
+                // column's type: no session setting (a time zone) changes what is recorded.
+                for (aggregate, field) in [
+                    ("arg_min", "stats_min_value"),
+                    ("arg_max", "stats_max_value"),
+                ] {
+                    selects.push(format!(
+                        "{aggregate}({field}, TRY_CAST({field} AS {sql_type})) {only}"
+                    ));
+                }
+            }
+            None => selects.push("CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)".into()),
+        }
+        wanted.push(index);
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT {} FROM parquet_metadata({})",
+        selects.join(", "),
+        quote_literal(&path.to_string_lossy())
+    );
+    let values: Vec<(Option<u64>, Option<String>, Option<String>)> =
+        conn.query_row(&sql, [], |row| {
+            (0..wanted.len())
+                .map(|at| Ok((row.get(at * 3)?, row.get(at * 3 + 1)?, row.get(at * 3 + 2)?)))
+                .collect()
+        })?;
+    let keep = |text: Option<String>| text.filter(|t| t.len() < STATS_TEXT_BYTES);
+    for (index, (nulls, min, max)) in wanted.into_iter().zip(values) {
+        columns[index].stats = nulls.map(|nulls| ColumnStats {
+            null_count: nulls,
+            min: keep(min),
+            max: keep(max),
         });
     }
     Ok(())

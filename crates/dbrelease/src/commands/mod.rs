@@ -2,10 +2,12 @@
 //! What they share: delivering a release to its targets, and reading the previous one.
 
 pub mod build;
+pub mod describe;
 pub mod fetch;
 pub mod init;
 pub mod publish;
 pub mod republish;
+pub mod stats;
 pub mod verify;
 
 use std::path::Path;
@@ -13,7 +15,10 @@ use std::path::Path;
 use dbrelease_manifest::Manifest;
 use dbrelease_remote::github::GitHub;
 
+use sha2::Digest;
+
 use crate::actions;
+use crate::card::INDEX_FILE;
 use crate::compare::Comparison;
 use crate::error::Result;
 use crate::options::{Mode, OnConflict};
@@ -74,11 +79,18 @@ pub fn deliver(
     let s3 = match destinations.s3 {
         Some(bucket) => {
             let _group = actions::group("dbrelease: publish to S3");
+            // The version's folder also gets its data card as a page (S3 serves it; a GitHub
+            // release has its notes instead).
+            let local = with_card_page(release, &comparison)?;
+            let delivery = Delivery {
+                local: &local,
+                ..delivery
+            };
             let mut s3 = S3Target::new(
                 bucket,
                 release.tag,
                 release.manifest,
-                release.local,
+                &local,
                 release.out_dir,
                 destinations.prerelease,
                 dbrelease_manifest::versions::is_rolling(
@@ -101,6 +113,41 @@ pub fn deliver(
         crate::render::publish::actions_report(&report, release.manifest);
     }
     Ok(report)
+}
+
+/// The release's files with the data card page (`index.html`) added before the manifest,
+/// written into the release folder. A release whose own files include an `index.html` (an
+/// extra file) keeps it and gets no card page.
+fn with_card_page(release: &Release<'_>, comparison: &Comparison) -> Result<Vec<LocalFile>> {
+    let mut local = release.local.to_vec();
+    if local.iter().any(|file| file.name == INDEX_FILE) {
+        tracing::warn!("the release has its own {INDEX_FILE}: no data card page is written on S3");
+        return Ok(local);
+    }
+    let page = crate::card::html(&crate::card::card(release.manifest, comparison));
+    write_new(&release.out_dir.join(INDEX_FILE), page.as_bytes())?;
+    let page_file = LocalFile {
+        name: INDEX_FILE.into(),
+        bytes: page.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(page.as_bytes())),
+        media_type: "text/html; charset=utf-8".into(),
+        metadata: true,
+    };
+    let before_manifest = local
+        .iter()
+        .position(|file| file.name == dbrelease_manifest::MANIFEST_FILE)
+        .unwrap_or(local.len());
+    local.insert(before_manifest, page_file);
+    Ok(local)
+}
+
+/// Writes `bytes` into a file created new at `path` (a link there is removed, not followed).
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = dbrelease_remote::localfs::create_fresh(path)?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|err| crate::error::Error::output(path, &err))
 }
 
 /// What the regression guard compares with.

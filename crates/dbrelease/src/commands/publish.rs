@@ -9,6 +9,7 @@ use crate::cli::PublishArgs;
 use crate::compare::{self, Comparison};
 use crate::config::BuildConfig;
 use crate::error::{Error, Result};
+use crate::notes;
 use crate::options::{self, Mode, OnConflict, Targets};
 use crate::plan;
 use crate::target::github::{MAX_ASSET_BYTES, MAX_ASSETS, NewRelease};
@@ -279,7 +280,7 @@ fn new_release(
     comparison: &Comparison,
 ) -> NewRelease {
     let download_base = options::github_download_base(client.repo(), tag);
-    let data_notes = compare::data_section(manifest, comparison, &download_base, client.repo());
+    let data_notes = notes::data_section(manifest, comparison, &download_base, client.repo());
     NewRelease {
         title: args.title.clone().unwrap_or_else(|| tag.to_string()),
         notes: if notes.trim().is_empty() {

@@ -22,11 +22,12 @@ use dbrelease_remote::progress::Progress;
 use dbrelease_remote::reader::{Origin, Reader, Version};
 use dbrelease_remote::verify::{self, TargetCheck};
 
-use super::{Destinations, PublishReport, Release, deliver, previous_manifest};
+use super::{Destinations, PublishReport, Release, deliver, previous_manifest, write_new};
 use crate::build;
 use crate::cli::RepublishArgs;
 use crate::compare;
 use crate::error::{Error, Result};
+use crate::notes;
 use crate::options::{self, Mode, OnConflict};
 use crate::plan;
 use crate::target::github::NewRelease;
@@ -156,7 +157,7 @@ fn recreate_if_gone(
     comparison: &compare::Comparison,
 ) -> (GitHub, NewRelease) {
     let base = options::github_download_base(client.repo(), tag);
-    let data_notes = compare::data_section(manifest, comparison, &base, client.repo());
+    let data_notes = notes::data_section(manifest, comparison, &base, client.repo());
     let new = NewRelease {
         title: tag.to_string(),
         notes: data_notes.clone(),
@@ -471,15 +472,6 @@ impl Gather<'_> {
         }
         Ok(None)
     }
-}
-
-/// Writes `bytes` into a file created new at `path` (a link there is removed, not followed).
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut file = dbrelease_remote::localfs::create_fresh(path)?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|err| Error::output(path, &err))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

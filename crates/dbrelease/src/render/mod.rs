@@ -3,4 +3,5 @@
 
 pub mod build;
 pub mod publish;
+pub mod stats;
 pub mod verify;

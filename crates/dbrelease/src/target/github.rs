@@ -9,8 +9,8 @@ use dbrelease_remote::github::{Asset, GitHub, GitHubError, Release};
 use tracing::info;
 
 use super::{Finalized, Inventory, Put, Staged, Target, TargetKind};
-use crate::compare;
 use crate::error::{Error, Result};
+use crate::notes;
 use crate::plan::{AssetPlan, Conflict, LocalFile, RemoteAsset, TEMP_PREFIX};
 
 /// Largest asset GitHub accepts.
@@ -286,7 +286,7 @@ impl Target for GitHubTarget {
         // A draft made by someone else (@semantic-release/github with draftRelease) keeps its
         // notes and gets the data section appended, once.
         let existing = release.body.clone().unwrap_or_default();
-        let body = (!existing.contains(compare::DATA_SECTION_MARKER)).then(|| {
+        let body = (!existing.contains(notes::DATA_SECTION_MARKER)).then(|| {
             if existing.trim().is_empty() {
                 self.new.data_notes.clone()
             } else {

@@ -60,6 +60,8 @@ pub struct FakeAsset {
     pub state: String,
     pub content_type: String,
     pub data: Vec<u8>,
+    /// GitHub's `download_count`: every request the download host serves for it.
+    pub downloads: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,6 +172,7 @@ impl GitHubState {
                     state: "uploaded".into(),
                     content_type: "application/octet-stream".into(),
                     data: data.clone(),
+                    downloads: 0,
                 }
             })
             .collect();
@@ -268,6 +271,7 @@ impl GitHubFake {
             .route("/download/{asset_id}", get(download))
             .route("/repos/{owner}/{repo}/releases/latest", get(latest_release))
             .route("/repos/{owner}/{repo}", get(get_repository))
+            .route("/repos/{owner}/{repo}/tags", get(list_tags))
             .route(
                 "/{owner}/{repo}/releases/download/{tag}/{name}",
                 get(browser_download),
@@ -432,6 +436,7 @@ fn leave_starter_asset(state: &Shared, path: &str, query: &str) {
         state: "starter".into(),
         content_type: "application/octet-stream".into(),
         data: Vec::new(),
+        downloads: 0,
     });
     let release_id = s.releases[ri].id;
     record(&mut s, release_id, format!("starter leftover {name}"));
@@ -621,7 +626,7 @@ pub fn asset_json(
         "content_type": asset.content_type,
         "size": asset.data.len(),
         "digest": digest,
-        "download_count": 0,
+        "download_count": asset.downloads,
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
         "uploader": null
@@ -718,6 +723,43 @@ async fn list_releases(
         .take(per_page)
         .collect();
     axum::Json(Value::Array(slice)).into_response()
+}
+
+/// `GET /tags`: the tag of every release that is not a draft (a draft's tag does not exist
+/// until it is published), newest first, paged like GitHub and without the releases' cap.
+async fn list_tags(
+    State(state): State<Shared>,
+    Path((owner, repo)): Repo,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let s = state.lock().unwrap();
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+        .min(100);
+    let page: usize = query.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let tags: Vec<Value> = s
+        .releases
+        .iter()
+        .rev()
+        .filter(|r| !r.draft)
+        .skip((page.max(1) - 1) * per_page)
+        .take(per_page)
+        .map(|r| {
+            json!({
+                "name": r.tag,
+                "commit": {
+                    "sha": format!("{:040x}", r.id),
+                    "url": format!("{}/repos/{owner}/{repo}/commits/{:040x}", s.base, r.id)
+                },
+                "zipball_url": format!("{}/repos/{owner}/{repo}/zipball/refs/tags/{}", s.base, r.tag),
+                "tarball_url": format!("{}/repos/{owner}/{repo}/tarball/refs/tags/{}", s.base, r.tag),
+                "node_id": format!("REF_{}", r.id)
+            })
+        })
+        .collect();
+    axum::Json(Value::Array(tags)).into_response()
 }
 
 async fn release_by_tag(
@@ -914,7 +956,11 @@ async fn download(
         let mut s = state.lock().unwrap();
         s.requests.push(format!("GET download/{id}"));
         match find_asset(&mut s, id) {
-            Some((ri, ai)) => s.releases[ri].assets[ai].data.clone(),
+            Some((ri, ai)) => {
+                let asset = &mut s.releases[ri].assets[ai];
+                asset.downloads += 1;
+                asset.data.clone()
+            }
             None => return error(StatusCode::NOT_FOUND, "Not Found"),
         }
     };
@@ -1141,6 +1187,7 @@ async fn upload_asset(
             .unwrap_or("application/octet-stream")
             .into(),
         data: body.to_vec(),
+        downloads: 0,
     };
     let json = asset_json(&s.base, &s.owner, &s.repo, &s.releases[ri].tag, &asset);
     s.releases[ri].assets.push(asset);

@@ -22,7 +22,10 @@ pub fn dbrelease() -> Command {
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_SERVER_URL")
-        .env_remove("GITHUB_SHA");
+        .env_remove("GITHUB_SHA")
+        .env_remove("GITHUB_RUN_ID")
+        .env_remove("GITHUB_RUN_ATTEMPT")
+        .env_remove("GITHUB_WORKFLOW_REF");
     command
 }
 
