@@ -38,6 +38,17 @@ if [ ! -f "$openapi" ]; then
 fi
 export DBRELEASE_GITHUB_OPENAPI="$openapi"
 
+# A headless browser and an OCR engine, for the test that reads the data card's index.html the
+# way a visitor sees it (daily::a_new_day_shows_in_the_notes_the_card_page_and_describe). Debian
+# packages; installed only where we may (root), otherwise that test records a skip.
+if ! command -v chromium >/dev/null || ! command -v tesseract >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium tesseract-ocr tesseract-ocr-eng fonts-dejavu-core) >/dev/null 2>&1 \
+      || echo "could not install chromium and tesseract-ocr with apt-get" >&2
+  fi
+fi
+
 log=$(mktemp)
 skips=$(mktemp)
 faults=$(mktemp)
