@@ -548,7 +548,16 @@ fn latest_drops_the_files_the_newest_version_no_longer_has(store: Store) {
         .artifacts
         .iter()
         .map(|a| a.name.clone())
-        .chain(["SHA256SUMS", "datapackage.json", "manifest.json"].map(String::from))
+        // The metadata, and the data card's page.
+        .chain(
+            [
+                "SHA256SUMS",
+                "datapackage.json",
+                "manifest.json",
+                "index.html",
+            ]
+            .map(String::from),
+        )
         .map(|name| format!("data/latest/{name}"))
         .collect();
     expected.sort();
