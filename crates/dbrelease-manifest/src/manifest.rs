@@ -7,8 +7,14 @@ use serde_json::{Value, json};
 
 use crate::names::{MEDIA_GZIP, MEDIA_PARQUET};
 
-/// Version of the manifest format; bumped on incompatible changes.
-pub const MANIFEST_VERSION: u32 = 1;
+/// Newest version of the manifest format this crate reads and writes; bumped on changes older
+/// readers cannot follow.
+pub const MANIFEST_VERSION: u32 = 2;
+/// The format of a release without parts: what every dbrelease reads. A manifest is written
+/// as version [`MANIFEST_VERSION`] only when it needs to be (it lists parts, which a reader
+/// of version 1 would take for whole files), so older readers keep reading every other
+/// release and refuse a release in parts with "newer format, upgrade" instead of a bad file.
+pub const MANIFEST_VERSION_WITHOUT_PARTS: u32 = 1;
 /// File name of the manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// File name of the checksum list.
@@ -136,6 +142,54 @@ pub struct Artifact {
     /// Present when `kind` is `catalog`, or `database` uncompressed: which DuckDB opens it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duckdb_file: Option<DuckdbFileInfo>,
+    /// Present when the artifact is one byte range of a file too large for one release asset:
+    /// the parts, concatenated in order, are that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<PartOf>,
+}
+
+/// A part of a file published in consecutive byte ranges (`x.duckdb.gz.001`, `.002`, …), so
+/// `cat x.duckdb.gz.* > x.duckdb.gz` restores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PartOf {
+    /// The whole file's name, e.g. `x.duckdb.gz`.
+    pub file: String,
+    /// Position of this part, from 1.
+    pub index: u32,
+    /// Number of parts.
+    pub count: u32,
+    /// Offset of this part's first byte in the whole file.
+    pub offset: u64,
+    /// Size in bytes of the whole file.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the whole file.
+    pub sha256: String,
+}
+
+/// A file as readers see it: one artifact, or the parts that make it up, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WholeFile<'a> {
+    /// The file's name (the artifact's, or the parts' `part_of.file`).
+    pub name: &'a str,
+    /// Size in bytes of the whole file.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the whole file.
+    pub sha256: &'a str,
+    /// The artifacts to download: the file itself, or its parts in order.
+    pub artifacts: Vec<&'a Artifact>,
+}
+
+impl WholeFile<'_> {
+    /// True when the file is published in parts.
+    pub fn in_parts(&self) -> bool {
+        self.artifacts.first().is_some_and(|a| a.part_of.is_some())
+    }
+
+    /// The first artifact: kind, media type and database information are the same in every
+    /// part.
+    pub fn first(&self) -> &Artifact {
+        self.artifacts[0]
+    }
 }
 
 /// A DuckDB database file released as it is (the catalog, the uncompressed database).
@@ -213,6 +267,42 @@ pub fn json_schema() -> Value {
 }
 
 impl Manifest {
+    /// The manifest version a release with these artifacts is written as (see
+    /// [`MANIFEST_VERSION_WITHOUT_PARTS`]).
+    pub fn version_needed(artifacts: &[Artifact]) -> u32 {
+        if artifacts.iter().any(|a| a.part_of.is_some()) {
+            MANIFEST_VERSION
+        } else {
+            MANIFEST_VERSION_WITHOUT_PARTS
+        }
+    }
+
+    /// Every file of the release as a reader sees it, in the manifest's order: an artifact, or
+    /// the parts of a file published in parts grouped as one (at its first part's place).
+    pub fn whole_files(&self) -> Vec<WholeFile<'_>> {
+        let mut files: Vec<WholeFile<'_>> = Vec::new();
+        for artifact in &self.artifacts {
+            match &artifact.part_of {
+                None => files.push(WholeFile {
+                    name: &artifact.name,
+                    bytes: artifact.bytes,
+                    sha256: &artifact.sha256,
+                    artifacts: vec![artifact],
+                }),
+                Some(part) => match files.iter_mut().find(|f| f.in_parts() && f.name == part.file) {
+                    Some(whole) => whole.artifacts.push(artifact),
+                    None => files.push(WholeFile {
+                        name: &part.file,
+                        bytes: part.bytes,
+                        sha256: &part.sha256,
+                        artifacts: vec![artifact],
+                    }),
+                },
+            }
+        }
+        files
+    }
+
     /// manifest.json bytes: pretty JSON with a trailing newline, stable field order.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
@@ -237,7 +327,11 @@ impl Manifest {
 
     /// datapackage.json: a Frictionless Data Package (v2 profile) describing every artifact.
     pub fn datapackage(&self, description: Option<&str>, license: Option<&str>) -> Value {
-        let resources: Vec<Value> = self.artifacts.iter().map(datapackage_resource).collect();
+        let resources: Vec<Value> = self
+            .whole_files()
+            .iter()
+            .map(datapackage_resource)
+            .collect();
         let mut package = json!({
             "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
             "name": self.dataset,
@@ -261,13 +355,22 @@ impl Manifest {
     }
 }
 
-fn datapackage_resource(artifact: &Artifact) -> Value {
+/// One resource per file; a file in parts is one resource whose `path` lists the parts (a
+/// Frictionless multipart resource: its data is the parts concatenated; `bytes` and `hash` are
+/// the whole file's).
+fn datapackage_resource(file: &WholeFile<'_>) -> Value {
+    let artifact = file.first();
+    let path = if file.in_parts() {
+        json!(file.artifacts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+    } else {
+        json!(file.name)
+    };
     let mut resource = json!({
-        "name": datapackage_resource_name(&artifact.name),
-        "path": artifact.name,
+        "name": datapackage_resource_name(file.name),
+        "path": path,
         "mediatype": artifact.media_type,
-        "bytes": artifact.bytes,
-        "hash": format!("sha256:{}", artifact.sha256),
+        "bytes": file.bytes,
+        "hash": format!("sha256:{}", file.sha256),
     });
     let object = resource.as_object_mut().expect("object");
     if artifact.media_type == MEDIA_PARQUET {
@@ -376,7 +479,7 @@ pub enum ManifestError {
     Malformed(String),
     /// Written in a format this version cannot read.
     #[error(
-        "uses manifest format {found}, this dbrelease reads format {MANIFEST_VERSION}: upgrade dbrelease"
+        "uses manifest format {found}, this dbrelease reads formats up to {MANIFEST_VERSION}: upgrade dbrelease"
     )]
     NewerFormat {
         /// The `manifest_version` found.
@@ -389,6 +492,14 @@ pub enum ManifestError {
         field: &'static str,
         /// The name as published.
         name: String,
+    },
+    /// The parts of a file do not add up to it.
+    #[error("lists the parts of {file} inconsistently: {problem}")]
+    BrokenParts {
+        /// The whole file's name.
+        file: String,
+        /// What is wrong.
+        problem: String,
     },
 }
 
@@ -416,7 +527,59 @@ impl Manifest {
             crate::names::check_file_name("an artifact named", &artifact.name)?;
         }
         crate::names::check_file_name("a source file named", &manifest.source.file_name)?;
+        for file in manifest.whole_files().iter().filter(|f| f.in_parts()) {
+            crate::names::check_file_name("a file in parts named", file.name)?;
+            check_parts(file)?;
+        }
         Ok(manifest)
+    }
+}
+
+/// The parts of a file are 1..=count in order, each starting where the one before ended, and
+/// together exactly the whole file: a reader may then concatenate them and check one sha256.
+fn check_parts(file: &WholeFile<'_>) -> Result<(), ManifestError> {
+    let broken = |problem: String| ManifestError::BrokenParts {
+        file: file.name.to_string(),
+        problem,
+    };
+    let mut offset = 0u64;
+    for (position, artifact) in file.artifacts.iter().enumerate() {
+        let part = artifact.part_of.as_ref().expect("a part");
+        if part.index as usize != position + 1 || part.count as usize != file.artifacts.len() {
+            return Err(broken(format!(
+                "{} is listed as part {} of {}, but is part {} of {}",
+                artifact.name,
+                part.index,
+                part.count,
+                position + 1,
+                file.artifacts.len()
+            )));
+        }
+        if part.offset != offset || part.bytes != file.bytes || part.sha256 != file.sha256 {
+            return Err(broken(format!(
+                "{} does not continue the parts before it (offset {}, expected {offset})",
+                artifact.name, part.offset
+            )));
+        }
+        offset += artifact.bytes;
+    }
+    if offset != file.bytes {
+        return Err(broken(format!(
+            "the parts hold {offset} bytes, the file {}",
+            file.bytes
+        )));
+    }
+    Ok(())
+}
+
+impl Manifest {
+    /// Whether the artifacts as listed are a consistent release (the check [`Manifest::parse`]
+    /// makes), for a writer about to publish them.
+    pub fn check_parts(&self) -> Result<(), ManifestError> {
+        for file in self.whole_files().iter().filter(|f| f.in_parts()) {
+            check_parts(file)?;
+        }
+        Ok(())
     }
 }
 
@@ -434,7 +597,7 @@ mod tests {
 
     fn sample() -> Manifest {
         Manifest {
-            manifest_version: MANIFEST_VERSION,
+            manifest_version: MANIFEST_VERSION_WITHOUT_PARTS,
             dataset: "d".into(),
             title: Some("D".into()),
             tag: Some("v1.0.0".into()),
@@ -486,6 +649,7 @@ mod tests {
                 }),
                 database: None,
                 duckdb_file: None,
+                part_of: None,
             }],
             built_by: None,
         }
@@ -518,6 +682,77 @@ mod tests {
         assert_eq!(resource["schema"]["fields"][1]["type"], "array");
         assert_eq!(resource["schema"]["primaryKey"][0], "id");
         assert_eq!(package["licenses"][0]["name"], "CC-BY-4.0");
+    }
+
+    /// `sample()` with its database published as three parts of 10, 10 and 5 bytes.
+    fn in_parts() -> Manifest {
+        let mut manifest = sample();
+        for (index, bytes) in [(1u32, 10u64), (2, 10), (3, 5)] {
+            manifest.artifacts.push(Artifact {
+                name: format!("x.duckdb.gz.{index:03}"),
+                kind: ArtifactKind::Database,
+                media_type: MEDIA_GZIP.into(),
+                bytes,
+                sha256: format!("part{index}"),
+                description: None,
+                table: None,
+                database: Some(DatabaseInfo {
+                    uncompressed_bytes: 3,
+                    uncompressed_sha256: "ab".into(),
+                }),
+                duckdb_file: None,
+                part_of: Some(PartOf {
+                    file: "x.duckdb.gz".into(),
+                    index,
+                    count: 3,
+                    offset: u64::from(index - 1) * 10,
+                    bytes: 25,
+                    sha256: "whole".into(),
+                }),
+            });
+        }
+        manifest.manifest_version = Manifest::version_needed(&manifest.artifacts);
+        manifest
+    }
+
+    #[test]
+    fn a_file_in_parts_is_one_file_for_readers_and_one_resource() {
+        let manifest = in_parts();
+        assert_eq!(manifest.manifest_version, 2, "parts need format 2");
+        assert_eq!(Manifest::version_needed(&sample().artifacts), 1);
+        let files = manifest.whole_files();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[1].name, "x.duckdb.gz");
+        assert_eq!(files[1].bytes, 25);
+        assert_eq!(files[1].artifacts.len(), 3);
+        let parsed = Manifest::parse(manifest.to_json().as_bytes()).unwrap();
+        assert_eq!(parsed, manifest);
+        let package = manifest.datapackage(None, None);
+        let resource = &package["resources"][1];
+        assert_eq!(resource["name"], "x.duckdb.gz");
+        assert_eq!(resource["path"], json!(["x.duckdb.gz.001", "x.duckdb.gz.002", "x.duckdb.gz.003"]));
+        assert_eq!(resource["hash"], "sha256:whole");
+        assert_eq!(resource["bytes"], 25);
+        // SHA256SUMS lists the files that exist: the parts.
+        assert!(manifest.sha256sums(&[]).contains("part2  x.duckdb.gz.002\n"));
+    }
+
+    #[test]
+    fn parts_that_do_not_add_up_are_refused() {
+        let mut gap = in_parts();
+        gap.artifacts[2].part_of.as_mut().unwrap().offset = 11;
+        let err = Manifest::parse(gap.to_json().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("x.duckdb.gz.002 does not continue"), "{err}");
+        let mut missing = in_parts();
+        missing.artifacts.remove(3);
+        let err = Manifest::parse(missing.to_json().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("part 3 of 3, but is part 2 of 2"), "{err}");
+        let mut short = in_parts();
+        for artifact in &mut short.artifacts[1..] {
+            artifact.part_of.as_mut().unwrap().bytes = 26;
+        }
+        let err = Manifest::parse(short.to_json().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("the parts hold 25 bytes, the file 26"), "{err}");
     }
 
     #[test]

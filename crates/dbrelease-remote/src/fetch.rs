@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest, versions};
+use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest, WholeFile, versions};
 
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
@@ -457,8 +457,8 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
     if options.offline {
         let missing: Vec<&str> = wanted
             .iter()
-            .filter(|a| !tag_dir.join(&a.name).is_file())
-            .map(|a| a.name.as_str())
+            .filter(|f| !tag_dir.join(f.name).is_file())
+            .map(|f| f.name)
             .collect();
         if !missing.is_empty() {
             return Err(Error::Remote(format!(
@@ -468,19 +468,31 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
             )));
         }
     }
-    // Which files the cache lacks (or no longer vouches for).
+    // Which files the cache lacks (or no longer vouches for); of a file in parts, the parts
+    // not downloaded yet (an interrupted fetch keeps the parts it finished).
     let mut missing = Vec::new();
-    for artifact in &wanted {
-        let path = tag_dir.join(&artifact.name);
-        if !still_verified(&path, artifact.bytes, &artifact.sha256).await? {
-            if options.offline {
-                return Err(Error::Remote(format!(
-                    "--offline: the cached {} of {tag} was changed since it was verified and was removed; run once without --offline",
-                    artifact.name
-                )));
-            }
-            missing.push(artifact.name.clone());
+    let mut to_assemble = Vec::new();
+    for file in &wanted {
+        let path = tag_dir.join(file.name);
+        if still_verified(&path, file.bytes, file.sha256).await? {
+            continue;
         }
+        if options.offline {
+            return Err(Error::Remote(format!(
+                "--offline: the cached {} of {tag} was changed since it was verified and was removed; run once without --offline",
+                file.name
+            )));
+        }
+        if !file.in_parts() {
+            missing.push(file.name.to_string());
+            continue;
+        }
+        for part in &file.artifacts {
+            if !still_verified(&tag_dir.join(&part.name), part.bytes, &part.sha256).await? {
+                missing.push(part.name.clone());
+            }
+        }
+        to_assemble.push(file);
     }
     if !missing.is_empty() {
         let version = match online {
@@ -498,14 +510,17 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
         }
         download_into(reader, &remote, &tag_dir).await?;
     }
+    for file in &to_assemble {
+        assemble(file, &tag_dir).await?;
+    }
     let mut files: Vec<FetchedFile> = wanted
         .iter()
-        .map(|artifact| FetchedFile {
-            name: artifact.name.clone(),
-            path: tag_dir.join(&artifact.name),
-            bytes: artifact.bytes,
-            sha256: artifact.sha256.clone(),
-            downloaded: missing.contains(&artifact.name),
+        .map(|file| FetchedFile {
+            name: file.name.to_string(),
+            path: tag_dir.join(file.name),
+            bytes: file.bytes,
+            sha256: file.sha256.to_string(),
+            downloaded: file.artifacts.iter().any(|a| missing.contains(&a.name)),
         })
         .collect();
     if options.decompress {
@@ -513,7 +528,7 @@ async fn fetch(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Re
             if wanted
                 .iter()
                 // The gzipped database (an uncompressed one is used as it is).
-                .any(|a| a.name == file.name && a.database.is_some())
+                .any(|f| f.name == file.name && f.first().database.is_some())
             {
                 *file = decompress(file, &manifest, &tag_dir).await?;
             }
@@ -547,15 +562,66 @@ async fn download_into(reader: &Reader, files: &[&RemoteFile], tag_dir: &Path) -
     results.into_iter().collect()
 }
 
-/// The artifacts named on the command line: artifact names, table names, or `all`;
-/// the database when none is named.
-fn select<'a>(manifest: &'a Manifest, names: &[String], tag: &str) -> Result<Vec<&'a Artifact>> {
+/// Concatenates the verified parts of `file` in order into the one file, checks its size and
+/// sha256 against the manifest, then removes the parts (the whole file is what the cache keeps
+/// and vouches for). Nothing appears under the file's name unless it matched.
+async fn assemble(file: &WholeFile<'_>, tag_dir: &Path) -> Result<()> {
+    let target = tag_dir.join(file.name);
+    let partial = tag_dir.join(format!(".{}.part", file.name));
+    let parts: Vec<PathBuf> = file
+        .artifacts
+        .iter()
+        .map(|a| tag_dir.join(&a.name))
+        .collect();
+    let output = localfs::create_fresh(&partial)?;
+    let sources = parts.clone();
+    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<crate::hashing::Digested> {
+        let mut writer =
+            crate::hashing::HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
+        for part in &sources {
+            std::io::copy(&mut File::open(part)?, &mut writer)?;
+        }
+        let (buffered, digest) = writer.finish()?;
+        buffered.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+        Ok(digest)
+    })
+    .await
+    .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
+    .map_err(|err| {
+        let _ = std::fs::remove_file(&partial);
+        cache_error(&partial, &err)
+    })?;
+    if digest.bytes != file.bytes || digest.sha256 != file.sha256 {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Error::Integrity(format!(
+            "the {} parts of {} join to {} bytes with sha256 {}, but the manifest records {} bytes with sha256 {}; nothing was kept",
+            parts.len(),
+            file.name,
+            digest.bytes,
+            digest.sha256,
+            file.bytes,
+            file.sha256
+        )));
+    }
+    std::fs::rename(&partial, &target).map_err(|err| cache_error(&target, &err))?;
+    record_verified(&target, file.sha256)?;
+    for part in &parts {
+        let _ = std::fs::remove_file(part);
+        let _ = std::fs::remove_file(stamp_path(part));
+    }
+    info!(name = %file.name, parts = parts.len(), bytes = file.bytes, "parts joined and verified");
+    Ok(())
+}
+
+/// The files named on the command line: artifact names, table names, or `all`; the database
+/// when none is named. A file published in parts is one file (named by its whole name).
+fn select<'a>(manifest: &'a Manifest, names: &[String], tag: &str) -> Result<Vec<WholeFile<'a>>> {
+    let files = manifest.whole_files();
     if names.is_empty() {
-        return manifest
-            .artifacts
-            .iter()
-            .find(|a| a.kind == ArtifactKind::Database)
-            .map(|a| vec![a])
+        return files
+            .into_iter()
+            .find(|f| f.first().kind == ArtifactKind::Database)
+            .map(|f| vec![f])
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "release {tag} has no database artifact; name the files to fetch"
@@ -563,24 +629,23 @@ fn select<'a>(manifest: &'a Manifest, names: &[String], tag: &str) -> Result<Vec
             });
     }
     if names.iter().any(|n| n == "all") {
-        return Ok(manifest.artifacts.iter().collect());
+        return Ok(files);
     }
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<WholeFile<'a>> = Vec::new();
     for name in names {
-        let found = manifest.artifacts.iter().find(|a| {
-            a.name == *name
-                || a.table
+        let found = files.iter().find(|f| {
+            f.name == name
+                || f.artifacts.iter().any(|a| a.name == *name)
+                || f.first()
+                    .table
                     .as_ref()
                     .is_some_and(|t| t.name == *name || format!("{}.{}", t.schema, t.name) == *name)
         });
         match found {
-            Some(artifact) if !chosen.iter().any(|c: &&Artifact| c.name == artifact.name) => {
-                chosen.push(artifact)
-            }
+            Some(file) if !chosen.iter().any(|c| c.name == file.name) => chosen.push(file.clone()),
             Some(_) => {}
             None => {
-                let available: Vec<&str> =
-                    manifest.artifacts.iter().map(|a| a.name.as_str()).collect();
+                let available: Vec<&str> = files.iter().map(|f| f.name).collect();
                 return Err(Error::Usage(format!(
                     "release {tag} has no artifact or table {name:?}; it has: {} (or `all`)",
                     available.join(", ")

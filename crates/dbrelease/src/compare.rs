@@ -268,6 +268,7 @@ pub(crate) mod tests {
             }),
             database: None,
             duckdb_file: None,
+            part_of: None,
         }
     }
 

@@ -74,6 +74,29 @@ pub struct DatabaseSection {
     /// only the blocks a query needs (default false: the `.gz` alone).
     #[serde(default)]
     pub uncompressed: bool,
+    /// A `.gz` larger than this many bytes is published in parts of this size (`x.duckdb.gz.001`,
+    /// `.002`, …; `cat` restores it): GitHub refuses assets of 2 GiB. Default 1.5 GiB; at least
+    /// 64 KiB.
+    pub part_size: Option<u64>,
+}
+
+/// Default `[database] part_size`: under GitHub's 2 GiB per asset with a margin.
+pub const DEFAULT_DATABASE_PART_SIZE: u64 = 1536 * MIB;
+/// Smallest `[database] part_size`: smaller parts only multiply requests.
+const MIN_DATABASE_PART_SIZE: u64 = 64 * 1024;
+
+impl DatabaseSection {
+    fn part_size(&self) -> Result<u64> {
+        let size = self.part_size.unwrap_or(DEFAULT_DATABASE_PART_SIZE);
+        // GitHub's limit is "under 2 GiB": the largest part allowed is one byte less.
+        let most = dbrelease_remote::github::MAX_ASSET_BYTES - 1;
+        if !(MIN_DATABASE_PART_SIZE..=most).contains(&size) {
+            return Err(Error::Config(format!(
+                "database.part_size {size} is outside {MIN_DATABASE_PART_SIZE}..={most} bytes (64 KiB to just under GitHub's 2 GiB per asset; default {DEFAULT_DATABASE_PART_SIZE}, 1.5 GiB)"
+            )));
+        }
+        Ok(size)
+    }
 }
 
 /// `[release]`
@@ -403,6 +426,8 @@ pub struct BuildConfig {
     pub catalog: CatalogSection,
     /// `[database] uncompressed`.
     pub uncompressed_database: bool,
+    /// `[database] part_size`, checked.
+    pub database_part_size: u64,
     /// The Actions run building this release (from the environment), for the manifest.
     pub built_by: Option<dbrelease_manifest::BuildRun>,
 }
@@ -735,6 +760,7 @@ fn resolve_with(
         auto_tag,
         catalog: file.catalog,
         uncompressed_database: file.database.uncompressed,
+        database_part_size: file.database.part_size()?,
         // Filled in by the loaders from the environment; resolving stays pure.
         built_by: None,
     })

@@ -125,19 +125,28 @@ pub fn data_section(
         ));
     }
     if let Some(database) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Database)
+        .whole_files()
+        .into_iter()
+        .find(|f| f.first().kind == ArtifactKind::Database)
     {
-        let plain = database.name.strip_suffix(".gz").unwrap_or(&database.name);
-        text.push_str(&format!(
-            "\nDownload the database and check it:\n\n```sh\ncurl -fL -O {base}/SHA256SUMS -O {base}/{name}\nsha256sum --check --ignore-missing SHA256SUMS && gunzip {name} && duckdb {plain}\n```\n",
-            name = database.name
-        ));
+        let name = database.name;
+        let plain = name.strip_suffix(".gz").unwrap_or(name);
+        if database.in_parts() {
+            // curl's own URL globbing keeps the zero padding and names each file as published.
+            let count = database.artifacts.len();
+            text.push_str(&format!(
+                "\nDownload the database (in {count} parts: GitHub takes files under 2 GiB) and check it:\n\n```sh\ncurl -fL -O {base}/SHA256SUMS -O \"{base}/{name}.[001-{count:03}]\"\nsha256sum --check --ignore-missing SHA256SUMS && cat {name}.[0-9][0-9][0-9] | gunzip > {plain} && duckdb {plain}\n```\n\n`dbrelease fetch --repo {repo} --tag {tag}` does the same, downloading the parts in parallel.\n",
+                tag = manifest.tag.as_deref().unwrap_or("latest"),
+            ));
+        } else {
+            text.push_str(&format!(
+                "\nDownload the database and check it:\n\n```sh\ncurl -fL -O {base}/SHA256SUMS -O {base}/{name}\nsha256sum --check --ignore-missing SHA256SUMS && gunzip {name} && duckdb {plain}\n```\n",
+            ));
+        }
         // The example data-repository workflow attests every file of SHA256SUMS.
         text.push_str(&format!(
-            "\nWhere a file came from, when the publishing workflow attests its files (the example data-repository workflow does): `gh attestation verify {name} --repo {repo}`.\n",
-            name = database.name
+            "\nWhere a file came from, when the publishing workflow attests its files (the example data-repository workflow does): `gh attestation verify {file} --repo {repo}`.\n",
+            file = database.first().name
         ));
     }
     text

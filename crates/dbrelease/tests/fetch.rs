@@ -855,3 +855,145 @@ fn a_hostile_origin_cannot_reach_outside_the_cache_or_exhaust_memory() {
         text(&output)
     );
 }
+
+/// The fixture's config with the database cut into parts of `part_size` bytes.
+fn config_in_parts(dir: &Path, part_size: u64) -> PathBuf {
+    let config = std::fs::read_to_string(repo_root().join("dbrelease.toml"))
+        .unwrap()
+        .replace(
+            "database = \"fixtures/",
+            &format!("database = \"{}/fixtures/", repo_root().display()),
+        );
+    let path = dir.join("parts.toml");
+    std::fs::write(
+        &path,
+        format!("{config}\n[database]\npart_size = {part_size}\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_database_in_parts_is_fetched_in_parallel_resumed_and_joined_into_one_verified_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    let built = dbrelease()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["-q", "build", "--tag", TAG, "--config"])
+        .arg(config_in_parts(dir.path(), 65536))
+        .arg("--out")
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", text(&built));
+    let manifest = manifest(&dist);
+    let parts: Vec<_> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.part_of.is_some())
+        .collect();
+    assert!(parts.len() >= 3, "{:#?}", manifest.artifacts);
+    assert_eq!(manifest.manifest_version, 2, "a release in parts is format 2");
+    assert!(!dist.join(DB_GZ).exists(), "the whole .gz is not an artifact");
+    let whole = parts[0].part_of.clone().unwrap();
+    assert_eq!(whole.file, DB_GZ);
+    assert_eq!(parts[0].name, format!("{DB_GZ}.001"));
+    // `cat` restores the one gzip stream, which gunzips to the database.
+    let mut joined = Vec::new();
+    for part in &parts {
+        assert!(part.bytes <= 65536);
+        joined.extend(std::fs::read(dist.join(&part.name)).unwrap());
+    }
+    assert_eq!(sha256_bytes(&joined), whole.sha256);
+    let mut database = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&joined[..]),
+        &mut database,
+    )
+    .unwrap();
+    assert_eq!(sha256_bytes(&database), fixture_sha256());
+    // SHA256SUMS lists the parts, and coreutils checks them.
+    let check = std::process::Command::new("sha256sum")
+        .args(["--check", "--quiet", "SHA256SUMS"])
+        .current_dir(&dist)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    // datapackage.json: one resource whose path lists the parts.
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.join("datapackage.json")).unwrap()).unwrap();
+    let resource = package["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == DB_GZ)
+        .unwrap();
+    assert_eq!(resource["path"].as_array().unwrap().len(), parts.len());
+    assert_eq!(resource["hash"], format!("sha256:{}", whole.sha256));
+
+    let server = FileServer::start();
+    server.publish_dist("data", TAG, &dist, "2026-01-01T00:00:00Z");
+    // The second part's connection drops; its retry asks only for the rest.
+    server.drop_once_after(&format!("data/{TAG}/{DB_GZ}.002"), 3000);
+    let cache = dir.path().join("cache");
+    let fetch = |args: &[&str]| {
+        dbrelease()
+            .env("DBRELEASE_RETRY_MIN_MS", "5")
+            .args(["fetch", "--base-url", &format!("{}/data", server.url)])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = fetch(&["--tag", TAG]);
+    assert!(output.status.success(), "{}", text(&output));
+    let path = PathBuf::from(stdout(&output));
+    assert_eq!(path.file_name().unwrap().to_string_lossy(), DB_GZ);
+    assert_eq!(sha256_file(&path), whole.sha256, "one file, the whole .gz");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains(&format!("{DB_GZ}.002 bytes=3000- -> 206"))),
+        "{:#?}",
+        server.requests()
+    );
+    let tag_dir = path.parent().unwrap().to_path_buf();
+    assert!(
+        !list_dir(&tag_dir).iter().any(|name| name.contains(".gz.0")),
+        "the parts are removed once joined: {:?}",
+        list_dir(&tag_dir)
+    );
+
+    // A run killed mid-way: part 1 downloaded, part 2 half, the rest not started. The next
+    // run downloads only what is missing, then joins and decompresses.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::copy(dist.join(&parts[0].name), tag_dir.join(&parts[0].name)).unwrap();
+    let second = std::fs::read(dist.join(&parts[1].name)).unwrap();
+    std::fs::write(tag_dir.join(format!(".{}.part", parts[1].name)), &second[..5000]).unwrap();
+    server.clear_requests();
+    let output = fetch(&["--tag", TAG, "--decompress"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(sha256_file(&PathBuf::from(stdout(&output))), fixture_sha256());
+    let requests: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(".gz.0"))
+        .collect();
+    assert!(
+        !requests.iter().any(|r| r.contains(&parts[0].name)),
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("{} bytes=5000- -> 206", parts[1].name))),
+        "{requests:#?}"
+    );
+    assert_eq!(
+        requests.len(),
+        parts.len() - 1,
+        "each missing part once: {requests:#?}"
+    );
+}

@@ -14,7 +14,7 @@ pub mod writeback;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use dbrelease_manifest::names::{
 };
 use dbrelease_manifest::{
     Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, DuckdbFileInfo, GENERATOR_NAME,
-    Generator, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SHA256SUMS_FILE, Source, TableInfo,
+    Generator, MANIFEST_FILE, Manifest, PartOf, SHA256SUMS_FILE, Source, TableInfo,
     version_from_tag,
 };
 use dbrelease_remote::hashing::{Digested, HashingWriter, digest_bytes};
@@ -60,6 +60,7 @@ struct Built {
     table: Option<TableInfo>,
     database: Option<DatabaseInfo>,
     duckdb_file: Option<DuckdbFileInfo>,
+    part_of: Option<PartOf>,
 }
 
 /// Runs the whole build; on error nothing in the output directory looks finished.
@@ -349,6 +350,7 @@ fn collect_built(
             }),
             database: None,
             duckdb_file: None,
+            part_of: None,
         });
     }
     let (gzip_outcome, gzip_elapsed) = exported.gzip?;
@@ -358,19 +360,54 @@ fn collect_built(
         seconds = format_args!("{:.2}", gzip_elapsed.as_secs_f64()),
         "database compressed"
     );
-    built.push(Built {
-        name: names.database,
-        kind: ArtifactKind::Database,
-        media_type: MEDIA_GZIP.into(),
-        digest: gzip_outcome.compressed,
-        description: None,
-        table: None,
-        database: Some(DatabaseInfo {
-            uncompressed_bytes: gzip_outcome.uncompressed.bytes,
-            uncompressed_sha256: gzip_outcome.uncompressed.sha256.clone(),
-        }),
-        duckdb_file: None,
-    });
+    let database = DatabaseInfo {
+        uncompressed_bytes: gzip_outcome.uncompressed.bytes,
+        uncompressed_sha256: gzip_outcome.uncompressed.sha256.clone(),
+    };
+    if gzip_outcome.compressed.bytes > config.database_part_size {
+        let parts = split_into_parts(
+            staging,
+            &names.database,
+            &gzip_outcome.compressed,
+            config.database_part_size,
+        )?;
+        info!(
+            artifact = %names.database,
+            parts = parts.len(),
+            part_size = config.database_part_size,
+            "database published in parts"
+        );
+        for (name, digest, part_of) in parts {
+            if config.files.iter().any(|extra| extra.name.eq_ignore_ascii_case(&name)) {
+                return Err(Error::Config(format!(
+                    "files: artifact name {name:?} is a part of the database; set another `name`"
+                )));
+            }
+            built.push(Built {
+                name,
+                kind: ArtifactKind::Database,
+                media_type: MEDIA_GZIP.into(),
+                digest,
+                description: None,
+                table: None,
+                database: Some(database.clone()),
+                duckdb_file: None,
+                part_of: Some(part_of),
+            });
+        }
+    } else {
+        built.push(Built {
+            name: names.database,
+            kind: ArtifactKind::Database,
+            media_type: MEDIA_GZIP.into(),
+            digest: gzip_outcome.compressed,
+            description: None,
+            table: None,
+            database: Some(database),
+            duckdb_file: None,
+            part_of: None,
+        });
+    }
     if let Some(name) = names.uncompressed {
         let dest = staging.join(&name);
         let digest = copy_hashed(release_source, &dest)?;
@@ -401,6 +438,7 @@ fn collect_built(
                 storage_version,
                 attach: format!("ATTACH '{name}' (READ_ONLY)"),
             }),
+            part_of: None,
         });
     }
     for extra in &config.files {
@@ -414,9 +452,69 @@ fn collect_built(
             table: None,
             database: None,
             duckdb_file: None,
+            part_of: None,
         });
     }
     Ok((built, gzip_outcome.uncompressed))
+}
+
+/// Cuts `staging/name` (the whole `.gz`, `whole` its digest) into consecutive files of
+/// `part_size` bytes, `name.001`, `name.002`, … (sortable: a release holds at most 1,000
+/// assets), each hashed as written, then removes the whole file. The parts are byte ranges of
+/// the one gzip stream, so `cat` restores it and a reader checks the whole sha256 at the end.
+fn split_into_parts(
+    staging: &Path,
+    name: &str,
+    whole: &Digested,
+    part_size: u64,
+) -> Result<Vec<(String, Digested, PartOf)>> {
+    let source = staging.join(name);
+    let mut input = BufReader::with_capacity(
+        1 << 20,
+        File::open(&source).map_err(|err| Error::output(&source, &err))?,
+    );
+    let count = whole.bytes.div_ceil(part_size);
+    let mut parts = Vec::new();
+    let mut offset = 0u64;
+    for index in 1..=count {
+        let part_name = format!("{name}.{index:03}");
+        let dest = staging.join(&part_name);
+        let output = File::create(&dest).map_err(|err| Error::output(&dest, &err))?;
+        let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
+        let copied = std::io::copy(&mut (&mut input).take(part_size), &mut writer)
+            .map_err(|err| Error::output(&dest, &err))?;
+        let (buffered, digest) = writer.finish().map_err(|err| Error::output(&dest, &err))?;
+        buffered
+            .into_inner()
+            .map_err(|err| Error::output(&dest, err.error()))?
+            .sync_all()
+            .map_err(|err| Error::output(&dest, &err))?;
+        debug_assert_eq!(copied, digest.bytes);
+        parts.push((
+            part_name,
+            digest,
+            PartOf {
+                file: name.to_string(),
+                index: index as u32,
+                count: count as u32,
+                offset,
+                bytes: whole.bytes,
+                sha256: whole.sha256.clone(),
+            },
+        ));
+        offset += copied;
+    }
+    if offset != whole.bytes {
+        return Err(Error::output(
+            &source,
+            &std::io::Error::other(format!(
+                "changed while it was cut into parts ({offset} bytes read, {} written)",
+                whole.bytes
+            )),
+        ));
+    }
+    std::fs::remove_file(&source).map_err(|err| Error::output(&source, &err))?;
+    Ok(parts)
 }
 
 /// Media type of a DuckDB database file (not registered with IANA; DuckDB's own docs use it).
@@ -477,6 +575,7 @@ fn build_catalog(
             opens_with: oldest_duckdb(catalog::CATALOG_STORAGE_VERSION),
             attach: format!("ATTACH '{url}' AS data (READ_ONLY)"),
         }),
+        part_of: None,
     })
 }
 
@@ -506,8 +605,23 @@ fn assemble_manifest(
     wal_checkpointed: bool,
     built: Vec<Built>,
 ) -> Manifest {
+    let artifacts: Vec<Artifact> = built
+        .into_iter()
+        .map(|built| Artifact {
+            name: built.name,
+            kind: built.kind,
+            media_type: built.media_type,
+            bytes: built.digest.bytes,
+            sha256: built.digest.sha256,
+            description: built.description,
+            table: built.table,
+            database: built.database,
+            duckdb_file: built.duckdb_file,
+            part_of: built.part_of,
+        })
+        .collect();
     Manifest {
-        manifest_version: MANIFEST_VERSION,
+        manifest_version: Manifest::version_needed(&artifacts),
         dataset: config.name.clone(),
         title: config.title.clone(),
         tag: config.tag.clone(),
@@ -527,20 +641,7 @@ fn assemble_manifest(
             written_by: header.written_by.clone(),
             wal_checkpointed,
         },
-        artifacts: built
-            .into_iter()
-            .map(|built| Artifact {
-                name: built.name,
-                kind: built.kind,
-                media_type: built.media_type,
-                bytes: built.digest.bytes,
-                sha256: built.digest.sha256,
-                description: built.description,
-                table: built.table,
-                database: built.database,
-                duckdb_file: built.duckdb_file,
-            })
-            .collect(),
+        artifacts,
         built_by: config.built_by.clone(),
     }
 }

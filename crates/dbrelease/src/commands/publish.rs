@@ -352,8 +352,20 @@ fn check_release_fits_github(manifest: &dbrelease_manifest::Manifest, files: usi
         return Err(too_big(&artifact.name, artifact.bytes));
     }
     if files > MAX_ASSETS {
+        let parts = manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.part_of.is_some())
+            .count();
+        let in_parts = if parts > 0 {
+            format!(
+                " ({parts} of them parts of the database: a larger [database] part_size makes fewer)"
+            )
+        } else {
+            String::new()
+        };
         return Err(Error::Config(format!(
-            "this release has {files} files; a GitHub release holds at most {MAX_ASSETS} assets. Export fewer tables (exclude under [export]) or publish to S3 only"
+            "this release has {files} files{in_parts}; a GitHub release holds at most {MAX_ASSETS} assets. Export fewer tables (exclude under [export]) or publish to S3 only"
         )));
     }
     Ok(())

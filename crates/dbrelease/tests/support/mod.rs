@@ -90,7 +90,12 @@ pub fn assert_exit_with(output: &Output, code: i32, needle: &str) {
 
 /// Hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+    sha256_bytes(&std::fs::read(path).unwrap())
+}
+
+/// Hex sha256 of bytes.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The manifest in a dist directory.
