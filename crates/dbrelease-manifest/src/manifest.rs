@@ -289,7 +289,10 @@ impl Manifest {
                     sha256: &artifact.sha256,
                     artifacts: vec![artifact],
                 }),
-                Some(part) => match files.iter_mut().find(|f| f.in_parts() && f.name == part.file) {
+                Some(part) => match files
+                    .iter_mut()
+                    .find(|f| f.in_parts() && f.name == part.file)
+                {
                     Some(whole) => whole.artifacts.push(artifact),
                     None => files.push(WholeFile {
                         name: &part.file,
@@ -361,7 +364,12 @@ impl Manifest {
 fn datapackage_resource(file: &WholeFile<'_>) -> Value {
     let artifact = file.first();
     let path = if file.in_parts() {
-        json!(file.artifacts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+        json!(
+            file.artifacts
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+        )
     } else {
         json!(file.name)
     };
@@ -730,11 +738,18 @@ mod tests {
         let package = manifest.datapackage(None, None);
         let resource = &package["resources"][1];
         assert_eq!(resource["name"], "x.duckdb.gz");
-        assert_eq!(resource["path"], json!(["x.duckdb.gz.001", "x.duckdb.gz.002", "x.duckdb.gz.003"]));
+        assert_eq!(
+            resource["path"],
+            json!(["x.duckdb.gz.001", "x.duckdb.gz.002", "x.duckdb.gz.003"])
+        );
         assert_eq!(resource["hash"], "sha256:whole");
         assert_eq!(resource["bytes"], 25);
         // SHA256SUMS lists the files that exist: the parts.
-        assert!(manifest.sha256sums(&[]).contains("part2  x.duckdb.gz.002\n"));
+        assert!(
+            manifest
+                .sha256sums(&[])
+                .contains("part2  x.duckdb.gz.002\n")
+        );
     }
 
     #[test]
@@ -742,17 +757,28 @@ mod tests {
         let mut gap = in_parts();
         gap.artifacts[2].part_of.as_mut().unwrap().offset = 11;
         let err = Manifest::parse(gap.to_json().as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("x.duckdb.gz.002 does not continue"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("x.duckdb.gz.002 does not continue"),
+            "{err}"
+        );
         let mut missing = in_parts();
         missing.artifacts.remove(3);
         let err = Manifest::parse(missing.to_json().as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("part 3 of 3, but is part 2 of 2"), "{err}");
+        assert!(
+            err.to_string().contains("part 3 of 3, but is part 2 of 2"),
+            "{err}"
+        );
         let mut short = in_parts();
         for artifact in &mut short.artifacts[1..] {
             artifact.part_of.as_mut().unwrap().bytes = 26;
         }
         let err = Manifest::parse(short.to_json().as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("the parts hold 25 bytes, the file 26"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("the parts hold 25 bytes, the file 26"),
+            "{err}"
+        );
     }
 
     #[test]

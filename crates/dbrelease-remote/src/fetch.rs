@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use dbrelease_manifest::{Artifact, ArtifactKind, MANIFEST_FILE, Manifest, WholeFile, versions};
+use dbrelease_manifest::{ArtifactKind, MANIFEST_FILE, Manifest, WholeFile, versions};
 
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
@@ -575,22 +575,26 @@ async fn assemble(file: &WholeFile<'_>, tag_dir: &Path) -> Result<()> {
         .collect();
     let output = localfs::create_fresh(&partial)?;
     let sources = parts.clone();
-    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<crate::hashing::Digested> {
-        let mut writer =
-            crate::hashing::HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
-        for part in &sources {
-            std::io::copy(&mut File::open(part)?, &mut writer)?;
-        }
-        let (buffered, digest) = writer.finish()?;
-        buffered.into_inner().map_err(|err| err.into_error())?.sync_all()?;
-        Ok(digest)
-    })
-    .await
-    .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
-    .map_err(|err| {
-        let _ = std::fs::remove_file(&partial);
-        cache_error(&partial, &err)
-    })?;
+    let digest =
+        tokio::task::spawn_blocking(move || -> std::io::Result<crate::hashing::Digested> {
+            let mut writer =
+                crate::hashing::HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
+            for part in &sources {
+                std::io::copy(&mut File::open(part)?, &mut writer)?;
+            }
+            let (buffered, digest) = writer.finish()?;
+            buffered
+                .into_inner()
+                .map_err(|err| err.into_error())?
+                .sync_all()?;
+            Ok(digest)
+        })
+        .await
+        .map_err(|err| Error::Remote(format!("a background task failed: {err}")))?
+        .map_err(|err| {
+            let _ = std::fs::remove_file(&partial);
+            cache_error(&partial, &err)
+        })?;
     if digest.bytes != file.bytes || digest.sha256 != file.sha256 {
         let _ = std::fs::remove_file(&partial);
         return Err(Error::Integrity(format!(

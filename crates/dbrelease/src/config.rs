@@ -76,14 +76,14 @@ pub struct DatabaseSection {
     pub uncompressed: bool,
     /// A `.gz` larger than this many bytes is published in parts of this size (`x.duckdb.gz.001`,
     /// `.002`, …; `cat` restores it): GitHub refuses assets of 2 GiB. Default 1.5 GiB; at least
-    /// 64 KiB.
+    /// 4 KiB.
     pub part_size: Option<u64>,
 }
 
 /// Default `[database] part_size`: under GitHub's 2 GiB per asset with a margin.
 pub const DEFAULT_DATABASE_PART_SIZE: u64 = 1536 * MIB;
 /// Smallest `[database] part_size`: smaller parts only multiply requests.
-const MIN_DATABASE_PART_SIZE: u64 = 64 * 1024;
+const MIN_DATABASE_PART_SIZE: u64 = 4 * 1024;
 
 impl DatabaseSection {
     fn part_size(&self) -> Result<u64> {
@@ -92,7 +92,7 @@ impl DatabaseSection {
         let most = dbrelease_remote::github::MAX_ASSET_BYTES - 1;
         if !(MIN_DATABASE_PART_SIZE..=most).contains(&size) {
             return Err(Error::Config(format!(
-                "database.part_size {size} is outside {MIN_DATABASE_PART_SIZE}..={most} bytes (64 KiB to just under GitHub's 2 GiB per asset; default {DEFAULT_DATABASE_PART_SIZE}, 1.5 GiB)"
+                "database.part_size {size} is outside {MIN_DATABASE_PART_SIZE}..={most} bytes (4 KiB to just under GitHub's 2 GiB per asset; default {DEFAULT_DATABASE_PART_SIZE}, 1.5 GiB)"
             )));
         }
         Ok(size)

@@ -880,7 +880,7 @@ fn a_database_in_parts_is_fetched_in_parallel_resumed_and_joined_into_one_verifi
     let built = dbrelease()
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .args(["-q", "build", "--tag", TAG, "--config"])
-        .arg(config_in_parts(dir.path(), 65536))
+        .arg(config_in_parts(dir.path(), 16384))
         .arg("--out")
         .arg(&dist)
         .output()
@@ -893,15 +893,21 @@ fn a_database_in_parts_is_fetched_in_parallel_resumed_and_joined_into_one_verifi
         .filter(|a| a.part_of.is_some())
         .collect();
     assert!(parts.len() >= 3, "{:#?}", manifest.artifacts);
-    assert_eq!(manifest.manifest_version, 2, "a release in parts is format 2");
-    assert!(!dist.join(DB_GZ).exists(), "the whole .gz is not an artifact");
+    assert_eq!(
+        manifest.manifest_version, 2,
+        "a release in parts is format 2"
+    );
+    assert!(
+        !dist.join(DB_GZ).exists(),
+        "the whole .gz is not an artifact"
+    );
     let whole = parts[0].part_of.clone().unwrap();
     assert_eq!(whole.file, DB_GZ);
     assert_eq!(parts[0].name, format!("{DB_GZ}.001"));
     // `cat` restores the one gzip stream, which gunzips to the database.
     let mut joined = Vec::new();
     for part in &parts {
-        assert!(part.bytes <= 65536);
+        assert!(part.bytes <= 16384);
         joined.extend(std::fs::read(dist.join(&part.name)).unwrap());
     }
     assert_eq!(sha256_bytes(&joined), whole.sha256);
@@ -971,11 +977,18 @@ fn a_database_in_parts_is_fetched_in_parallel_resumed_and_joined_into_one_verifi
     std::fs::remove_file(&path).unwrap();
     std::fs::copy(dist.join(&parts[0].name), tag_dir.join(&parts[0].name)).unwrap();
     let second = std::fs::read(dist.join(&parts[1].name)).unwrap();
-    std::fs::write(tag_dir.join(format!(".{}.part", parts[1].name)), &second[..5000]).unwrap();
+    std::fs::write(
+        tag_dir.join(format!(".{}.part", parts[1].name)),
+        &second[..5000],
+    )
+    .unwrap();
     server.clear_requests();
     let output = fetch(&["--tag", TAG, "--decompress"]);
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(sha256_file(&PathBuf::from(stdout(&output))), fixture_sha256());
+    assert_eq!(
+        sha256_file(&PathBuf::from(stdout(&output))),
+        fixture_sha256()
+    );
     let requests: Vec<String> = server
         .requests()
         .into_iter()
@@ -995,5 +1008,75 @@ fn a_database_in_parts_is_fetched_in_parallel_resumed_and_joined_into_one_verifi
         requests.len(),
         parts.len() - 1,
         "each missing part once: {requests:#?}"
+    );
+}
+
+#[test]
+fn a_database_in_parts_publishes_to_github_verifies_and_fetches_as_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = GitHubFake::start("owner", "data", "token-123");
+    let dist = dir.path().join("dist");
+    let publish = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", "token-123")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "-q",
+            "publish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            TAG,
+        ])
+        .arg("--config")
+        .arg(config_in_parts(dir.path(), 16384))
+        .arg("--out")
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(publish.status.success(), "{}", text(&publish));
+    let manifest = manifest(&dist);
+    let parts: Vec<&str> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.part_of.is_some())
+        .map(|a| a.name.as_str())
+        .collect();
+    let release = &fake.releases(TAG)[0];
+    for part in &parts {
+        let asset = release.assets.iter().find(|a| a.name == *part).unwrap();
+        assert_eq!(asset.data, std::fs::read(dist.join(part)).unwrap());
+    }
+    assert!(!release.assets.iter().any(|a| a.name == DB_GZ));
+    // The notes download the parts with one curl glob and join them.
+    let glob = format!("{DB_GZ}.[001-{:03}]", parts.len());
+    assert!(release.body.contains(&glob), "{}", release.body);
+    assert!(
+        release
+            .body
+            .contains(&format!("cat {DB_GZ}.[0-9][0-9][0-9] | gunzip"))
+    );
+
+    let verify = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", "token-123")
+        .args(["verify", "--github", "--repo", "owner/data", "--tag", TAG])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    let fetch = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_TOKEN")
+        .env("XDG_CACHE_HOME", dir.path().join("xdg"))
+        .args(["fetch", "--repo", "owner/data", "--decompress"])
+        .output()
+        .unwrap();
+    assert!(fetch.status.success(), "{}", text(&fetch));
+    assert_eq!(
+        sha256_file(&PathBuf::from(stdout(&fetch))),
+        fixture_sha256()
     );
 }

@@ -378,7 +378,11 @@ fn collect_built(
             "database published in parts"
         );
         for (name, digest, part_of) in parts {
-            if config.files.iter().any(|extra| extra.name.eq_ignore_ascii_case(&name)) {
+            if config
+                .files
+                .iter()
+                .any(|extra| extra.name.eq_ignore_ascii_case(&name))
+            {
                 return Err(Error::Config(format!(
                     "files: artifact name {name:?} is a part of the database; set another `name`"
                 )));
