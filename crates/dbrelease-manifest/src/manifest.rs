@@ -553,14 +553,20 @@ fn check_parts(file: &WholeFile<'_>) -> Result<(), ManifestError> {
     let mut offset = 0u64;
     for (position, artifact) in file.artifacts.iter().enumerate() {
         let part = artifact.part_of.as_ref().expect("a part");
-        if part.index as usize != position + 1 || part.count as usize != file.artifacts.len() {
+        if part.count as usize != file.artifacts.len() {
             return Err(broken(format!(
-                "{} is listed as part {} of {}, but is part {} of {}",
+                "{} parts are listed, but {} is one of {}",
+                file.artifacts.len(),
+                artifact.name,
+                part.count
+            )));
+        }
+        if part.index as usize != position + 1 {
+            return Err(broken(format!(
+                "{} is part {} but listed in place {}",
                 artifact.name,
                 part.index,
-                part.count,
-                position + 1,
-                file.artifacts.len()
+                position + 1
             )));
         }
         if part.offset != offset || part.bytes != file.bytes || part.sha256 != file.sha256 {
@@ -578,17 +584,6 @@ fn check_parts(file: &WholeFile<'_>) -> Result<(), ManifestError> {
         )));
     }
     Ok(())
-}
-
-impl Manifest {
-    /// Whether the artifacts as listed are a consistent release (the check [`Manifest::parse`]
-    /// makes), for a writer about to publish them.
-    pub fn check_parts(&self) -> Result<(), ManifestError> {
-        for file in self.whole_files().iter().filter(|f| f.in_parts()) {
-            check_parts(file)?;
-        }
-        Ok(())
-    }
 }
 
 /// `v1.2.0` → `1.2.0`; other tags are their own version.
@@ -766,7 +761,8 @@ mod tests {
         missing.artifacts.remove(3);
         let err = Manifest::parse(missing.to_json().as_bytes()).unwrap_err();
         assert!(
-            err.to_string().contains("part 3 of 3, but is part 2 of 2"),
+            err.to_string()
+                .contains("2 parts are listed, but x.duckdb.gz.001 is one of 3"),
             "{err}"
         );
         let mut short = in_parts();

@@ -201,6 +201,41 @@ def test_a_url_origin_and_tampered_bytes(site, tmp_path):
         served.write_bytes(original)
 
 
+def test_a_database_in_parts_is_one_verified_file_in_python(tmp_path):
+    """A .gz over [database] part_size is published as .001, .002, …; Python gets one file."""
+    root = tmp_path / "site"
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Ranged, directory=str(root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "parts.toml"
+        config.write_text(
+            (ROOT / "dbrelease.toml").read_text().replace(
+                'database = "fixtures/', f'database = "{ROOT}/fixtures/'
+            )
+            + "\n[database]\npart_size = 16384\n"
+        )
+        dist = root / "data" / TAG
+        cli("build", "--tag", TAG, "--config", str(config), "--out", str(dist))
+        parts = sorted(p.name for p in dist.glob("*.duckdb.gz.*"))
+        assert len(parts) >= 3 and parts[0].endswith(".gz.001")
+        base = f"http://127.0.0.1:{server.server_address[1]}/data"
+        (root / "data" / "versions.json").write_text(json.dumps({"versions": [{
+            "tag": TAG, "created_at": "2026-01-01T00:00:00Z",
+            "manifest_sha256": sha256(dist / "manifest.json"),
+            "manifest_url": f"{base}/{TAG}/manifest.json", "base_url": f"{base}/{TAG}/",
+        }]}))
+        cache = tmp_path / "cache"
+        gz = dbrelease.fetch(base_url=base, tag=TAG, cache_dir=cache)
+        assert gz.name == "binance_futures_availability.duckdb.gz"
+        assert gz.read_bytes() == b"".join((dist / name).read_bytes() for name in parts)
+        database = dbrelease.fetch(base_url=base, tag=TAG, cache_dir=cache, decompress=True)
+        assert sha256(database) == sha256(FIXTURE)
+    finally:
+        server.shutdown()
+
+
 def test_errors_carry_the_clis_messages(env):
     with pytest.raises(dbrelease.RemoteError, match="no published release tagged v9.9.9"):
         dbrelease.fetch("owner/data", tag="v9.9.9")

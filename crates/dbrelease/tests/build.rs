@@ -1464,3 +1464,34 @@ fn the_uncompressed_database_is_released_beside_its_gz() {
         1
     );
 }
+
+#[test]
+fn a_part_size_out_of_range_or_making_too_many_parts_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.duckdb");
+    // md5 text barely compresses: a .gz of several MB, over 999 parts of 4 KiB.
+    make_db(
+        &db,
+        "CREATE TABLE t AS SELECT md5(i::VARCHAR) || md5((i * 7)::VARCHAR) AS h FROM range(150000) r(i);",
+    );
+    write_config(dir.path(), &db, "[database]\npart_size = 4096\n");
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
+    assert!(
+        text(&output).contains("more than 999; set a larger part_size"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !dir.path().join("dist/manifest.json").exists(),
+        "nothing looks finished"
+    );
+    write_config(dir.path(), &db, "[database]\npart_size = 100\n");
+    let output = build(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
+    assert!(
+        text(&output).contains("database.part_size 100 is outside 4096..="),
+        "{}",
+        text(&output)
+    );
+}

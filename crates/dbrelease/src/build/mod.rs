@@ -462,6 +462,10 @@ fn collect_built(
     Ok((built, gzip_outcome.uncompressed))
 }
 
+/// Most parts of one file: their three-digit suffixes stay sortable (and a GitHub release holds
+/// 1,000 assets in all).
+const MAX_PARTS: u64 = 999;
+
 /// Cuts `staging/name` (the whole `.gz`, `whole` its digest) into consecutive files of
 /// `part_size` bytes, `name.001`, `name.002`, … (sortable: a release holds at most 1,000
 /// assets), each hashed as written, then removes the whole file. The parts are byte ranges of
@@ -478,6 +482,12 @@ fn split_into_parts(
         File::open(&source).map_err(|err| Error::output(&source, &err))?,
     );
     let count = whole.bytes.div_ceil(part_size);
+    if count > MAX_PARTS {
+        return Err(Error::Config(format!(
+            "{name} is {} bytes: [database] part_size = {part_size} would cut it into {count} parts, more than {MAX_PARTS}; set a larger part_size (default 1.5 GiB)",
+            whole.bytes
+        )));
+    }
     let mut parts = Vec::new();
     let mut offset = 0u64;
     for index in 1..=count {
