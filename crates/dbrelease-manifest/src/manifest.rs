@@ -146,6 +146,59 @@ pub struct Artifact {
     /// the parts, concatenated in order, are that file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_of: Option<PartOf>,
+    /// Present when a table is written as several Parquet files (cut between row groups, each
+    /// a complete Parquet file): which one this is. `table` is then the whole table's, the
+    /// same in every part (total rows, statistics over all parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_part: Option<TablePart>,
+}
+
+impl Artifact {
+    /// Rows in this file: a table part's own, a whole table's, none for other kinds.
+    pub fn rows(&self) -> Option<u64> {
+        match (&self.table_part, &self.table) {
+            (Some(part), _) => Some(part.rows),
+            (None, table) => table.as_ref().map(|table| table.rows),
+        }
+    }
+}
+
+/// One Parquet file of a table written in several (`daily-0001.parquet`, `daily-0002.parquet`,
+/// …): every query engine reads the list as one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TablePart {
+    /// Position of this file, from 1.
+    pub index: u32,
+    /// Number of files of the table.
+    pub count: u32,
+    /// Rows in this file (the table's total is `table.rows`).
+    pub rows: u64,
+}
+
+/// A table as readers see it: its information and its Parquet file, or files in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableFiles<'a> {
+    /// The whole table (rows are the total).
+    pub info: &'a TableInfo,
+    /// Its Parquet files: one, or its parts in order.
+    pub artifacts: Vec<&'a Artifact>,
+}
+
+impl TableFiles<'_> {
+    /// Artifact names of the table's Parquet files, in order.
+    pub fn file_names(&self) -> Vec<&str> {
+        self.artifacts.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    /// Bytes of all the table's files.
+    pub fn bytes(&self) -> u64 {
+        self.artifacts.iter().map(|a| a.bytes).sum()
+    }
+
+    /// True when the table is written as several files.
+    pub fn in_parts(&self) -> bool {
+        self.artifacts.first().is_some_and(|a| a.table_part.is_some())
+    }
 }
 
 /// A part of a file published in consecutive byte ranges (`x.duckdb.gz.001`, `.002`, …), so
@@ -270,7 +323,10 @@ impl Manifest {
     /// The manifest version a release with these artifacts is written as (see
     /// [`MANIFEST_VERSION_WITHOUT_PARTS`]).
     pub fn version_needed(artifacts: &[Artifact]) -> u32 {
-        if artifacts.iter().any(|a| a.part_of.is_some()) {
+        if artifacts
+            .iter()
+            .any(|a| a.part_of.is_some() || a.table_part.is_some())
+        {
             MANIFEST_VERSION
         } else {
             MANIFEST_VERSION_WITHOUT_PARTS
@@ -306,6 +362,31 @@ impl Manifest {
         files
     }
 
+    /// Every table of the release, in the manifest's order, each with its Parquet file or files
+    /// (the parts of a table grouped at its first part's place).
+    pub fn tables(&self) -> Vec<TableFiles<'_>> {
+        let mut tables: Vec<TableFiles<'_>> = Vec::new();
+        for artifact in &self.artifacts {
+            let Some(info) = artifact.table.as_ref() else {
+                continue;
+            };
+            let same = |t: &&mut TableFiles<'_>| {
+                artifact.table_part.is_some()
+                    && t.in_parts()
+                    && t.info.schema == info.schema
+                    && t.info.name == info.name
+            };
+            match tables.iter_mut().find(|t| same(t)) {
+                Some(table) => table.artifacts.push(artifact),
+                None => tables.push(TableFiles {
+                    info,
+                    artifacts: vec![artifact],
+                }),
+            }
+        }
+        tables
+    }
+
     /// manifest.json bytes: pretty JSON with a trailing newline, stable field order.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
@@ -330,10 +411,19 @@ impl Manifest {
 
     /// datapackage.json: a Frictionless Data Package (v2 profile) describing every artifact.
     pub fn datapackage(&self, description: Option<&str>, license: Option<&str>) -> Value {
+        let tables = self.tables();
         let resources: Vec<Value> = self
             .whole_files()
             .iter()
-            .map(datapackage_resource)
+            .filter_map(|file| match &file.first().table_part {
+                None => Some(datapackage_resource(file)),
+                // A table in parts: one resource at its first part.
+                Some(part) if part.index == 1 => tables
+                    .iter()
+                    .find(|t| std::ptr::eq(t.artifacts[0], file.first()))
+                    .map(table_parts_resource),
+                Some(_) => None,
+            })
             .collect();
         let mut package = json!({
             "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
@@ -398,6 +488,28 @@ fn datapackage_resource(file: &WholeFile<'_>) -> Value {
         object.insert("schema".into(), table_schema(table));
     }
     resource
+}
+
+/// A table written as several Parquet files: one tabular resource whose `path` lists them
+/// (each is a complete Parquet file; the table is their rows together). `bytes` is their total;
+/// there is no one file to hash, so each file's sha256 is in `SHA256SUMS` and the manifest.
+fn table_parts_resource(table: &TableFiles<'_>) -> Value {
+    let first = table.artifacts[0];
+    let stem = first
+        .name
+        .strip_suffix(".parquet")
+        .and_then(|stem| stem.rsplit_once('-'))
+        .map_or(first.name.as_str(), |(stem, _)| stem);
+    json!({
+        "name": datapackage_resource_name(stem),
+        "path": table.file_names(),
+        "mediatype": first.media_type,
+        "format": "parquet",
+        "bytes": table.bytes(),
+        "type": "table",
+        "title": format!("{}.{}", table.info.schema, table.info.name),
+        "schema": table_schema(table.info),
+    })
 }
 
 /// Data Package resource names are lowercase `[a-z0-9._-]`; artifact names are ASCII already.
@@ -539,6 +651,9 @@ impl Manifest {
             crate::names::check_file_name("a file in parts named", file.name)?;
             check_parts(file)?;
         }
+        for table in manifest.tables().iter().filter(|t| t.in_parts()) {
+            check_table_parts(table)?;
+        }
         Ok(manifest)
     }
 }
@@ -581,6 +696,43 @@ fn check_parts(file: &WholeFile<'_>) -> Result<(), ManifestError> {
         return Err(broken(format!(
             "the parts hold {offset} bytes, the file {}",
             file.bytes
+        )));
+    }
+    Ok(())
+}
+
+/// The files of a table in parts are 1..=count in order, all describe the same table, and
+/// their rows add up to its total: a reader may then read the list as the table.
+fn check_table_parts(table: &TableFiles<'_>) -> Result<(), ManifestError> {
+    let broken = |problem: String| ManifestError::BrokenParts {
+        file: format!("table {}.{}", table.info.schema, table.info.name),
+        problem,
+    };
+    let mut rows = 0u64;
+    for (position, artifact) in table.artifacts.iter().enumerate() {
+        let part = artifact.table_part.as_ref().expect("a table part");
+        if part.count as usize != table.artifacts.len() || part.index as usize != position + 1 {
+            return Err(broken(format!(
+                "{} is file {} of {}, but listed in place {} of {}",
+                artifact.name,
+                part.index,
+                part.count,
+                position + 1,
+                table.artifacts.len()
+            )));
+        }
+        if artifact.table.as_ref() != Some(table.info) {
+            return Err(broken(format!(
+                "{} describes the table differently from the first file",
+                artifact.name
+            )));
+        }
+        rows += part.rows;
+    }
+    if rows != table.info.rows {
+        return Err(broken(format!(
+            "the files hold {rows} rows, the table {}",
+            table.info.rows
         )));
     }
     Ok(())
@@ -653,6 +805,7 @@ mod tests {
                 database: None,
                 duckdb_file: None,
                 part_of: None,
+                table_part: None,
             }],
             built_by: None,
         }
@@ -712,6 +865,7 @@ mod tests {
                     bytes: 25,
                     sha256: "whole".into(),
                 }),
+                table_part: None,
             });
         }
         manifest.manifest_version = Manifest::version_needed(&manifest.artifacts);
@@ -773,6 +927,84 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("the parts hold 25 bytes, the file 26"),
+            "{err}"
+        );
+    }
+
+    /// `sample()` with its table written as three Parquet files of 2, 2 and 1 rows.
+    fn table_in_parts() -> Manifest {
+        let mut manifest = sample();
+        let mut first = manifest.artifacts.remove(0);
+        first.table.as_mut().unwrap().rows = 5;
+        for (index, rows) in [(1u32, 2u64), (2, 2), (3, 1)] {
+            let mut part = first.clone();
+            part.name = format!("My_Table-{index:04}.parquet");
+            part.sha256 = format!("part{index}");
+            part.table_part = Some(TablePart {
+                index,
+                count: 3,
+                rows,
+            });
+            manifest.artifacts.push(part);
+        }
+        manifest.manifest_version = Manifest::version_needed(&manifest.artifacts);
+        manifest
+    }
+
+    #[test]
+    fn a_table_in_parts_is_one_table_for_readers_and_one_resource() {
+        let manifest = table_in_parts();
+        assert_eq!(manifest.manifest_version, 2, "table parts need format 2");
+        let tables = manifest.tables();
+        assert_eq!(tables.len(), 1, "{tables:?}");
+        assert_eq!(tables[0].info.rows, 5);
+        assert_eq!(
+            tables[0].file_names(),
+            [
+                "My_Table-0001.parquet",
+                "My_Table-0002.parquet",
+                "My_Table-0003.parquet"
+            ]
+        );
+        assert_eq!(tables[0].bytes(), 30);
+        assert_eq!(Manifest::parse(manifest.to_json().as_bytes()).unwrap(), manifest);
+        let package = manifest.datapackage(None, None);
+        let resources = package["resources"].as_array().unwrap();
+        assert_eq!(resources.len(), 1, "{resources:?}");
+        assert_eq!(resources[0]["name"], "my_table");
+        assert_eq!(resources[0]["path"][2], "My_Table-0003.parquet");
+        assert_eq!(resources[0]["bytes"], 30);
+        assert_eq!(resources[0]["schema"]["primaryKey"][0], "id");
+        assert!(manifest.sha256sums(&[]).contains("part3  My_Table-0003.parquet\n"));
+        // A table in one file is one table too.
+        assert_eq!(sample().tables()[0].file_names(), ["My_Table.parquet"]);
+    }
+
+    #[test]
+    fn table_parts_that_do_not_add_up_are_refused() {
+        let mut rows = table_in_parts();
+        rows.artifacts[2].table_part.as_mut().unwrap().rows = 3;
+        let err = Manifest::parse(rows.to_json().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("table main.My Table inconsistently: the files hold 7 rows, the table 5"),
+            "{err}"
+        );
+        let mut missing = table_in_parts();
+        missing.artifacts.remove(1);
+        let err = Manifest::parse(missing.to_json().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("My_Table-0001.parquet is file 1 of 3, but listed in place 1 of 2"),
+            "{err}"
+        );
+        let mut differs = table_in_parts();
+        differs.artifacts[1].table.as_mut().unwrap().columns.pop();
+        let err = Manifest::parse(differs.to_json().as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "My_Table-0002.parquet describes the table differently from the first file"
+            ),
             "{err}"
         );
     }

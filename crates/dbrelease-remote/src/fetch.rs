@@ -637,24 +637,28 @@ fn select<'a>(manifest: &'a Manifest, names: &[String], tag: &str) -> Result<Vec
     }
     let mut chosen: Vec<WholeFile<'a>> = Vec::new();
     for name in names {
-        let found = files.iter().find(|f| {
-            f.name == name
-                || f.artifacts.iter().any(|a| a.name == *name)
-                || f.first()
-                    .table
-                    .as_ref()
-                    .is_some_and(|t| t.name == *name || format!("{}.{}", t.schema, t.name) == *name)
-        });
-        match found {
-            Some(file) if !chosen.iter().any(|c| c.name == file.name) => chosen.push(file.clone()),
-            Some(_) => {}
-            None => {
-                let available: Vec<&str> = files.iter().map(|f| f.name).collect();
-                return Err(Error::Usage(format!(
-                    "release {tag} has no artifact or table {name:?}; it has: {} (or `all`)",
-                    available.join(", ")
-                )));
+        // A table's name gives every file of it (a table in parts is several).
+        let found: Vec<&WholeFile<'a>> = files
+            .iter()
+            .filter(|f| {
+                f.name == name
+                    || f.artifacts.iter().any(|a| a.name == *name)
+                    || f.first().table.as_ref().is_some_and(|t| {
+                        t.name == *name || format!("{}.{}", t.schema, t.name) == *name
+                    })
+            })
+            .collect();
+        for file in &found {
+            if !chosen.iter().any(|c| c.name == file.name) {
+                chosen.push((*file).clone());
             }
+        }
+        if found.is_empty() {
+            let available: Vec<&str> = files.iter().map(|f| f.name).collect();
+            return Err(Error::Usage(format!(
+                "release {tag} has no artifact or table {name:?}; it has: {} (or `all`)",
+                available.join(", ")
+            )));
         }
     }
     Ok(chosen)
@@ -900,7 +904,7 @@ async fn list(options: &FetchOptions, reader: &Reader, origin_dir: &Path) -> Res
                 name: a.name.clone(),
                 kind: a.kind,
                 bytes: a.bytes,
-                rows: a.table.as_ref().map(|t| t.rows),
+                rows: a.rows(),
                 sha256: a.sha256.clone(),
                 cached: tag_dir.join(&a.name).is_file(),
             })

@@ -89,13 +89,12 @@ pub fn card(manifest: &Manifest, comparison: &Comparison) -> Card {
             .find(|d| d.artifact.as_deref() == Some(artifact))
     };
     let tables = manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == ArtifactKind::Table)
-        .filter_map(|artifact| {
-            let table = artifact.table.as_ref()?;
+        .tables()
+        .into_iter()
+        .map(|files| {
+            let (table, artifact) = (files.info, files.artifacts[0]);
             let delta = delta_of(&artifact.name);
-            Some(CardTable {
+            CardTable {
                 table: delta.map(|d| d.table.clone()).unwrap_or_else(|| {
                     if table.schema == "main" {
                         table.name.clone()
@@ -122,7 +121,7 @@ pub fn card(manifest: &Manifest, comparison: &Comparison) -> Card {
                 columns_removed: delta.map(|d| d.columns_removed.clone()).unwrap_or_default(),
                 columns_retyped: delta.map(|d| d.columns_retyped.clone()).unwrap_or_default(),
                 new_range: delta.and_then(|d| d.new_range.clone()),
-            })
+            }
         })
         .collect();
     Card {

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use dbrelease_manifest::{ArtifactKind, Column, Manifest, TableInfo};
+use dbrelease_manifest::{Column, Manifest, TableInfo};
 
 /// One table's rows before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,16 +92,12 @@ fn table_label(table: &TableInfo) -> String {
     }
 }
 
+/// Each table once (a table in parts by its first file), with its total rows.
 fn tables(manifest: &Manifest) -> Vec<(String, &str, &TableInfo)> {
     manifest
-        .artifacts
-        .iter()
-        .filter(|a| a.kind == ArtifactKind::Table)
-        .filter_map(|a| {
-            a.table
-                .as_ref()
-                .map(|t| (table_label(t), a.name.as_str(), t))
-        })
+        .tables()
+        .into_iter()
+        .map(|t| (table_label(t.info), t.artifacts[0].name.as_str(), t.info))
         .collect()
 }
 
@@ -239,7 +235,7 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use dbrelease_manifest::{Artifact, Column, Generator, Source};
+    use dbrelease_manifest::{Artifact, ArtifactKind, Column, Generator, Source};
 
     pub(crate) fn table(name: &str, rows: u64, columns: &[(&str, &str)]) -> Artifact {
         Artifact {
@@ -269,6 +265,7 @@ pub(crate) mod tests {
             database: None,
             duckdb_file: None,
             part_of: None,
+            table_part: None,
         }
     }
 

@@ -80,23 +80,23 @@ pub struct DatabaseSection {
     pub part_size: Option<u64>,
 }
 
-/// Default `[database] part_size`: under GitHub's 2 GiB per asset with a margin.
-pub const DEFAULT_DATABASE_PART_SIZE: u64 = 1536 * MIB;
-/// Smallest `[database] part_size`: smaller parts only multiply requests.
-const MIN_DATABASE_PART_SIZE: u64 = 4 * 1024;
+/// Default `part_size` of the database and of tables: under GitHub's 2 GiB per asset with a
+/// margin (a table part's footer comes on top of its row groups).
+pub const DEFAULT_PART_SIZE: u64 = 1536 * MIB;
+/// Smallest `part_size`: smaller parts only multiply requests.
+const MIN_PART_SIZE: u64 = 4 * 1024;
 
-impl DatabaseSection {
-    fn part_size(&self) -> Result<u64> {
-        let size = self.part_size.unwrap_or(DEFAULT_DATABASE_PART_SIZE);
-        // GitHub's limit is "under 2 GiB": the largest part allowed is one byte less.
-        let most = dbrelease_remote::github::MAX_ASSET_BYTES - 1;
-        if !(MIN_DATABASE_PART_SIZE..=most).contains(&size) {
-            return Err(Error::Config(format!(
-                "database.part_size {size} is outside {MIN_DATABASE_PART_SIZE}..={most} bytes (4 KiB to just under GitHub's 2 GiB per asset; default {DEFAULT_DATABASE_PART_SIZE}, 1.5 GiB)"
-            )));
-        }
-        Ok(size)
+/// `setting` (`database.part_size`, `export.part_size`) checked, or the default.
+fn checked_part_size(setting: &str, size: Option<u64>) -> Result<u64> {
+    let size = size.unwrap_or(DEFAULT_PART_SIZE);
+    // GitHub's limit is "under 2 GiB": the largest part allowed is one byte less.
+    let most = dbrelease_remote::github::MAX_ASSET_BYTES - 1;
+    if !(MIN_PART_SIZE..=most).contains(&size) {
+        return Err(Error::Config(format!(
+            "{setting} {size} is outside {MIN_PART_SIZE}..={most} bytes (4 KiB to just under GitHub's 2 GiB per asset; default {DEFAULT_PART_SIZE}, 1.5 GiB)"
+        )));
     }
+    Ok(size)
 }
 
 /// `[release]`
@@ -278,6 +278,11 @@ pub struct ExportSection {
     /// this spills to the temp directory instead of growing with the database.
     #[serde(default = "default_memory_limit")]
     pub memory_limit: String,
+    /// A table whose Parquet would pass this many bytes is written as several files,
+    /// `<table>-0001.parquet`, `-0002`, …, each cut before the row group that would pass it
+    /// (GitHub refuses assets of 2 GiB; smaller parts download in parallel). Default 1.5 GiB;
+    /// at least 4 KiB.
+    pub part_size: Option<u64>,
     /// Per-table options, keyed like `include`.
     #[serde(default)]
     pub tables: BTreeMap<String, TableSection>,
@@ -292,6 +297,7 @@ impl Default for ExportSection {
             compression_level: None,
             row_group_rows: default_row_group_rows(),
             memory_limit: default_memory_limit(),
+            part_size: None,
             tables: BTreeMap::new(),
         }
     }
@@ -488,6 +494,8 @@ pub struct ExportOptions {
     pub row_group_rows: usize,
     /// DuckDB's memory limit.
     pub memory_limit: String,
+    /// Bytes after which a table's Parquet continues in its next file.
+    pub part_size: u64,
     /// Per-table options.
     pub tables: BTreeMap<String, TableSection>,
 }
@@ -502,6 +510,7 @@ pub fn default_export_options() -> ExportOptions {
         compression_level: export.compression_level,
         row_group_rows: export.row_group_rows,
         memory_limit: export.memory_limit.clone(),
+        part_size: DEFAULT_PART_SIZE,
         tables: export.tables,
     }
 }
@@ -749,6 +758,7 @@ fn resolve_with(
             compression_level: export.compression_level,
             row_group_rows: export.row_group_rows,
             memory_limit: export.memory_limit.clone(),
+            part_size: checked_part_size("export.part_size", export.part_size)?,
             tables: export.tables,
         },
         gzip_level: file.gzip.level,
@@ -760,7 +770,7 @@ fn resolve_with(
         auto_tag,
         catalog: file.catalog,
         uncompressed_database: file.database.uncompressed,
-        database_part_size: file.database.part_size()?,
+        database_part_size: checked_part_size("database.part_size", file.database.part_size)?,
         // Filled in by the loaders from the environment; resolving stays pure.
         built_by: None,
     })

@@ -35,9 +35,8 @@ pub fn data_section(
             "| [{name}]({base}/{name}) | {rows} | {change} | {size} | `{sha}` |\n",
             name = artifact.name,
             rows = artifact
-                .table
-                .as_ref()
-                .map(|t| t.rows.to_string())
+                .rows()
+                .map(|rows| rows.to_string())
                 .unwrap_or_default(),
             change = delta.map(TableDelta::delta_text).unwrap_or_default(),
             size = dbrelease_remote::progress::human_bytes(artifact.bytes),
@@ -64,14 +63,25 @@ pub fn data_section(
             run.url
         ));
     }
-    if let Some(first) = manifest
-        .artifacts
-        .iter()
-        .find(|a| a.kind == ArtifactKind::Table)
-    {
+    if let Some(table) = manifest.tables().first() {
+        let first = table.artifacts[0];
         let url = format!("{base}/{}", first.name);
+        // A table in parts is read as one from the list of its files.
+        let (duckdb_source, polars_source) = if table.in_parts() {
+            let urls: Vec<String> = table
+                .file_names()
+                .iter()
+                .map(|name| format!("{base}/{name}"))
+                .collect();
+            (
+                format!("[{}]", urls.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", ")),
+                format!("[{}]", urls.iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ")),
+            )
+        } else {
+            (format!("'{url}'"), format!("\"{url}\""))
+        };
         text.push_str(&format!(
-            "\nQuery a table in place (only the parts you read are downloaded):\n\n```sql\n-- DuckDB\nSELECT * FROM read_parquet('{url}') LIMIT 10;\n```\n\n```python\n# Polars\nimport polars as pl\npl.scan_parquet(\"{url}\").head(10).collect()\n```\n"
+            "\nQuery a table in place (only the parts you read are downloaded):\n\n```sql\n-- DuckDB\nSELECT * FROM read_parquet({duckdb_source}) LIMIT 10;\n```\n\n```python\n# Polars\nimport polars as pl\npl.scan_parquet({polars_source}).head(10).collect()\n```\n"
         )); // GitHub's own pointer to the newest published version: it switches in one step when
         // a version is published, so it never shows a half-uploaded one.
         if let Some((repository, _)) = base.rsplit_once("/releases/download/") {

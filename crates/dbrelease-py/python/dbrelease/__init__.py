@@ -152,18 +152,32 @@ def connect(
         raise DbreleaseError("remote=True reads over the network: it cannot be offline")
     manifest_data, located = _located(repo, tag, as_of, base_url, cache_dir)
     con = duckdb.connect(config=config or {})
-    for artifact in manifest_data["artifacts"]:
-        table = artifact.get("table")
-        if artifact["kind"] != "table" or table is None:
-            continue
+    for table, files in _tables(manifest_data):
         schema = _ident(table["schema"])
         if table["schema"] != "main":
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        sources = ", ".join(_literal(located[name]) for name in files)
         con.execute(
             f"CREATE VIEW {schema}.{_ident(table['name'])} AS "
-            f"SELECT * FROM read_parquet({_literal(located[artifact['name']])})"
+            f"SELECT * FROM read_parquet([{sources}])"
         )
     return con
+
+
+def _tables(manifest_data):
+    """Each table once, in the manifest's order, with its Parquet file names: one, or the
+    files of a table written in parts (``table_part``), which read as one table."""
+    tables = []
+    for artifact in manifest_data["artifacts"]:
+        info = artifact.get("table")
+        if artifact["kind"] != "table" or info is None:
+            continue
+        key = (info["schema"], info["name"])
+        if artifact.get("table_part") and tables and tables[-1][0] == key:
+            tables[-1][2].append(artifact["name"])
+        else:
+            tables.append((key, info, [artifact["name"]]))
+    return [(info, files) for _key, info, files in tables]
 
 
 def scan(
@@ -185,13 +199,13 @@ def scan(
     if table is None:
         raise DbreleaseError("name the table to scan: dbrelease.scan(repo, \"table\")")
     manifest_data, located = _located(repo, tag, as_of, base_url, cache_dir)
-    tables = [a for a in manifest_data["artifacts"] if a["kind"] == "table" and a.get("table")]
-    for artifact in tables:
-        info = artifact["table"]
-        names = {artifact["name"], info["name"], f"{info['schema']}.{info['name']}"}
-        if table in names:
-            return polars.scan_parquet(located[artifact["name"]])
-    known = ", ".join(a["table"]["name"] for a in tables) or "none"
+    tables = _tables(manifest_data)
+    for info, files in tables:
+        if table in {info["name"], f"{info['schema']}.{info['name']}"}:
+            return polars.scan_parquet([located[name] for name in files])
+        if table in files:
+            return polars.scan_parquet(located[table])
+    known = ", ".join(info["name"] for info, _files in tables) or "none"
     raise DbreleaseError(
         f"version {manifest_data.get('tag')} has no table {table!r} (its tables: {known})"
     )

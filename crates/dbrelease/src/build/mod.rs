@@ -27,7 +27,7 @@ use dbrelease_manifest::names::{
 };
 use dbrelease_manifest::{
     Artifact, ArtifactKind, DATAPACKAGE_FILE, DatabaseInfo, DuckdbFileInfo, GENERATOR_NAME,
-    Generator, MANIFEST_FILE, Manifest, PartOf, SHA256SUMS_FILE, Source, TableInfo,
+    Generator, MANIFEST_FILE, Manifest, PartOf, SHA256SUMS_FILE, Source, TableInfo, TablePart,
     version_from_tag,
 };
 use dbrelease_remote::hashing::{Digested, HashingWriter, digest_bytes};
@@ -61,6 +61,7 @@ struct Built {
     database: Option<DatabaseInfo>,
     duckdb_file: Option<DuckdbFileInfo>,
     part_of: Option<PartOf>,
+    table_part: Option<TablePart>,
 }
 
 /// Runs the whole build; on error nothing in the output directory looks finished.
@@ -122,7 +123,7 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
         staging.path(),
     )?;
     if let Some(prefix) = &catalog_prefix {
-        built.push(build_catalog(&snapshot, &built, prefix, staging.path())?);
+        built.push(build_catalog(&built, prefix, staging.path())?);
     }
     // The manifest, then the metadata files and the move into --out, manifest last.
     let manifest = assemble_manifest(
@@ -334,24 +335,41 @@ fn collect_built(
         .zip(exported.tables)
     {
         let export = result?;
-        built.push(Built {
-            name: artifact,
-            kind: ArtifactKind::Table,
-            media_type: MEDIA_PARQUET.into(),
-            digest: export.digest,
-            description: None,
-            table: Some(TableInfo {
-                schema: table.schema.clone(),
-                name: table.name.clone(),
-                rows: export.rows,
-                columns: export.columns,
-                sort_by: export.sort_by,
-                primary_key: table.primary_key.clone(),
-            }),
-            database: None,
-            duckdb_file: None,
-            part_of: None,
-        });
+        let info = TableInfo {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+            rows: export.rows,
+            columns: export.columns,
+            sort_by: export.sort_by,
+            primary_key: table.primary_key.clone(),
+        };
+        let count = export.files.len() as u32;
+        if count > 1 {
+            info!(
+                artifact = %artifact,
+                files = count,
+                part_size = config.export.part_size,
+                "table written in parts"
+            );
+        }
+        for (file, index) in export.files.into_iter().zip(1..) {
+            built.push(Built {
+                name: file.name,
+                kind: ArtifactKind::Table,
+                media_type: MEDIA_PARQUET.into(),
+                digest: file.digest,
+                description: None,
+                table: Some(info.clone()),
+                database: None,
+                duckdb_file: None,
+                part_of: None,
+                table_part: (count > 1).then_some(TablePart {
+                    index,
+                    count,
+                    rows: file.rows,
+                }),
+            });
+        }
     }
     let (gzip_outcome, gzip_elapsed) = exported.gzip?;
     info!(
@@ -397,6 +415,7 @@ fn collect_built(
                 database: Some(database.clone()),
                 duckdb_file: None,
                 part_of: Some(part_of),
+                table_part: None,
             });
         }
     } else {
@@ -410,6 +429,7 @@ fn collect_built(
             database: Some(database),
             duckdb_file: None,
             part_of: None,
+            table_part: None,
         });
     }
     if let Some(name) = names.uncompressed {
@@ -443,6 +463,7 @@ fn collect_built(
                 attach: format!("ATTACH '{name}' (READ_ONLY)"),
             }),
             part_of: None,
+            table_part: None,
         });
     }
     for extra in &config.files {
@@ -457,9 +478,36 @@ fn collect_built(
             database: None,
             duckdb_file: None,
             part_of: None,
+            table_part: None,
         });
     }
+    refuse_clashing_names(&built)?;
     Ok((built, gzip_outcome.uncompressed))
+}
+
+/// Names are chosen before the export, but the files of a table in parts (`t-0001.parquet`)
+/// are known only after it: one may be the name of another table (`t-0001`) or of an extra
+/// file. Two artifacts of one name would overwrite each other on every host.
+fn refuse_clashing_names(built: &[Built]) -> Result<()> {
+    let mut seen: BTreeSet<String> = [MANIFEST_FILE, SHA256SUMS_FILE, DATAPACKAGE_FILE]
+        .iter()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+    for artifact in built {
+        if !seen.insert(artifact.name.to_ascii_lowercase()) {
+            let whose = match &artifact.table {
+                Some(table) if artifact.table_part.is_some() => {
+                    format!("a file of table {}.{} in parts", table.schema, table.name)
+                }
+                _ => "an artifact".into(),
+            };
+            return Err(Error::Config(format!(
+                "{whose} is named {:?}, like another artifact of this release: rename the table or the extra file, or raise [export] part_size",
+                artifact.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Most parts of one file: their three-digit suffixes stay sortable (and a GitHub release holds
@@ -545,22 +593,28 @@ fn oldest_duckdb(storage_version: &str) -> String {
 }
 
 /// Writes `catalog.duckdb` into `staging` over the staged tables and describes it.
-fn build_catalog(
-    snapshot: &Snapshot,
-    built: &[Built],
-    prefix: &str,
-    staging: &Path,
-) -> Result<Built> {
-    let views: Vec<catalog::CatalogView> = snapshot
-        .tables
+fn build_catalog(built: &[Built], prefix: &str, staging: &Path) -> Result<Built> {
+    // One view per table, over all its files (a table in parts is consecutive artifacts).
+    let mut views: Vec<catalog::CatalogView> = Vec::new();
+    for (artifact, table) in built
         .iter()
-        .zip(built.iter().filter(|b| b.kind == ArtifactKind::Table))
-        .map(|(table, artifact)| catalog::CatalogView {
-            schema: table.schema.clone(),
-            name: table.name.clone(),
-            files: vec![artifact.name.clone()],
-        })
-        .collect();
+        .filter_map(|b| b.table.as_ref().map(|table| (b, table)))
+    {
+        match views.last_mut() {
+            Some(view)
+                if artifact.table_part.as_ref().is_some_and(|part| part.index > 1)
+                    && view.schema == table.schema
+                    && view.name == table.name =>
+            {
+                view.files.push(artifact.name.clone())
+            }
+            _ => views.push(catalog::CatalogView {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+                files: vec![artifact.name.clone()],
+            }),
+        }
+    }
     let dest = staging.join(catalog::CATALOG_FILE);
     let started = Instant::now();
     catalog::write_catalog(&dest, staging, prefix, &views)?;
@@ -590,6 +644,7 @@ fn build_catalog(
             attach: format!("ATTACH '{url}' AS data (READ_ONLY)"),
         }),
         part_of: None,
+        table_part: None,
     })
 }
 
@@ -632,6 +687,7 @@ fn assemble_manifest(
             database: built.database,
             duckdb_file: built.duckdb_file,
             part_of: built.part_of,
+            table_part: built.table_part,
         })
         .collect();
     Manifest {

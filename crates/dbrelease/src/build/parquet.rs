@@ -32,12 +32,20 @@ use crate::error::{Error, Result};
 use dbrelease_manifest::{Column, ColumnStats};
 use dbrelease_remote::hashing::{Digested, HashingWriter};
 
+/// One Parquet file of a table: its name in the staging directory, digest and rows.
+#[derive(Debug, Clone)]
+pub struct ExportedFile {
+    pub name: String,
+    pub digest: Digested,
+    pub rows: u64,
+}
+
 /// What was written for one table.
 #[derive(Debug, Clone)]
 pub struct TableExport {
-    /// Digest of the Parquet file.
-    pub digest: Digested,
-    /// Rows written.
+    /// Its Parquet file, or its files in order when it passed `part_size`.
+    pub files: Vec<ExportedFile>,
+    /// Rows written, in all files.
     pub rows: u64,
     /// Columns with their read-back types.
     pub columns: Vec<Column>,
@@ -188,11 +196,13 @@ fn writer_properties(
     Ok(builder.build())
 }
 
-/// A table's Parquet file, completely written but not yet synced to disk nor read back.
+/// A table's Parquet file or files, completely written but not yet synced to disk nor read
+/// back.
 pub struct WrittenTable {
     table: String,
-    dest: PathBuf,
-    file: File,
+    /// Each file's path, in order, beside `export.files`.
+    paths: Vec<PathBuf>,
+    files: Vec<File>,
     export: TableExport,
     started: Instant,
     /// The file's Parquet schema (names, physical and logical types, nesting), as written.
@@ -209,18 +219,19 @@ impl WrittenTable {
     /// Syncs the file and checks that DuckDB reads every column back as the source type or
     /// its documented conversion.
     pub fn check(mut self, conn: &Connection, read_back: &mut ReadBack) -> Result<TableExport> {
-        self.file
-            .sync_all()
-            .map_err(|err| Error::output(&self.dest, &err))?;
-        verify_read_back(conn, read_back, &self.table, &self)?;
-        column_stats(conn, &self.dest, &mut self.export.columns).map_err(|err| Error::Table {
+        for (file, path) in self.files.iter().zip(&self.paths) {
+            file.sync_all().map_err(|err| Error::output(path, &err))?;
+            verify_read_back(conn, read_back, &self.table, &self, path)?;
+        }
+        column_stats(conn, &self.paths, &mut self.export.columns).map_err(|err| Error::Table {
             table: self.table.clone(),
             message: format!("DuckDB cannot read the Parquet file's statistics back: {err}"),
         })?;
         tracing::info!(
-            artifact = %self.dest.file_name().unwrap_or_default().to_string_lossy(),
+            artifact = %self.export.files[0].name,
+            files = self.export.files.len(),
             rows = self.export.rows,
-            bytes = self.export.digest.bytes,
+            bytes = self.export.files.iter().map(|f| f.digest.bytes).sum::<u64>(),
             seconds = format_args!("{:.2}", self.started.elapsed().as_secs_f64()),
             "table exported"
         );
@@ -232,17 +243,26 @@ impl WrittenTable {
 pub struct PendingTable<'scope> {
     table: String,
     expected_rows: u64,
+    /// The file's path when the table fits in one; parts are named from it ([`part_path`]).
     dest: PathBuf,
     columns: Vec<Column>,
     sort_by: Vec<String>,
     started: Instant,
     /// Rows handed to the encoder, or why reading stopped.
     read: Result<u64>,
-    /// The encoder's sink and the Parquet schema it wrote.
-    encoder: std::thread::ScopedJoinHandle<
-        'scope,
-        Result<(HashingWriter<BufWriter<Writeback>>, String)>,
-    >,
+    /// The encoder's files with their rows, and the Parquet schema it wrote.
+    encoder: std::thread::ScopedJoinHandle<'scope, Result<(Vec<(TableSink, u64)>, String)>>,
+}
+
+/// Where a table's Parquet bytes go: hashed, buffered, written back to disk as they come.
+type TableSink = HashingWriter<BufWriter<Writeback>>;
+
+/// The path of file `index` (from 1) of a table in parts: `daily.parquet` → `daily-0001.parquet`.
+/// Four digits keep the names sortable (a GitHub release holds at most 1,000 assets).
+pub fn part_path(dest: &Path, index: u32) -> PathBuf {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
+    dest.with_file_name(format!("{stem}-{index:04}.parquet"))
 }
 
 impl PendingTable<'_> {
@@ -251,14 +271,39 @@ impl PendingTable<'_> {
     pub fn finish(self) -> Result<WrittenTable> {
         let encoded = self.encoder.join().expect("Parquet encoder panicked");
         let rows = self.read?;
-        let (sink, parquet_schema) = encoded?;
-        let (buffered, digest) = sink
-            .finish()
-            .map_err(|err| Error::output(&self.dest, &err))?;
-        let file = buffered
-            .into_inner()
-            .map_err(|err| Error::output(&self.dest, err.error()))?
-            .into_inner();
+        let (sinks, parquet_schema) = encoded?;
+        let count = sinks.len() as u32;
+        let mut export_files = Vec::new();
+        let (mut paths, mut files) = (Vec::new(), Vec::new());
+        for ((sink, part_rows), index) in sinks.into_iter().zip(1..) {
+            let written = part_path(&self.dest, index);
+            let (buffered, digest) = sink
+                .finish()
+                .map_err(|err| Error::output(&written, &err))?;
+            let file = buffered
+                .into_inner()
+                .map_err(|err| Error::output(&written, err.error()))?
+                .into_inner();
+            // A table that fits in one file keeps its plain name.
+            let path = if count == 1 {
+                std::fs::rename(&written, &self.dest)
+                    .map_err(|err| Error::output(&self.dest, &err))?;
+                self.dest.clone()
+            } else {
+                written
+            };
+            export_files.push(ExportedFile {
+                name: path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                digest,
+                rows: part_rows,
+            });
+            paths.push(path);
+            files.push(file);
+        }
         if rows != self.expected_rows {
             return Err(Error::Table {
                 table: self.table,
@@ -270,10 +315,10 @@ impl PendingTable<'_> {
         }
         Ok(WrittenTable {
             table: self.table,
-            dest: self.dest,
-            file,
+            paths,
+            files,
             export: TableExport {
-                digest,
+                files: export_files,
                 rows,
                 columns: self.columns,
                 sort_by: self.sort_by,
@@ -370,15 +415,30 @@ pub fn write_table<'scope>(
         .stream_arrow([])
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
     let schema = stream.get_schema();
-    let file = File::create(&dest).map_err(|err| Error::output(&dest, &err))?;
+    // Each file of the table is created when the encoder reaches it.
+    let open_part = {
+        let dest = dest.clone();
+        move |index: u32| -> std::io::Result<TableSink> {
+            let file = File::create(part_path(&dest, index))?;
+            Ok(HashingWriter::new(BufWriter::with_capacity(
+                1 << 20,
+                Writeback::new(file),
+            )))
+        }
+    };
+    let first_sink = open_part(1).map_err(|err| Error::output(&part_path(&dest, 1), &err))?;
 
     // DuckDB hands out batches on this thread (its statement cannot move).
     let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
     let encoder = {
         let (options, columns, dest) = (options.clone(), columns.clone(), dest.clone());
         scope.spawn(move || {
-            let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, Writeback::new(file)));
-            encode_table(sink, table, export, provenance, &options, &schema, batches).map_err(
+            let sinks = Sinks {
+                first: first_sink,
+                open: Box::new(open_part),
+                part_size: export.part_size,
+            };
+            encode_table(sinks, table, export, provenance, &options, &schema, batches).map_err(
                 |err| match err {
                     EncodeError::Setup(err) => err,
                     EncodeError::Write(err) => write_error(table, &dest, &columns, err),
@@ -417,6 +477,14 @@ pub fn write_table<'scope>(
     })
 }
 
+/// The files an encoder writes a table into: the first, opened already, and how to open the
+/// next one once `part_size` bytes are written.
+struct Sinks<'a, W> {
+    first: W,
+    open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
+    part_size: u64,
+}
+
 /// Why encoding a table stopped: its set-up (options, layout) or writing Parquet.
 enum EncodeError {
     Setup(Error),
@@ -426,14 +494,14 @@ enum EncodeError {
 /// The encoder thread of [`write_table`]: gathers the first rows, chooses the layout from
 /// them, then writes every row group.
 fn encode_table<W: Write + Send>(
-    sink: W,
+    sinks: Sinks<'_, W>,
     table: &SourceTable,
     export: &ExportOptions,
     provenance: &ParquetProvenance,
     options: &TableSection,
     schema: &SchemaRef,
     batches: Receiver<RecordBatch>,
-) -> std::result::Result<(W, String), EncodeError> {
+) -> std::result::Result<(Vec<(W, u64)>, String), EncodeError> {
     // The first rows decide the layout; they are written first, as they came.
     let mut first_batches: Vec<RecordBatch> = Vec::new();
     let mut sampled = 0usize;
@@ -475,10 +543,66 @@ fn encode_table<W: Write + Send>(
     let writer_options = ArrowWriterOptions::new()
         .with_properties(properties)
         .with_skip_arrow_metadata(true);
-    let writer = ArrowWriter::try_new_with_options(sink, schema.clone(), writer_options)
+    let writer = ArrowWriter::try_new_with_options(sinks.first, schema.clone(), writer_options)
         .map_err(EncodeError::Write)?;
     let batches = first_batches.into_iter().chain(early).chain(batches);
-    encode_row_groups(writer, schema, batches, row_group_rows).map_err(EncodeError::Write)
+    let (file_writer, factory) = writer.into_serialized_writer().map_err(EncodeError::Write)?;
+    let parts = PartWriter {
+        current: file_writer,
+        open: sinks.open,
+        part_size: sinks.part_size,
+        current_rows: 0,
+        done: Vec::new(),
+    };
+    encode_row_groups(parts, &factory, schema, batches, row_group_rows).map_err(EncodeError::Write)
+}
+
+/// The Parquet file being written, and the ones finished before it: a row group that would
+/// take the current file past `part_size` starts the next file instead (each file is complete,
+/// with its own footer; the first row group of a file always goes in, however large).
+struct PartWriter<'a, W: Write + Send> {
+    current: SerializedFileWriter<W>,
+    open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
+    part_size: u64,
+    current_rows: u64,
+    done: Vec<(W, u64)>,
+}
+
+impl<W: Write + Send> PartWriter<'_, W> {
+    /// Appends one encoded row group, in a new file when it does not fit in this one.
+    fn append(&mut self, group: Vec<ArrowColumnChunk>) -> parquet::errors::Result<()> {
+        let group_bytes: u64 = group
+            .iter()
+            .map(|chunk| chunk.close().metadata.compressed_size().max(0) as u64)
+            .sum();
+        let rows = group.first().map_or(0, |chunk| chunk.close().rows_written);
+        if !self.current.flushed_row_groups().is_empty()
+            && self.current.bytes_written() as u64 + group_bytes > self.part_size
+        {
+            let index = self.done.len() as u32 + 2;
+            let next = SerializedFileWriter::new(
+                (self.open)(index)?,
+                self.current.schema_descr().root_schema_ptr(),
+                self.current.properties().clone(),
+            )?;
+            let full = std::mem::replace(&mut self.current, next);
+            self.done.push((full.into_inner()?, self.current_rows));
+            self.current_rows = 0;
+        }
+        let mut row_group = self.current.next_row_group()?;
+        for chunk in group {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        self.current_rows += rows;
+        Ok(())
+    }
+
+    /// Closes the last file: every file with its rows, in order.
+    fn finish(mut self) -> parquet::errors::Result<Vec<(W, u64)>> {
+        self.done.push((self.current.into_inner()?, self.current_rows));
+        Ok(self.done)
+    }
 }
 
 /// Row groups whose columns may still be encoding when the next one is handed out: the next
@@ -495,13 +619,13 @@ type ColumnDone = (usize, usize, parquet::errors::Result<ArrowColumnChunk>);
 /// chunks on a pool of workers, with [`ROW_GROUPS_IN_FLIGHT`] row groups overlapping. Chunks are
 /// appended in row-group and schema order, so the bytes do not depend on the number of threads.
 fn encode_row_groups<W: Write + Send>(
-    writer: ArrowWriter<W>,
+    mut file_writer: PartWriter<'_, W>,
+    factory: &ArrowRowGroupWriterFactory,
     schema: &SchemaRef,
     batches: impl Iterator<Item = RecordBatch>,
     row_group_rows: usize,
-) -> parquet::errors::Result<(W, String)> {
-    let (mut file_writer, factory) = writer.into_serialized_writer()?;
-    let parquet_schema = format!("{:?}", file_writer.schema_descr().root_schema());
+) -> parquet::errors::Result<(Vec<(W, u64)>, String)> {
+    let parquet_schema = format!("{:?}", file_writer.current.schema_descr().root_schema());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -536,10 +660,10 @@ fn encode_row_groups<W: Write + Send>(
         let mut pending_rows = 0usize;
         let flush = |group: Vec<RecordBatch>,
                      pipeline: &mut Pipeline,
-                     file_writer: &mut SerializedFileWriter<W>|
+                     file_writer: &mut PartWriter<'_, W>|
          -> parquet::errors::Result<()> {
             let index = pipeline.next_index();
-            let column_jobs = column_jobs(&factory, schema, index, &group)?;
+            let column_jobs = column_jobs(factory, schema, index, &group)?;
             pipeline.start(column_jobs.len());
             for (column, (writer, leaves)) in column_jobs.into_iter().enumerate() {
                 job_sender
@@ -571,7 +695,7 @@ fn encode_row_groups<W: Write + Send>(
         drop(job_sender);
         pipeline.drain(&done, &mut file_writer, 0)
     })?;
-    Ok((file_writer.into_inner()?, parquet_schema))
+    Ok((file_writer.finish()?, parquet_schema))
 }
 
 /// The row groups being encoded, oldest first, each with its chunks as they arrive.
@@ -594,7 +718,7 @@ impl Pipeline {
     fn drain<W: Write + Send>(
         &mut self,
         done: &Receiver<ColumnDone>,
-        file_writer: &mut SerializedFileWriter<W>,
+        file_writer: &mut PartWriter<'_, W>,
         keep: usize,
     ) -> parquet::errors::Result<()> {
         loop {
@@ -604,13 +728,7 @@ impl Pipeline {
                 .is_some_and(|group| group.iter().all(Option::is_some))
             {
                 let group = self.groups.pop_front().expect("checked");
-                let mut row_group = file_writer.next_row_group()?;
-                for chunk in group {
-                    chunk
-                        .expect("checked")
-                        .append_to_row_group(&mut row_group)?;
-                }
-                row_group.close()?;
+                file_writer.append(group.into_iter().map(|c| c.expect("checked")).collect())?;
                 self.first_index += 1;
             }
             if self.groups.len() <= keep {
@@ -695,8 +813,8 @@ fn verify_read_back(
     read_back: &mut ReadBack,
     table: &str,
     written: &WrittenTable,
+    path: &Path,
 ) -> Result<()> {
-    let path = &written.dest;
     let columns = &written.export.columns;
     let described = match read_back.get(&written.parquet_schema) {
         Some(described) => described,
@@ -784,7 +902,7 @@ fn stats_type(column: &Column) -> Option<Option<String>> {
 /// Fills each column's null count and min/max from the file's footer (DuckDB's
 /// `parquet_metadata`, which reads no data pages): one query per table, the row groups' values
 /// compared in the column's own type (dates as dates, not as text).
-fn column_stats(conn: &Connection, path: &Path, columns: &mut [Column]) -> duckdb::Result<()> {
+fn column_stats(conn: &Connection, paths: &[PathBuf], columns: &mut [Column]) -> duckdb::Result<()> {
     let mut selects = Vec::new();
     let mut wanted = Vec::new();
     for (index, column) in columns.iter().enumerate() {
@@ -816,10 +934,15 @@ fn column_stats(conn: &Connection, path: &Path, columns: &mut [Column]) -> duckd
     if wanted.is_empty() {
         return Ok(());
     }
+    // Every file of a table in parts: the statistics are the whole table's.
+    let files: Vec<String> = paths
+        .iter()
+        .map(|path| quote_literal(&path.to_string_lossy()))
+        .collect();
     let sql = format!(
-        "SELECT {} FROM parquet_metadata({})",
+        "SELECT {} FROM parquet_metadata([{}])",
         selects.join(", "),
-        quote_literal(&path.to_string_lossy())
+        files.join(", ")
     );
     let values: Vec<(Option<u64>, Option<String>, Option<String>)> =
         conn.query_row(&sql, [], |row| {

@@ -22,9 +22,8 @@ pub fn build_table(outcome: &BuildOutcome) -> String {
     );
     for artifact in &manifest.artifacts {
         let rows = artifact
-            .table
-            .as_ref()
-            .map(|table| table.rows.to_string())
+            .rows()
+            .map(|rows| rows.to_string())
             .unwrap_or_else(|| "-".into());
         let kind = serde_json::to_value(artifact.kind)
             .ok()

@@ -94,9 +94,8 @@ pub fn step_summary(report: &PublishReport, manifest: &Manifest) -> String {
         text.push_str(&format!(
             "| {name} | {} | {} | {} | `{}` | {} |\n",
             artifact
-                .table
-                .as_ref()
-                .map(|t| t.rows.to_string())
+                .rows()
+                .map(|rows| rows.to_string())
                 .unwrap_or_default(),
             delta.map(|d| d.delta_text()).unwrap_or_default(),
             artifact.bytes,
