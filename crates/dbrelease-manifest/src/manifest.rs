@@ -197,7 +197,9 @@ impl TableFiles<'_> {
 
     /// True when the table is written as several files.
     pub fn in_parts(&self) -> bool {
-        self.artifacts.first().is_some_and(|a| a.table_part.is_some())
+        self.artifacts
+            .first()
+            .is_some_and(|a| a.table_part.is_some())
     }
 }
 
@@ -967,7 +969,10 @@ mod tests {
             ]
         );
         assert_eq!(tables[0].bytes(), 30);
-        assert_eq!(Manifest::parse(manifest.to_json().as_bytes()).unwrap(), manifest);
+        assert_eq!(
+            Manifest::parse(manifest.to_json().as_bytes()).unwrap(),
+            manifest
+        );
         let package = manifest.datapackage(None, None);
         let resources = package["resources"].as_array().unwrap();
         assert_eq!(resources.len(), 1, "{resources:?}");
@@ -975,7 +980,11 @@ mod tests {
         assert_eq!(resources[0]["path"][2], "My_Table-0003.parquet");
         assert_eq!(resources[0]["bytes"], 30);
         assert_eq!(resources[0]["schema"]["primaryKey"][0], "id");
-        assert!(manifest.sha256sums(&[]).contains("part3  My_Table-0003.parquet\n"));
+        assert!(
+            manifest
+                .sha256sums(&[])
+                .contains("part3  My_Table-0003.parquet\n")
+        );
         // A table in one file is one table too.
         assert_eq!(sample().tables()[0].file_names(), ["My_Table.parquet"]);
     }

@@ -74,8 +74,20 @@ pub fn data_section(
                 .map(|name| format!("{base}/{name}"))
                 .collect();
             (
-                format!("[{}]", urls.iter().map(|u| format!("'{u}'")).collect::<Vec<_>>().join(", ")),
-                format!("[{}]", urls.iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "[{}]",
+                    urls.iter()
+                        .map(|u| format!("'{u}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
+                    "[{}]",
+                    urls.iter()
+                        .map(|u| format!("\"{u}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )
         } else {
             (format!("'{url}'"), format!("\"{url}\""))

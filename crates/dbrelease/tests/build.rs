@@ -1495,3 +1495,136 @@ fn a_part_size_out_of_range_or_making_too_many_parts_is_refused_with_the_fix() {
         text(&output)
     );
 }
+
+#[test]
+fn a_table_past_part_size_is_several_parquet_files_that_read_as_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE trades (id INTEGER, price DOUBLE, note VARCHAR);
+         INSERT INTO trades SELECT range, hash(range) % 100000 / 7, 'note ' || hash(range)
+           FROM range(20000);
+         CREATE TABLE small (d DATE);
+         INSERT INTO small VALUES (DATE '2026-12-01');",
+    );
+    let served = dir.path().join("served");
+    let part_size = 65536u64;
+    write_config(
+        dir.path(),
+        &db,
+        &format!(
+            "[export]\nrow_group_rows = 1000\npart_size = {part_size}\n[catalog]\nurl = \"{}/{{tag}}/\"\n",
+            served.display()
+        ),
+    );
+    let output = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let manifest = manifest(&dist);
+    assert_eq!(manifest.manifest_version, 2, "table parts need format 2");
+    let tables = manifest.tables();
+    assert_eq!(tables.len(), 2, "each table once: {tables:#?}");
+    let trades = tables.iter().find(|t| t.info.name == "trades").unwrap();
+    let names = trades.file_names();
+    assert!(names.len() >= 3, "{names:?}");
+    for (name, index) in names.iter().zip(1..) {
+        assert_eq!(*name, format!("trades-{index:04}.parquet"));
+    }
+    assert!(!dist.join("trades.parquet").exists());
+    // The table's total, and each file's own rows adding up to it.
+    assert_eq!(trades.info.rows, 20000);
+    let part_rows: u64 = trades
+        .artifacts
+        .iter()
+        .map(|a| a.table_part.as_ref().unwrap().rows)
+        .sum();
+    assert_eq!(part_rows, 20000);
+    // Statistics are the whole table's, not one file's.
+    let id = &trades.info.columns[0].stats.as_ref().unwrap();
+    assert_eq!(
+        (id.min.as_deref(), id.max.as_deref()),
+        (Some("0"), Some("19999"))
+    );
+    // Each file's row groups stay within part_size (its footer comes on top), and each is a
+    // complete Parquet file DuckDB reads on its own.
+    let conn = attach(&db);
+    for artifact in &trades.artifacts {
+        let bytes = std::fs::read(dist.join(&artifact.name)).unwrap();
+        assert_eq!(bytes.len() as u64, artifact.bytes);
+        let footer =
+            u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+        let data = bytes.len() as u64 - u64::from(footer) - 8;
+        assert!(
+            data <= part_size,
+            "{}: {data} bytes of row groups",
+            artifact.name
+        );
+        let rows = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM read_parquet('{}')",
+                dist.join(&artifact.name).display()
+            ),
+        );
+        assert_eq!(rows as u64, artifact.table_part.as_ref().unwrap().rows);
+    }
+    // Together they are the table, row for row.
+    let list: Vec<String> = names
+        .iter()
+        .map(|name| format!("'{}'", dist.join(name).display()))
+        .collect();
+    let differing = count(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM (SELECT * FROM read_parquet([{}]) EXCEPT ALL SELECT * FROM src.trades)",
+            list.join(", ")
+        ),
+    );
+    assert_eq!(differing, 0);
+    // A small table keeps one file and its plain name.
+    let small = tables.iter().find(|t| t.info.name == "small").unwrap();
+    assert_eq!(small.file_names(), ["small.parquet"]);
+    assert!(small.artifacts[0].table_part.is_none());
+    // datapackage.json: one resource listing the files.
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.join("datapackage.json")).unwrap()).unwrap();
+    let resource = package["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == "main.trades")
+        .unwrap();
+    assert_eq!(resource["path"], serde_json::json!(names));
+    // The catalog's view reads every file.
+    let version = served.join("v1.0.0");
+    std::fs::create_dir_all(&version).unwrap();
+    for artifact in &manifest.artifacts {
+        std::fs::copy(dist.join(&artifact.name), version.join(&artifact.name)).unwrap();
+    }
+    let reader = duckdb::Connection::open_in_memory().unwrap();
+    reader
+        .execute_batch(&format!(
+            "ATTACH '{}' AS d (READ_ONLY)",
+            version.join("catalog.duckdb").display()
+        ))
+        .unwrap();
+    assert_eq!(count(&reader, "SELECT count(*) FROM d.trades"), 20000);
+    // The same data builds the same files.
+    let again = dir.path().join("again");
+    let output = dbrelease()
+        .args(["build", "--tag", "v1.0.0", "--config"])
+        .arg(dir.path().join("dbrelease.toml"))
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    for name in &names {
+        assert_eq!(
+            std::fs::read(dist.join(name)).unwrap(),
+            std::fs::read(again.join(name)).unwrap(),
+            "{name} is reproducible"
+        );
+    }
+}

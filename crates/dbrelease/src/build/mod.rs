@@ -602,7 +602,10 @@ fn build_catalog(built: &[Built], prefix: &str, staging: &Path) -> Result<Built>
     {
         match views.last_mut() {
             Some(view)
-                if artifact.table_part.as_ref().is_some_and(|part| part.index > 1)
+                if artifact
+                    .table_part
+                    .as_ref()
+                    .is_some_and(|part| part.index > 1)
                     && view.schema == table.schema
                     && view.name == table.name =>
             {

@@ -277,9 +277,7 @@ impl PendingTable<'_> {
         let (mut paths, mut files) = (Vec::new(), Vec::new());
         for ((sink, part_rows), index) in sinks.into_iter().zip(1..) {
             let written = part_path(&self.dest, index);
-            let (buffered, digest) = sink
-                .finish()
-                .map_err(|err| Error::output(&written, &err))?;
+            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&written, &err))?;
             let file = buffered
                 .into_inner()
                 .map_err(|err| Error::output(&written, err.error()))?
@@ -546,7 +544,9 @@ fn encode_table<W: Write + Send>(
     let writer = ArrowWriter::try_new_with_options(sinks.first, schema.clone(), writer_options)
         .map_err(EncodeError::Write)?;
     let batches = first_batches.into_iter().chain(early).chain(batches);
-    let (file_writer, factory) = writer.into_serialized_writer().map_err(EncodeError::Write)?;
+    let (file_writer, factory) = writer
+        .into_serialized_writer()
+        .map_err(EncodeError::Write)?;
     let parts = PartWriter {
         current: file_writer,
         open: sinks.open,
@@ -600,7 +600,8 @@ impl<W: Write + Send> PartWriter<'_, W> {
 
     /// Closes the last file: every file with its rows, in order.
     fn finish(mut self) -> parquet::errors::Result<Vec<(W, u64)>> {
-        self.done.push((self.current.into_inner()?, self.current_rows));
+        self.done
+            .push((self.current.into_inner()?, self.current_rows));
         Ok(self.done)
     }
 }
@@ -902,7 +903,11 @@ fn stats_type(column: &Column) -> Option<Option<String>> {
 /// Fills each column's null count and min/max from the file's footer (DuckDB's
 /// `parquet_metadata`, which reads no data pages): one query per table, the row groups' values
 /// compared in the column's own type (dates as dates, not as text).
-fn column_stats(conn: &Connection, paths: &[PathBuf], columns: &mut [Column]) -> duckdb::Result<()> {
+fn column_stats(
+    conn: &Connection,
+    paths: &[PathBuf],
+    columns: &mut [Column],
+) -> duckdb::Result<()> {
     let mut selects = Vec::new();
     let mut wanted = Vec::new();
     for (index, column) in columns.iter().enumerate() {
