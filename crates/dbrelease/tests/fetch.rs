@@ -1080,3 +1080,131 @@ fn a_database_in_parts_publishes_to_github_verifies_and_fetches_as_one_file() {
         fixture_sha256()
     );
 }
+
+/// The fixture's config with its tables cut into files of at most `part_size` bytes of row
+/// groups of 100 rows.
+fn config_with_table_parts(dir: &Path, part_size: u64) -> PathBuf {
+    let config = std::fs::read_to_string(repo_root().join("dbrelease.toml"))
+        .unwrap()
+        .replace(
+            "database = \"fixtures/",
+            &format!("database = \"{}/fixtures/", repo_root().display()),
+        )
+        .replace(
+            "row_group_rows = 122880",
+            &format!("row_group_rows = 100\npart_size = {part_size}"),
+        );
+    let path = dir.join("table-parts.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[test]
+fn a_table_in_parts_publishes_verifies_and_fetches_every_file_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = GitHubFake::start("owner", "data", "token-123");
+    let dist = dir.path().join("dist");
+    let publish = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", "token-123")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "-q",
+            "publish",
+            "--github",
+            "--repo",
+            "owner/data",
+            "--tag",
+            TAG,
+        ])
+        .arg("--config")
+        .arg(config_with_table_parts(dir.path(), 8192))
+        .arg("--out")
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(publish.status.success(), "{}", text(&publish));
+    let manifest = manifest(&dist);
+    let tables = manifest.tables();
+    let daily = tables
+        .iter()
+        .find(|t| t.info.name == "daily_availability")
+        .unwrap();
+    let parts = daily.file_names();
+    assert!(parts.len() >= 2, "{parts:?}");
+    // Every file is on the release, and the notes read them as one table.
+    let release = &fake.releases(TAG)[0];
+    for part in &parts {
+        let asset = release.assets.iter().find(|a| a.name == *part).unwrap();
+        assert_eq!(asset.data, std::fs::read(dist.join(part)).unwrap());
+    }
+    let base = format!("https://github.com/owner/data/releases/download/{TAG}");
+    let listed: Vec<String> = parts.iter().map(|p| format!("'{base}/{p}'")).collect();
+    assert!(
+        release
+            .body
+            .contains(&format!("read_parquet([{}])", listed.join(", "))),
+        "{}",
+        release.body
+    );
+    // The data card shows the table once, with its total rows.
+    let summary = format!(
+        "<summary><b>daily_availability</b>: {} rows",
+        daily.info.rows
+    );
+    assert_eq!(
+        release.body.matches(&summary).count(),
+        1,
+        "{}",
+        release.body
+    );
+    let verify = dbrelease()
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", "token-123")
+        .args(["verify", "--github", "--repo", "owner/data", "--tag", TAG])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // `fetch TABLE` gives every file, verified; a connection dropped in the second resumes.
+    let server = FileServer::start();
+    server.publish_dist("data", TAG, &dist, "2026-01-01T00:00:00Z");
+    server.drop_once_after(&format!("data/{TAG}/{}", parts[1]), 3000);
+    let fetch = dbrelease()
+        .env("DBRELEASE_RETRY_MIN_MS", "5")
+        .args(["fetch", "--base-url", &format!("{}/data", server.url)])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .args(["--tag", TAG, "daily_availability"])
+        .output()
+        .unwrap();
+    assert!(fetch.status.success(), "{}", text(&fetch));
+    let paths: Vec<PathBuf> = stdout(&fetch).lines().map(PathBuf::from).collect();
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, parts, "every file of the table, in order");
+    for (path, artifact) in paths.iter().zip(&daily.artifacts) {
+        assert_eq!(sha256_file(path), artifact.sha256);
+    }
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains(&format!("{} bytes=3000- -> 206", parts[1]))),
+        "{:#?}",
+        server.requests()
+    );
+    // The fetched files are the table.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let list: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
+    let rows: i64 = conn
+        .query_row(
+            &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows as u64, daily.info.rows);
+}
