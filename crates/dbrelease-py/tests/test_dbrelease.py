@@ -49,7 +49,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 class Ranged(Quiet):
-    """A static server that answers single `Range: bytes=a-b` requests (as S3 and CDNs do)
+    """A static server that answers single `Range: bytes=a-b` and `bytes=-n` requests (as S3 and CDNs do)
     and counts the bytes it sends per path, so a test sees what a query transferred."""
 
     sent = collections.Counter()
@@ -61,10 +61,16 @@ class Ranged(Quiet):
             return None
         size = os.path.getsize(path)
         start, end = 0, size - 1
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        requested = self.headers.get("Range", "")
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", requested)
+        # A suffix range (the last N bytes), as Polars asks for a Parquet footer.
+        suffix = re.fullmatch(r"bytes=-(\d+)", requested)
+        if suffix:
+            start = max(size - int(suffix.group(1)), 0)
         if match:
             start = int(match.group(1))
             end = min(int(match.group(2) or size - 1), size - 1)
+        if match or suffix:
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         else:
@@ -232,6 +238,52 @@ def test_a_database_in_parts_is_one_verified_file_in_python(tmp_path):
         assert gz.read_bytes() == b"".join((dist / name).read_bytes() for name in parts)
         database = dbrelease.fetch(base_url=base, tag=TAG, cache_dir=cache, decompress=True)
         assert sha256(database) == sha256(FIXTURE)
+    finally:
+        server.shutdown()
+
+
+def test_a_table_in_parts_reads_as_one_table_in_python(tmp_path):
+    """A table over [export] part_size is several Parquet files: remote=True, the catalog,
+    Polars and fetch all read them as the one table."""
+    import duckdb
+    import polars as pl
+
+    root = tmp_path / "site"
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Ranged, directory=str(root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/data"
+        config = tmp_path / "table-parts.toml"
+        config.write_text(
+            (ROOT / "dbrelease.toml").read_text()
+            .replace('database = "fixtures/', f'database = "{ROOT}/fixtures/')
+            .replace("row_group_rows = 122880", "row_group_rows = 100\npart_size = 8192")
+            + f'\n[catalog]\nurl = "{base}/{{tag}}/"\n'
+        )
+        dist = root / "data" / TAG
+        cli("build", "--tag", TAG, "--config", str(config), "--out", str(dist))
+        parts = sorted(p.name for p in dist.glob("daily_availability-*.parquet"))
+        assert len(parts) >= 2 and parts[0] == "daily_availability-0001.parquet"
+        (root / "data" / "versions.json").write_text(json.dumps({"versions": [{
+            "tag": TAG, "created_at": "2026-01-01T00:00:00Z",
+            "manifest_sha256": sha256(dist / "manifest.json"),
+            "manifest_url": f"{base}/{TAG}/manifest.json", "base_url": f"{base}/{TAG}/",
+        }]}))
+        cache = tmp_path / "cache"
+        expected = expected_one_date()
+        con = dbrelease.connect(base_url=base, tag=TAG, remote=True, config=HTTPFS, cache_dir=cache)
+        assert con.execute(ONE_DATE.format("daily_availability")).fetchone() == expected
+        assert con.execute("SELECT count(*) FROM daily_availability").fetchone() == (720,)
+        catalog = duckdb.connect(config=HTTPFS)
+        catalog.execute(f"ATTACH '{base}/{TAG}/catalog.duckdb' AS data (READ_ONLY)")
+        assert catalog.execute(ONE_DATE.format("data.daily_availability")).fetchone() == expected
+        frame = dbrelease.scan(base_url=base, table="daily_availability", tag=TAG, cache_dir=cache)
+        assert frame.select(pl.len()).collect().item() == 720
+        files = dbrelease.fetch(base_url=base, tag=TAG, cache_dir=cache, files="daily_availability")
+        assert sorted(files) == parts
+        assert all(sha256(files[name]) == sha256(dist / name) for name in parts)
     finally:
         server.shutdown()
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use dbrelease_manifest::{Column, Manifest, TableInfo};
 
 /// One table's rows before and after.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TableDelta {
     /// `name`, or `schema.name` outside `main`.
     pub table: String,
@@ -103,17 +103,7 @@ fn tables(manifest: &Manifest) -> Vec<(String, &str, &TableInfo)> {
 
 /// The column-level changes of one table (rows and names left empty for the caller).
 fn column_changes(old: Option<&TableInfo>, now: &TableInfo) -> TableDelta {
-    let mut delta = TableDelta {
-        table: String::new(),
-        artifact: None,
-        rows_before: None,
-        rows_after: None,
-        new: false,
-        columns_added: vec![],
-        columns_removed: vec![],
-        columns_retyped: vec![],
-        new_range: None,
-    };
+    let mut delta = TableDelta::default();
     let Some(old) = old else {
         return delta;
     };
@@ -213,14 +203,8 @@ pub fn compare(previous: Option<&Manifest>, current: &Manifest) -> Comparison {
             ));
             deltas.push(TableDelta {
                 table: label.clone(),
-                artifact: None,
                 rows_before: Some(table.rows),
-                rows_after: None,
-                new: false,
-                columns_added: vec![],
-                columns_removed: vec![],
-                columns_retyped: vec![],
-                new_range: None,
+                ..TableDelta::default()
             });
         }
     }

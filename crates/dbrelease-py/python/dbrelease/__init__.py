@@ -83,8 +83,9 @@ def fetch(
 
     ``files``: an artifact name (``"daily_availability.parquet"``), a table name
     (``"daily_availability"``), or a list of them (``["all"]`` for everything). Default: the
-    gzipped database. One name (or the default) returns a ``pathlib.Path``; a list returns a
-    ``dict`` from artifact name to ``Path``. ``decompress=True`` gunzips the database into the
+    gzipped database. One name (or the default) returns a ``pathlib.Path``; a list, or a table
+    written in several Parquet files (``[export] part_size``), returns a ``dict`` from artifact
+    name to ``Path``. ``decompress=True`` gunzips the database into the
     cache (checked against the manifest) and returns that path instead.
 
     ``as_of="2026-12-01"`` (or a ``datetime.date``) instead of ``tag``: the version that was
@@ -96,7 +97,7 @@ def fetch(
     pairs = _native.fetch(
         repo, base_url, tag, _as_of(tag, as_of), wanted, _cache(cache_dir), decompress, offline
     )
-    if single:
+    if single and len(pairs) == 1:
         return pathlib.Path(pairs[0][1])
     return {name: pathlib.Path(path) for name, path in pairs}
 

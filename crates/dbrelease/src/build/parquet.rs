@@ -251,8 +251,11 @@ pub struct PendingTable<'scope> {
     /// Rows handed to the encoder, or why reading stopped.
     read: Result<u64>,
     /// The encoder's files with their rows, and the Parquet schema it wrote.
-    encoder: std::thread::ScopedJoinHandle<'scope, Result<(Vec<(TableSink, u64)>, String)>>,
+    encoder: std::thread::ScopedJoinHandle<'scope, Result<Encoded<TableSink>>>,
 }
+
+/// What an encoder wrote: each file's sink with its rows, in order, and the Parquet schema.
+type Encoded<W> = (Vec<(W, u64)>, String);
 
 /// Where a table's Parquet bytes go: hashed, buffered, written back to disk as they come.
 type TableSink = HashingWriter<BufWriter<Writeback>>;
@@ -499,7 +502,7 @@ fn encode_table<W: Write + Send>(
     options: &TableSection,
     schema: &SchemaRef,
     batches: Receiver<RecordBatch>,
-) -> std::result::Result<(Vec<(W, u64)>, String), EncodeError> {
+) -> std::result::Result<Encoded<W>, EncodeError> {
     // The first rows decide the layout; they are written first, as they came.
     let mut first_batches: Vec<RecordBatch> = Vec::new();
     let mut sampled = 0usize;
@@ -625,7 +628,7 @@ fn encode_row_groups<W: Write + Send>(
     schema: &SchemaRef,
     batches: impl Iterator<Item = RecordBatch>,
     row_group_rows: usize,
-) -> parquet::errors::Result<(Vec<(W, u64)>, String)> {
+) -> parquet::errors::Result<Encoded<W>> {
     let parquet_schema = format!("{:?}", file_writer.current.schema_descr().root_schema());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -349,20 +349,35 @@ fn check_release_fits_github(manifest: &dbrelease_manifest::Manifest, files: usi
         .iter()
         .find(|a| a.bytes >= MAX_ASSET_BYTES)
     {
+        if artifact.kind == dbrelease_manifest::ArtifactKind::Table {
+            return Err(Error::Config(format!(
+                "{} is {} bytes; GitHub release assets must be smaller than 2 GiB. Set a smaller [export] part_size (or fewer export.row_group_rows: a file holds at least one row group)",
+                artifact.name, artifact.bytes
+            )));
+        }
         return Err(too_big(&artifact.name, artifact.bytes));
     }
     if files > MAX_ASSETS {
-        let parts = manifest
-            .artifacts
-            .iter()
-            .filter(|a| a.part_of.is_some())
-            .count();
-        let in_parts = if parts > 0 {
-            format!(
-                " ({parts} of them parts of the database: a larger [database] part_size makes fewer)"
-            )
-        } else {
+        let count = |is_part: fn(&dbrelease_manifest::Artifact) -> bool| {
+            manifest.artifacts.iter().filter(|a| is_part(a)).count()
+        };
+        let mut parts = Vec::new();
+        let database_parts = count(|a| a.part_of.is_some());
+        if database_parts > 0 {
+            parts.push(format!(
+                "{database_parts} parts of the database: a larger [database] part_size makes fewer"
+            ));
+        }
+        let table_files = count(|a| a.table_part.is_some());
+        if table_files > 0 {
+            parts.push(format!(
+                "{table_files} files of tables in parts: a larger [export] part_size makes fewer"
+            ));
+        }
+        let in_parts = if parts.is_empty() {
             String::new()
+        } else {
+            format!(" ({})", parts.join("; "))
         };
         return Err(Error::Config(format!(
             "this release has {files} files{in_parts}; a GitHub release holds at most {MAX_ASSETS} assets. Export fewer tables (exclude under [export]) or publish to S3 only"
