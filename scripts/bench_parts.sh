@@ -21,6 +21,7 @@ cargo build --release --quiet --bin dbrelease --example bench_steps
 # dbrelease's Parquet export of every table as `build` runs it (encode, sync, read back, stats),
 # without the database's gzip, so both sides write the same thing.
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/dbrelease-test"
 . scripts/venv.sh
 writer_py="$(venv_for scripts/requirements-test.txt)/bin/python"   # duckdb 1.4: writes the shapes
 newest_py="$(venv_for scripts/requirements-bench.txt)/bin/python"  # duckdb 2.0: the reference
@@ -48,7 +49,7 @@ shapes = {
       FROM range({rows})""",
     "logs": """SELECT
         range AS id,
-        ['INFO', 'WARN', 'ERROR', 'DEBUG'][1 + hash(range) % 4] AS level,
+        ['INFO', 'WARN', 'ERROR', 'DEBUG'][CAST(1 + hash(range) % 4 AS BIGINT)] AS level,
         'request ' || hash(range * 17) % 100000 || ' served /api/v1/items/' || hash(range * 19) % 1000000 || ' in ' || hash(range) % 900 || ' ms' AS message
       FROM range({rows})""",
 }
