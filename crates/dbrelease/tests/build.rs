@@ -1478,7 +1478,9 @@ fn a_part_size_out_of_range_or_making_too_many_parts_is_refused_with_the_fix() {
     let output = build(dir.path(), &[]);
     assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
     assert!(
-        text(&output).contains("more than 999; set a larger part_size"),
+        text(&output).contains(
+            "more than 999 parts of 4096 bytes ([database] part_size); set a larger part_size"
+        ),
         "{}",
         text(&output)
     );

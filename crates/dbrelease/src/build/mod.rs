@@ -8,13 +8,14 @@ pub mod catalog;
 pub mod gzip;
 pub mod layout;
 pub mod parquet;
+pub mod parts;
 pub mod source;
 pub mod types;
 pub mod writeback;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -240,10 +241,17 @@ fn name_artifacts(
     })
 }
 
+/// The database's `.gz` as written: the digests of the whole stream and of its input, and the
+/// files it is in (the one `.gz`, or its parts in order), by name.
+struct GzippedDatabase {
+    outcome: gzip::GzipOutcome,
+    files: Vec<(String, Digested)>,
+}
+
 /// What the exports returned: the gzip (with its time) and each table's export, in order (the
 /// first failure stops the tables).
 struct Exported {
-    gzip: Result<(gzip::GzipOutcome, Duration)>,
+    gzip: Result<(GzippedDatabase, Duration)>,
     tables: Vec<Result<parquet::TableExport>>,
 }
 
@@ -278,6 +286,7 @@ fn export_all(
                 gzip_path,
                 config.gzip_level,
                 mtime,
+                config.database_part_size,
                 &|done| gzip_bar.set(done),
             );
             gzip_bar.finish();
@@ -371,7 +380,8 @@ fn collect_built(
             });
         }
     }
-    let (gzip_outcome, gzip_elapsed) = exported.gzip?;
+    let (gzipped, gzip_elapsed) = exported.gzip?;
+    let gzip_outcome = gzipped.outcome;
     info!(
         artifact = %names.database,
         bytes = gzip_outcome.compressed.bytes,
@@ -382,53 +392,36 @@ fn collect_built(
         uncompressed_bytes: gzip_outcome.uncompressed.bytes,
         uncompressed_sha256: gzip_outcome.uncompressed.sha256.clone(),
     };
-    if gzip_outcome.compressed.bytes > config.database_part_size {
-        let parts = split_into_parts(
-            staging,
-            &names.database,
-            &gzip_outcome.compressed,
-            config.database_part_size,
-        )?;
+    let count = gzipped.files.len() as u32;
+    if count > 1 {
         info!(
             artifact = %names.database,
-            parts = parts.len(),
+            parts = count,
             part_size = config.database_part_size,
             "database published in parts"
         );
-        for (name, digest, part_of) in parts {
-            if config
-                .files
-                .iter()
-                .any(|extra| extra.name.eq_ignore_ascii_case(&name))
-            {
-                return Err(Error::Config(format!(
-                    "files: artifact name {name:?} is a part of the database; set another `name`"
-                )));
-            }
-            built.push(Built {
-                name,
-                kind: ArtifactKind::Database,
-                media_type: MEDIA_GZIP.into(),
-                digest,
-                description: None,
-                table: None,
-                database: Some(database.clone()),
-                duckdb_file: None,
-                part_of: Some(part_of),
-                table_part: None,
-            });
-        }
-    } else {
+    }
+    let mut offset = 0u64;
+    for ((name, digest), index) in gzipped.files.into_iter().zip(1..) {
+        let part_of = (count > 1).then(|| PartOf {
+            file: names.database.clone(),
+            index,
+            count,
+            offset,
+            bytes: gzip_outcome.compressed.bytes,
+            sha256: gzip_outcome.compressed.sha256.clone(),
+        });
+        offset += digest.bytes;
         built.push(Built {
-            name: names.database,
+            name,
             kind: ArtifactKind::Database,
             media_type: MEDIA_GZIP.into(),
-            digest: gzip_outcome.compressed,
+            digest,
             description: None,
             table: None,
-            database: Some(database),
+            database: Some(database.clone()),
             duckdb_file: None,
-            part_of: None,
+            part_of,
             table_part: None,
         });
     }
@@ -508,75 +501,6 @@ fn refuse_clashing_names(built: &[Built]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Most parts of one file: their three-digit suffixes stay sortable (and a GitHub release holds
-/// 1,000 assets in all).
-const MAX_PARTS: u64 = 999;
-
-/// Cuts `staging/name` (the whole `.gz`, `whole` its digest) into consecutive files of
-/// `part_size` bytes, `name.001`, `name.002`, … (sortable: a release holds at most 1,000
-/// assets), each hashed as written, then removes the whole file. The parts are byte ranges of
-/// the one gzip stream, so `cat` restores it and a reader checks the whole sha256 at the end.
-fn split_into_parts(
-    staging: &Path,
-    name: &str,
-    whole: &Digested,
-    part_size: u64,
-) -> Result<Vec<(String, Digested, PartOf)>> {
-    let source = staging.join(name);
-    let mut input = BufReader::with_capacity(
-        1 << 20,
-        File::open(&source).map_err(|err| Error::output(&source, &err))?,
-    );
-    let count = whole.bytes.div_ceil(part_size);
-    if count > MAX_PARTS {
-        return Err(Error::Config(format!(
-            "{name} is {} bytes: [database] part_size = {part_size} would cut it into {count} parts, more than {MAX_PARTS}; set a larger part_size (default 1.5 GiB)",
-            whole.bytes
-        )));
-    }
-    let mut parts = Vec::new();
-    let mut offset = 0u64;
-    for index in 1..=count {
-        let part_name = format!("{name}.{index:03}");
-        let dest = staging.join(&part_name);
-        let output = File::create(&dest).map_err(|err| Error::output(&dest, &err))?;
-        let mut writer = HashingWriter::new(BufWriter::with_capacity(1 << 20, output));
-        let copied = std::io::copy(&mut (&mut input).take(part_size), &mut writer)
-            .map_err(|err| Error::output(&dest, &err))?;
-        let (buffered, digest) = writer.finish().map_err(|err| Error::output(&dest, &err))?;
-        buffered
-            .into_inner()
-            .map_err(|err| Error::output(&dest, err.error()))?
-            .sync_all()
-            .map_err(|err| Error::output(&dest, &err))?;
-        debug_assert_eq!(copied, digest.bytes);
-        parts.push((
-            part_name,
-            digest,
-            PartOf {
-                file: name.to_string(),
-                index: index as u32,
-                count: count as u32,
-                offset,
-                bytes: whole.bytes,
-                sha256: whole.sha256.clone(),
-            },
-        ));
-        offset += copied;
-    }
-    if offset != whole.bytes {
-        return Err(Error::output(
-            &source,
-            &std::io::Error::other(format!(
-                "changed while it was cut into parts ({offset} bytes read, {} written)",
-                whole.bytes
-            )),
-        ));
-    }
-    std::fs::remove_file(&source).map_err(|err| Error::output(&source, &err))?;
-    Ok(parts)
 }
 
 /// Media type of a DuckDB database file (not registered with IANA; DuckDB's own docs use it).
@@ -753,35 +677,58 @@ fn checkpointed_copy(
     Ok(copy)
 }
 
+/// Gzips `source` into `dest`, cut into `dest.001`, `.002`, … of `part_size` bytes while it is
+/// written when it is larger (see [`parts`]); a `.gz` that fits in one part gets `dest`'s name.
 fn gzip_file(
     source: &Path,
     dest: &Path,
     level: u32,
     mtime: u32,
+    part_size: u64,
     progress: &dyn Fn(u64),
-) -> Result<gzip::GzipOutcome> {
+) -> Result<GzippedDatabase> {
     let input =
         File::open(source).map_err(|err| Error::source(source, format!("cannot read: {err}")))?;
-    let output = File::create(dest).map_err(|err| Error::output(dest, &err))?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let mut writer = BufWriter::with_capacity(1 << 20, writeback::Writeback::new(output));
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let output_error = |err: std::io::Error| match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<parts::TooManyParts>())
+    {
+        Some(too_many) => Error::Config(format!(
+            "{name} needs {too_many} ([database] part_size); set a larger part_size (default 1.5 GiB)"
+        )),
+        None => Error::output(dest, &err),
+    };
+    let mut output = parts::PartedFile::create(dest, part_size).map_err(output_error)?;
     let outcome = gzip::gzip_parallel(
         BufReader::new(input),
-        &mut writer,
+        &mut output,
         level,
         mtime,
         threads,
         progress,
     )
-    .map_err(|err| Error::output(dest, &err))?;
-    let file = writer
-        .into_inner()
-        .map_err(|err| Error::output(dest, err.error()))?
-        .into_inner();
-    file.sync_all().map_err(|err| Error::output(dest, &err))?;
-    Ok(outcome)
+    .map_err(output_error)?;
+    let mut written = output.finish().map_err(output_error)?.parts;
+    if let [(path, _)] = written.as_mut_slice() {
+        std::fs::rename(&*path, dest).map_err(|err| Error::output(dest, &err))?;
+        *path = dest.to_path_buf();
+    }
+    let files = written
+        .into_iter()
+        .map(|(path, digest)| {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (name, digest)
+        })
+        .collect();
+    Ok(GzippedDatabase { outcome, files })
 }
 
 /// Copies an extra file, hashing the bytes as they are written.
