@@ -279,20 +279,17 @@ impl PendingTable<'_> {
         let mut export_files = Vec::new();
         let (mut paths, mut files) = (Vec::new(), Vec::new());
         for ((sink, part_rows), index) in sinks.into_iter().zip(1..) {
-            let written = part_path(&self.dest, index);
-            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&written, &err))?;
-            let file = buffered
-                .into_inner()
-                .map_err(|err| Error::output(&written, err.error()))?
-                .into_inner();
             // A table that fits in one file keeps its plain name.
             let path = if count == 1 {
-                std::fs::rename(&written, &self.dest)
-                    .map_err(|err| Error::output(&self.dest, &err))?;
                 self.dest.clone()
             } else {
-                written
+                part_path(&self.dest, index)
             };
+            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&path, &err))?;
+            let file = buffered
+                .into_inner()
+                .map_err(|err| Error::output(&path, err.error()))?
+                .into_inner();
             export_files.push(ExportedFile {
                 name: path
                     .file_name()
@@ -417,17 +414,27 @@ pub fn write_table<'scope>(
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
     let schema = stream.get_schema();
     // Each file of the table is created when the encoder reaches it.
+    // The first file is written under the table's plain name: a table that fits never has
+    // another name (a temporary `-0001` could be the plain name of a table exported next). When
+    // a second file is opened, the first (still open, still being written) is renamed.
     let open_part = {
         let dest = dest.clone();
         move |index: u32| -> std::io::Result<TableSink> {
-            let file = File::create(part_path(&dest, index))?;
+            if index == 2 {
+                std::fs::rename(&dest, part_path(&dest, 1))?;
+            }
+            let path = if index == 1 {
+                dest.clone()
+            } else {
+                part_path(&dest, index)
+            };
             Ok(HashingWriter::new(BufWriter::with_capacity(
                 1 << 20,
-                Writeback::new(file),
+                Writeback::new(File::create(path)?),
             )))
         }
     };
-    let first_sink = open_part(1).map_err(|err| Error::output(&part_path(&dest, 1), &err))?;
+    let first_sink = open_part(1).map_err(|err| Error::output(&dest, &err))?;
 
     // DuckDB hands out batches on this thread (its statement cannot move).
     let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
