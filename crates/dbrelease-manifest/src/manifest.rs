@@ -173,6 +173,19 @@ pub struct TablePart {
     pub count: u32,
     /// Rows in this file (the table's total is `table.rows`).
     pub rows: u64,
+    /// The values of the table's `partition_by` that every row of this file has, in the order
+    /// of `table.partition_by`; empty when the table is not partitioned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition: Vec<PartitionValue>,
+}
+
+/// One `partition_by` entry and the value it has in every row of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PartitionValue {
+    /// The entry as configured: a column, or an SQL expression over the columns.
+    pub by: String,
+    /// Its value as text (DuckDB's cast to VARCHAR); null for NULL.
+    pub value: Option<String>,
 }
 
 /// A table as readers see it: its information and its Parquet file, or files in order.
@@ -273,6 +286,10 @@ pub struct TableInfo {
     pub sort_by: Vec<String>,
     /// Primary key columns, when the table declares one.
     pub primary_key: Vec<String>,
+    /// Columns or expressions whose values each have their own files (`table_part.partition`);
+    /// the files are in ascending order of them. Empty: not partitioned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_by: Vec<String>,
 }
 
 /// One column of a table artifact.
@@ -729,6 +746,16 @@ fn check_table_parts(table: &TableFiles<'_>) -> Result<(), ManifestError> {
                 artifact.name
             )));
         }
+        // A partitioned table's file holds one value of every entry (an empty partitioned
+        // table is one file without values).
+        let entries: Vec<&str> = part.partition.iter().map(|p| p.by.as_str()).collect();
+        let expected: Vec<&str> = table.info.partition_by.iter().map(String::as_str).collect();
+        if entries != expected && !(part.partition.is_empty() && part.rows == 0) {
+            return Err(broken(format!(
+                "{} has values of {entries:?}, the table is partitioned by {expected:?}",
+                artifact.name
+            )));
+        }
         rows += part.rows;
     }
     if rows != table.info.rows {
@@ -803,6 +830,7 @@ mod tests {
                     ],
                     sort_by: vec![],
                     primary_key: vec!["id".into()],
+                    partition_by: vec![],
                 }),
                 database: None,
                 duckdb_file: None,
@@ -946,6 +974,7 @@ mod tests {
                 index,
                 count: 3,
                 rows,
+                partition: Vec::new(),
             });
             manifest.artifacts.push(part);
         }

@@ -245,6 +245,7 @@ pub(crate) mod tests {
                     .collect(),
                 sort_by: vec![],
                 primary_key: vec![],
+                partition_by: vec![],
             }),
             database: None,
             duckdb_file: None,

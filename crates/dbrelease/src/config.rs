@@ -326,6 +326,12 @@ pub struct TableSection {
     /// Columns that get a Parquet bloom filter (point lookups on unsorted columns).
     #[serde(default)]
     pub bloom_filter: Vec<String>,
+    /// Columns or SQL expressions over the table's columns (e.g. `"strftime(date, '%Y-%m')"`)
+    /// whose values each get their own Parquet file, `<table>.<value>.parquet`: a query for
+    /// one value reads one file, and a new day changes only its own partition's file, which
+    /// the next version then copies on S3 instead of uploading.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
 }
 
 /// Parquet compression codecs.

@@ -1630,3 +1630,177 @@ fn a_table_past_part_size_is_several_parquet_files_that_read_as_the_table() {
         );
     }
 }
+
+#[test]
+fn partition_by_writes_one_file_per_value_and_unchanged_partitions_keep_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    // Stored out of order (the export sorts), with a row whose date is unknown.
+    make_db(
+        &db,
+        "CREATE TABLE klines (day DATE, symbol VARCHAR, close DOUBLE);
+         INSERT INTO klines SELECT DATE '2026-01-01' + CAST((range * 7919) % 90 AS INTEGER),
+             'S' || (range % 3), range / 10 FROM range(900);
+         INSERT INTO klines VALUES (NULL, 'S0', 1.5);
+         CREATE TABLE empty_one (day DATE, v INTEGER);",
+    );
+    write_config(
+        dir.path(),
+        &db,
+        "[export.tables.klines]\npartition_by = [\"strftime(day, '%Y-%m')\"]\nsort_by = [\"day\", \"symbol\"]\n\
+         [export.tables.empty_one]\npartition_by = [\"day\"]\n",
+    );
+    let output = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let dist = dir.path().join("dist");
+    let first = manifest(&dist);
+    let tables = first.tables();
+    let klines = tables.iter().find(|t| t.info.name == "klines").unwrap();
+    // One file per month in order, NULL last, each named by its value.
+    assert_eq!(
+        klines.file_names(),
+        [
+            "klines.2026-01.parquet",
+            "klines.2026-02.parquet",
+            "klines.2026-03.parquet",
+            "klines.null.parquet"
+        ]
+    );
+    assert_eq!(klines.info.partition_by, ["strftime(day, '%Y-%m')"]);
+    assert_eq!(klines.info.rows, 901);
+    let conn = attach(&db);
+    for (artifact, month) in
+        klines
+            .artifacts
+            .iter()
+            .zip([Some("2026-01"), Some("2026-02"), Some("2026-03"), None])
+    {
+        let part = artifact.table_part.as_ref().unwrap();
+        assert_eq!(
+            part.partition,
+            [dbrelease_manifest::PartitionValue {
+                by: "strftime(day, '%Y-%m')".into(),
+                value: month.map(String::from),
+            }]
+        );
+        // Every row of the file has its month, and the file holds all of that month's rows.
+        let path = dist.join(&artifact.name).display().to_string();
+        let months: Vec<Option<String>> = conn
+            .prepare(&format!(
+                "SELECT DISTINCT strftime(day, '%Y-%m') FROM read_parquet('{path}')"
+            ))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(months, [month.map(String::from)], "{}", artifact.name);
+        let in_source = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM src.klines WHERE strftime(day, '%Y-%m') IS NOT DISTINCT FROM {}",
+                month.map_or("NULL".to_string(), |m| format!("'{m}'"))
+            ),
+        );
+        assert_eq!(in_source as u64, part.rows, "{}", artifact.name);
+    }
+    // Together the files are the table, row for row, sorted by day within each file.
+    let list: Vec<String> = klines
+        .file_names()
+        .iter()
+        .map(|name| format!("'{}'", dist.join(name).display()))
+        .collect();
+    let list = list.join(", ");
+    let differing = count(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM (SELECT * FROM read_parquet([{list}]) EXCEPT ALL SELECT * FROM src.klines)"
+        ),
+    );
+    assert_eq!(differing, 0);
+    let unsorted = count(
+        &conn,
+        &format!(
+            "SELECT count(*) FROM (SELECT day < lag(day) OVER (PARTITION BY filename ORDER BY file_row_number) AS back \
+             FROM read_parquet([{list}], filename = true, file_row_number = true)) WHERE back"
+        ),
+    );
+    assert_eq!(unsorted, 0, "rows are sorted by day within each file");
+    // A partitioned table without rows is one empty file under its plain name.
+    let empty = tables.iter().find(|t| t.info.name == "empty_one").unwrap();
+    assert_eq!(empty.file_names(), ["empty_one.parquet"]);
+    drop(conn);
+
+    // A new day in March: January and February are the same bytes, March is not.
+    let conn = duckdb::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "INSERT INTO klines VALUES (DATE '2026-03-31', 'S1', 99.5), (DATE '2026-03-31', 'S2', 98.5); CHECKPOINT",
+    )
+    .unwrap();
+    drop(conn);
+    let output = build(dir.path(), &["--tag", "v1.0.1"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let second = manifest(&dist);
+    let sha = |manifest: &Manifest, name: &str| {
+        manifest
+            .artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.sha256.clone())
+            .unwrap()
+    };
+    for unchanged in [
+        "klines.2026-01.parquet",
+        "klines.2026-02.parquet",
+        "klines.null.parquet",
+    ] {
+        assert_eq!(
+            sha(&first, unchanged),
+            sha(&second, unchanged),
+            "{unchanged}"
+        );
+    }
+    assert_ne!(
+        sha(&first, "klines.2026-03.parquet"),
+        sha(&second, "klines.2026-03.parquet")
+    );
+}
+
+#[test]
+fn partition_by_that_names_no_column_or_no_valid_expression_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    make_db(
+        &db,
+        "CREATE TABLE t (day DATE, v INTEGER); INSERT INTO t VALUES (DATE '2026-01-01', 1);",
+    );
+    write_config(
+        dir.path(),
+        &db,
+        "[export.tables.t]\npartition_by = [\"month\"]\n",
+    );
+    let output = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert_exit_with(
+        &output,
+        2,
+        "partition_by names column \"month\", which table t does not have (columns: day, v)",
+    );
+    assert!(!dir.path().join("dist").join("manifest.json").exists());
+    write_config(
+        dir.path(),
+        &db,
+        "[export.tables.t]\npartition_by = [\"strftime(dya, '%Y')\"]\n",
+    );
+    let output = build(dir.path(), &["--tag", "v1.0.0"]);
+    assert_exit_with(
+        &output,
+        2,
+        "[export.tables.t] partition_by = [\"strftime(dya, '%Y')\"]: DuckDB cannot compute it",
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("dya"),
+        "{}",
+        text(&output)
+    );
+    assert!(!dir.path().join("dist").join("manifest.json").exists());
+}

@@ -88,8 +88,7 @@ pub fn run_build(config: &BuildConfig, progress: &Progress) -> Result<BuildOutco
     let snapshot = source::snapshot(&conn, &config.database, &config.export)?;
     debug!(tables = snapshot.tables.len(), duckdb = %snapshot.duckdb_version, "snapshot taken");
     for table in &snapshot.tables {
-        parquet::table_options(table, &config.export)?;
-        parquet::export_query(table, &[])?;
+        parquet::check_table(&conn, table, &config.export)?;
     }
     // Artifact names, unique and plain; extra files checked. Still nothing written.
     let catalog_prefix = config.catalog_prefix()?;
@@ -351,8 +350,12 @@ fn collect_built(
             columns: export.columns,
             sort_by: export.sort_by,
             primary_key: table.primary_key.clone(),
+            partition_by: export.partition_by,
         };
         let count = export.files.len() as u32;
+        // A partitioned table's files are named by their values even when there is one, so
+        // that a partition keeps its name (and, unchanged, its bytes) when others are added.
+        let in_parts = count > 1 || !info.partition_by.is_empty();
         if count > 1 {
             info!(
                 artifact = %artifact,
@@ -372,10 +375,11 @@ fn collect_built(
                 database: None,
                 duckdb_file: None,
                 part_of: None,
-                table_part: (count > 1).then_some(TablePart {
+                table_part: in_parts.then_some(TablePart {
                     index,
                     count,
                     rows: file.rows,
+                    partition: file.partition,
                 }),
             });
         }

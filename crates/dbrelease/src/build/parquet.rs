@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use std::io::Write;
-use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -24,20 +25,22 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::layout::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
-use super::source::{SourceTable, quote_ident, quote_literal};
+use super::source::{SourceTable, key_sql, quote_ident, quote_literal};
 use super::types::plan_column;
 use super::writeback::Writeback;
 use crate::config::{Codec, ExportOptions, TableSection};
 use crate::error::{Error, Result};
-use dbrelease_manifest::{Column, ColumnStats};
+use dbrelease_manifest::{Column, ColumnStats, PartitionValue};
 use dbrelease_remote::hashing::{Digested, HashingWriter};
 
-/// One Parquet file of a table: its name in the staging directory, digest and rows.
+/// One Parquet file of a table: its name in the staging directory, digest and rows, and the
+/// `partition_by` values of its rows.
 #[derive(Debug, Clone)]
 pub struct ExportedFile {
     pub name: String,
     pub digest: Digested,
     pub rows: u64,
+    pub partition: Vec<PartitionValue>,
 }
 
 /// What was written for one table.
@@ -51,6 +54,8 @@ pub struct TableExport {
     pub columns: Vec<Column>,
     /// Sort keys applied.
     pub sort_by: Vec<String>,
+    /// The `partition_by` entries each file has one value of.
+    pub partition_by: Vec<String>,
 }
 
 /// Values recorded in every Parquet file's key-value metadata. The release tag is not one of
@@ -75,9 +80,18 @@ pub fn table_options(table: &SourceTable, export: &ExportOptions) -> Result<Tabl
         })
         .cloned()
         .unwrap_or_default();
+    // A `partition_by` entry that is a plain name must be a column; anything else is an
+    // expression, which DuckDB checks ([`check_table`]).
+    let plain_names: Vec<String> = options
+        .partition_by
+        .iter()
+        .filter(|entry| entry.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .cloned()
+        .collect();
     for (key, columns) in [
         ("sort_by", &options.sort_by),
         ("bloom_filter", &options.bloom_filter),
+        ("partition_by", &plain_names),
     ] {
         for wanted in columns {
             if !table.columns.iter().any(|column| &column.name == wanted) {
@@ -98,8 +112,36 @@ pub fn table_options(table: &SourceTable, export: &ExportOptions) -> Result<Tabl
     Ok(options)
 }
 
-/// Builds the export query: casts for the documented conversions, ORDER BY for `sort_by`.
-pub fn export_query(table: &SourceTable, sort_by: &[String]) -> Result<(String, Vec<Column>)> {
+/// Checks, before anything is written, that `table` can be exported with its options: its
+/// columns' types, its `sort_by` and `bloom_filter` columns, and that DuckDB can compute its
+/// `partition_by` expressions.
+pub fn check_table(conn: &Connection, table: &SourceTable, export: &ExportOptions) -> Result<()> {
+    let options = table_options(table, export)?;
+    let (sql, _) = export_query(table, &[], &options.partition_by)?;
+    if !options.partition_by.is_empty()
+        && let Err(err) = conn.prepare(&format!("{sql} LIMIT 0"))
+    {
+        return Err(Error::Config(format!(
+            "[export.tables.{}] partition_by = {:?}: DuckDB cannot compute it over the table ({err}); give columns, or expressions over them such as \"strftime(date, '%Y-%m')\"",
+            table.display_name(),
+            options.partition_by
+        )));
+    }
+    Ok(())
+}
+
+/// The name of the query column that holds partition entry `index`'s value as text.
+fn partition_column(index: usize) -> String {
+    quote_ident(&format!("__dbrelease_partition_{index}"))
+}
+
+/// Builds the export query: casts for the documented conversions, ORDER BY `order_by` (columns
+/// or expressions), then one text column per `partition_by` entry after the table's columns.
+pub fn export_query(
+    table: &SourceTable,
+    order_by: &[String],
+    partition_by: &[String],
+) -> Result<(String, Vec<Column>)> {
     let mut projection = Vec::with_capacity(table.columns.len());
     let mut columns = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
@@ -124,11 +166,18 @@ pub fn export_query(table: &SourceTable, sort_by: &[String]) -> Result<(String, 
             stats: None,
         });
     }
+    for (index, entry) in partition_by.iter().enumerate() {
+        projection.push(format!(
+            "CAST({} AS VARCHAR) AS {}",
+            key_sql(table, entry),
+            partition_column(index)
+        ));
+    }
     let mut sql = format!("SELECT {} FROM {}", projection.join(", "), table.sql_name());
-    if !sort_by.is_empty() {
-        let keys: Vec<String> = sort_by
+    if !order_by.is_empty() {
+        let keys: Vec<String> = order_by
             .iter()
-            .map(|key| format!("{} ASC NULLS LAST", quote_ident(key)))
+            .map(|key| format!("{} ASC NULLS LAST", key_sql(table, key)))
             .collect();
         sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
     }
@@ -196,16 +245,15 @@ fn writer_properties(
     Ok(builder.build())
 }
 
-/// A table's Parquet file or files, completely written but not yet synced to disk nor read
-/// back.
+/// A table's Parquet file or files, completely written and closed but not yet synced to disk
+/// nor read back.
 pub struct WrittenTable {
     table: String,
     /// Each file's path, in order, beside `export.files`.
     paths: Vec<PathBuf>,
-    files: Vec<File>,
     export: TableExport,
     started: Instant,
-    /// The file's Parquet schema (names, physical and logical types, nesting), as written.
+    /// The files' Parquet schema (names, physical and logical types, nesting), as written.
     parquet_schema: String,
 }
 
@@ -216,11 +264,15 @@ pub struct WrittenTable {
 pub type ReadBack = std::collections::HashMap<String, Vec<(String, String)>>;
 
 impl WrittenTable {
-    /// Syncs the file and checks that DuckDB reads every column back as the source type or
+    /// Syncs the files and checks that DuckDB reads every column back as the source type or
     /// its documented conversion.
     pub fn check(mut self, conn: &Connection, read_back: &mut ReadBack) -> Result<TableExport> {
-        for (file, path) in self.files.iter().zip(&self.paths) {
-            file.sync_all().map_err(|err| Error::output(path, &err))?;
+        for path in &self.paths {
+            // The encoder closed the file (a table of thousands of partitions would otherwise
+            // hold thousands of descriptors); fsync through a new one syncs the same data.
+            File::open(path)
+                .and_then(|file| file.sync_all())
+                .map_err(|err| Error::output(path, &err))?;
             verify_read_back(conn, read_back, &self.table, &self, path)?;
         }
         column_stats(conn, &self.paths, &mut self.export.columns).map_err(|err| Error::Table {
@@ -239,23 +291,68 @@ impl WrittenTable {
     }
 }
 
-/// A table whose rows have all been read from DuckDB; its encoder may still be running.
+/// What one encoder wrote: its files in order (named, hashed, closed) and their Parquet schema.
+#[derive(Default)]
+struct EncodedFiles {
+    files: Vec<(PathBuf, ExportedFile)>,
+    parquet_schema: String,
+}
+
+/// The encoder of one partition of a table (the whole table when it has no `partition_by`).
+enum Encoding<'scope> {
+    Running(std::thread::ScopedJoinHandle<'scope, Result<EncodedFiles>>),
+    Done(Result<EncodedFiles>),
+}
+
+impl Encoding<'_> {
+    fn join(self) -> Result<EncodedFiles> {
+        match self {
+            Encoding::Running(handle) => handle.join().expect("Parquet encoder panicked"),
+            Encoding::Done(result) => result,
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(self, Encoding::Running(_))
+    }
+
+    /// Waits for a running encoder and keeps its result; false when it failed.
+    fn settle(&mut self) -> bool {
+        if self.is_running() {
+            let running = std::mem::replace(self, Encoding::Done(Ok(EncodedFiles::default())));
+            *self = Encoding::Done(running.join());
+        }
+        matches!(self, Encoding::Done(Ok(_)))
+    }
+}
+
+/// One partition's values and its encoder.
+struct PartitionEncoding<'scope> {
+    partition: Vec<PartitionValue>,
+    encoding: Encoding<'scope>,
+}
+
+/// Partition encoders running at once: the next partition's starts while the last row group
+/// of the previous one is encoded, and memory stays bounded however many partitions there are.
+const PARTITIONS_ENCODING: usize = 2;
+
+/// Most files one table may be partitioned into: a `partition_by` over a near-unique column
+/// would otherwise write millions of files before the asset limit stops the publish.
+const MAX_PARTITIONS: usize = 10_000;
+
+/// A table whose rows have all been read from DuckDB; its encoders may still be running.
 pub struct PendingTable<'scope> {
     table: String,
     expected_rows: u64,
-    /// The file's path when the table fits in one; parts are named from it ([`part_path`]).
-    dest: PathBuf,
     columns: Vec<Column>,
     sort_by: Vec<String>,
+    partition_by: Vec<String>,
     started: Instant,
-    /// Rows handed to the encoder, or why reading stopped.
+    /// Rows handed to the encoders, or why reading stopped.
     read: Result<u64>,
-    /// The encoder's files with their rows, and the Parquet schema it wrote.
-    encoder: std::thread::ScopedJoinHandle<'scope, Result<Encoded<TableSink>>>,
+    /// Each partition's encoder, in the order of the partitions (one for a table without any).
+    partitions: Vec<PartitionEncoding<'scope>>,
 }
-
-/// What an encoder wrote: each file's sink with its rows, in order, and the Parquet schema.
-type Encoded<W> = (Vec<(W, u64)>, String);
 
 /// Where a table's Parquet bytes go: hashed, buffered, written back to disk as they come.
 type TableSink = HashingWriter<BufWriter<Writeback>>;
@@ -268,39 +365,44 @@ pub fn part_path(dest: &Path, index: u32) -> PathBuf {
     dest.with_file_name(format!("{stem}-{index:04}.parquet"))
 }
 
+/// The path of a partition's file: `klines.parquet` with values `2024-01` →
+/// `klines.2024-01.parquet`. Each value keeps its text when that is a plain file name, and is
+/// otherwise made one with a short digest of the real text (as table names are), so the name
+/// depends on the value alone and stays the same in every version.
+pub fn partition_path(dest: &Path, partition: &[PartitionValue]) -> PathBuf {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
+    let segments: Vec<String> = partition
+        .iter()
+        .map(|value| match &value.value {
+            Some(text) => dbrelease_manifest::names::table_artifact_stem(text),
+            None => "null".into(),
+        })
+        .collect();
+    dest.with_file_name(format!("{stem}.{}.parquet", segments.join(".")))
+}
+
 impl PendingTable<'_> {
-    /// Waits for the encoder: the written file, or the first thing that went wrong (reading
+    /// Waits for the encoders: the written files, or the first thing that went wrong (reading
     /// first: a failed encoder is often only its consequence).
     pub fn finish(self) -> Result<WrittenTable> {
-        let encoded = self.encoder.join().expect("Parquet encoder panicked");
+        let encoded: Vec<_> = self
+            .partitions
+            .into_iter()
+            .map(|partition| (partition.partition, partition.encoding.join()))
+            .collect();
         let rows = self.read?;
-        let (sinks, parquet_schema) = encoded?;
-        let count = sinks.len() as u32;
         let mut export_files = Vec::new();
-        let (mut paths, mut files) = (Vec::new(), Vec::new());
-        for ((sink, part_rows), index) in sinks.into_iter().zip(1..) {
-            // A table that fits in one file keeps its plain name.
-            let path = if count == 1 {
-                self.dest.clone()
-            } else {
-                part_path(&self.dest, index)
-            };
-            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&path, &err))?;
-            let file = buffered
-                .into_inner()
-                .map_err(|err| Error::output(&path, err.error()))?
-                .into_inner();
-            export_files.push(ExportedFile {
-                name: path
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                digest,
-                rows: part_rows,
-            });
-            paths.push(path);
-            files.push(file);
+        let mut paths = Vec::new();
+        let mut parquet_schema = String::new();
+        for (partition, result) in encoded {
+            let written = result?;
+            parquet_schema = written.parquet_schema;
+            for (path, mut file) in written.files {
+                file.partition = partition.clone();
+                paths.push(path);
+                export_files.push(file);
+            }
         }
         if rows != self.expected_rows {
             return Err(Error::Table {
@@ -314,12 +416,12 @@ impl PendingTable<'_> {
         Ok(WrittenTable {
             table: self.table,
             paths,
-            files,
             export: TableExport {
                 files: export_files,
                 rows,
                 columns: self.columns,
                 sort_by: self.sort_by,
+                partition_by: self.partition_by,
             },
             started: self.started,
             parquet_schema,
@@ -373,10 +475,11 @@ impl<'scope> Checker<'scope> {
     }
 }
 
-/// Streams `table` into a Parquet file at `dest`, hashing the bytes as they are written.
-/// Returns once DuckDB has handed out every row: an encoder thread in `scope` chooses the
-/// layout from the first rows, then cuts row groups whose columns are encoded in parallel,
-/// and may still be running ([`PendingTable::finish`] waits for it).
+/// Streams `table` into Parquet at `dest` (or, with `partition_by`, one file per partition
+/// beside it), hashing the bytes as they are written. Returns once DuckDB has handed out every
+/// row: an encoder thread per partition chooses the layout from its first rows, then cuts row
+/// groups whose columns are encoded in parallel, and may still be running
+/// ([`PendingTable::finish`] waits for it).
 pub fn write_table<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     conn: &Connection,
@@ -388,14 +491,20 @@ pub fn write_table<'scope>(
 ) -> Result<PendingTable<'scope>> {
     let started = Instant::now();
     let options = table_options(table, export)?;
-    // A table already stored in key order is exported in storage order, without a sort.
-    let sort = !options.sort_by.is_empty()
-        && !super::source::stored_in_order(conn, table, &options.sort_by)?;
-    if !options.sort_by.is_empty() && !sort {
-        tracing::debug!(table = %table.display_name(), "stored in sort_by order: not sorting");
+    // Partitions come out of one query in order, each one's rows together; within them the
+    // rows follow `sort_by`. A table already stored in that order is exported as stored.
+    let order_keys: Vec<String> = options
+        .partition_by
+        .iter()
+        .chain(&options.sort_by)
+        .cloned()
+        .collect();
+    let sort = !order_keys.is_empty() && !super::source::stored_in_order(conn, table, &order_keys)?;
+    if !order_keys.is_empty() && !sort {
+        tracing::debug!(table = %table.display_name(), "stored in partition and sort_by order: not sorting");
     }
-    let order_by: &[String] = if sort { &options.sort_by } else { &[] };
-    let (sql, columns) = export_query(table, order_by)?;
+    let order_by: &[String] = if sort { &order_keys } else { &[] };
+    let (sql, columns) = export_query(table, order_by, &options.partition_by)?;
     let table_error = |message: String| Error::Table {
         table: table.display_name(),
         message,
@@ -412,77 +521,277 @@ pub fn write_table<'scope>(
     let stream = statement
         .stream_arrow([])
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
-    let schema = stream.get_schema();
-    // Each file of the table is created when the encoder reaches it.
-    // The first file is written under the table's plain name: a table that fits never has
-    // another name (a temporary `-0001` could be the plain name of a table exported next). When
-    // a second file is opened, the first (still open, still being written) is renamed.
-    let open_part = {
-        let dest = dest.clone();
-        move |index: u32| -> std::io::Result<TableSink> {
-            if index == 2 {
-                std::fs::rename(&dest, part_path(&dest, 1))?;
-            }
-            let path = if index == 1 {
-                dest.clone()
-            } else {
-                part_path(&dest, index)
-            };
-            Ok(HashingWriter::new(BufWriter::with_capacity(
-                1 << 20,
-                Writeback::new(File::create(path)?),
-            )))
-        }
+    // The table's columns, without the partition values that follow them.
+    let data_columns: Vec<usize> = (0..columns.len()).collect();
+    let schema = Arc::new(
+        stream
+            .get_schema()
+            .project(&data_columns)
+            .map_err(|err| table_error(format!("cannot read the table's schema: {err}")))?,
+    );
+    let encoder = |dest: PathBuf| {
+        spawn_encoder(
+            scope,
+            table,
+            export,
+            provenance,
+            options.clone(),
+            schema.clone(),
+            columns.clone(),
+            dest,
+        )
     };
-    let first_sink = open_part(1).map_err(|err| Error::output(&dest, &err))?;
-
-    // DuckDB hands out batches on this thread (its statement cannot move).
-    let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
-    let encoder = {
-        let (options, columns, dest) = (options.clone(), columns.clone(), dest.clone());
-        scope.spawn(move || {
-            let sinks = Sinks {
-                first: first_sink,
-                open: Box::new(open_part),
-                part_size: export.part_size,
-            };
-            encode_table(sinks, table, export, provenance, &options, &schema, batches).map_err(
-                |err| match err {
-                    EncodeError::Setup(err) => err,
-                    EncodeError::Write(err) => write_error(table, &dest, &columns, err),
-                },
-            )
-        })
-    };
+    let partitioned = !options.partition_by.is_empty();
+    let mut partitions: Vec<PartitionEncoding<'scope>> = Vec::new();
+    // The partition being read and its encoder's channel.
+    let mut current: Option<(Vec<Option<String>>, SyncSender<RecordBatch>)> = None;
+    if !partitioned {
+        let (sender, encoding) = encoder(dest.clone());
+        partitions.push(PartitionEncoding {
+            partition: Vec::new(),
+            encoding,
+        });
+        current = Some((Vec::new(), sender));
+    }
     let mut rows = 0u64;
     let mut read = Ok(());
-    for batch in stream {
-        match batch {
-            Ok(batch) => {
-                rows += batch.num_rows() as u64;
-                // A closed channel means the encoder failed; `finish` reports its error.
-                if sender.send(batch).is_err() {
-                    break;
-                }
-                progress(rows);
-            }
+    'batches: for batch in stream {
+        let batch = match batch {
+            Ok(batch) => batch,
             Err(err) => {
                 read = Err(table_error(format!("reading rows failed: {err}")));
                 break;
             }
+        };
+        rows += batch.num_rows() as u64;
+        let keys = match PartitionKeys::of(&batch, columns.len()) {
+            Ok(keys) => keys,
+            Err(err) => {
+                read = Err(table_error(format!(
+                    "reading partition values failed: {err}"
+                )));
+                break;
+            }
+        };
+        let data = batch
+            .project(&data_columns)
+            .expect("the query's first columns are the table's");
+        let mut start = 0;
+        while start < data.num_rows() {
+            let is_current = current
+                .as_ref()
+                .is_some_and(|(values, _)| keys.equal(start, values));
+            if !is_current {
+                if partitions.len() == MAX_PARTITIONS {
+                    read = Err(Error::Config(format!(
+                        "[export.tables.{}] partition_by = {:?} gives more than {MAX_PARTITIONS} partitions: partition by something coarser, e.g. \"strftime(date, '%Y-%m')\"",
+                        table.display_name(),
+                        options.partition_by
+                    )));
+                    break 'batches;
+                }
+                // The previous partition is complete: its encoder finishes on its own.
+                drop(current.take());
+                let values = keys.values(start);
+                let partition: Vec<PartitionValue> = options
+                    .partition_by
+                    .iter()
+                    .zip(&values)
+                    .map(|(by, value)| PartitionValue {
+                        by: by.clone(),
+                        value: value.clone(),
+                    })
+                    .collect();
+                let running = partitions
+                    .iter()
+                    .filter(|p| p.encoding.is_running())
+                    .count();
+                if running >= PARTITIONS_ENCODING
+                    && let Some(oldest) = partitions.iter_mut().find(|p| p.encoding.is_running())
+                    && !oldest.encoding.settle()
+                {
+                    break 'batches;
+                }
+                let (sender, encoding) = encoder(partition_path(&dest, &partition));
+                partitions.push(PartitionEncoding {
+                    partition,
+                    encoding,
+                });
+                current = Some((values, sender));
+            }
+            let (values, sender) = current.as_ref().expect("a partition is open");
+            let end = keys.end_of(start, values);
+            // A closed channel means the encoder failed; `finish` reports its error.
+            if sender.send(data.slice(start, end - start)).is_err() {
+                break 'batches;
+            }
+            start = end;
         }
+        progress(rows);
     }
-    drop(sender);
+    drop(current);
+    if partitions.is_empty() {
+        // A partitioned table without rows is one empty file under its plain name.
+        let (sender, encoding) = encoder(dest.clone());
+        drop(sender);
+        partitions.push(PartitionEncoding {
+            partition: Vec::new(),
+            encoding,
+        });
+    }
     Ok(PendingTable {
         table: table.display_name(),
         expected_rows: table.rows,
-        dest,
         columns,
         sort_by: options.sort_by,
+        partition_by: options.partition_by,
         started,
         read: read.map(|()| rows),
-        encoder,
+        partitions,
     })
+}
+
+/// The partition values of one batch: the text columns after the table's own.
+struct PartitionKeys {
+    columns: Vec<arrow::array::StringArray>,
+    rows: usize,
+}
+
+impl PartitionKeys {
+    fn of(
+        batch: &RecordBatch,
+        first: usize,
+    ) -> std::result::Result<Self, arrow::error::ArrowError> {
+        use arrow::array::AsArray;
+        let columns = (first..batch.num_columns())
+            .map(|index| {
+                let text =
+                    arrow::compute::cast(batch.column(index), &arrow::datatypes::DataType::Utf8)?;
+                Ok(text.as_string::<i32>().clone())
+            })
+            .collect::<std::result::Result<_, arrow::error::ArrowError>>()?;
+        Ok(PartitionKeys {
+            columns,
+            rows: batch.num_rows(),
+        })
+    }
+
+    /// The values of row `row`.
+    fn values(&self, row: usize) -> Vec<Option<String>> {
+        use arrow::array::Array;
+        self.columns
+            .iter()
+            .map(|column| column.is_valid(row).then(|| column.value(row).to_string()))
+            .collect()
+    }
+
+    /// True when row `row` has `values`.
+    fn equal(&self, row: usize, values: &[Option<String>]) -> bool {
+        use arrow::array::Array;
+        self.columns
+            .iter()
+            .zip(values)
+            .all(|(column, value)| match value {
+                Some(text) => column.is_valid(row) && column.value(row) == text,
+                None => column.is_null(row),
+            })
+    }
+
+    /// The end of the run of rows from `start` that have `values` (row `start` has them).
+    fn end_of(&self, start: usize, values: &[Option<String>]) -> usize {
+        let rows = self.rows;
+        // A partition's rows are together: when the last row has its values, so has every row
+        // between (and a table without partitions is one run).
+        if self.equal(rows - 1, values) {
+            return rows;
+        }
+        (start + 1..rows)
+            .find(|&row| !self.equal(row, values))
+            .unwrap_or(rows)
+    }
+}
+
+/// Starts the encoder of one partition (or of the whole table) writing `dest`, and its
+/// channel: the batches sent are its rows; dropping the sender ends the file.
+#[allow(clippy::too_many_arguments)]
+fn spawn_encoder<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    table: &'scope SourceTable,
+    export: &'scope ExportOptions,
+    provenance: &'scope ParquetProvenance,
+    options: TableSection,
+    schema: SchemaRef,
+    columns: Vec<Column>,
+    dest: PathBuf,
+) -> (SyncSender<RecordBatch>, Encoding<'scope>) {
+    let (sender, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(16);
+    let handle = scope.spawn(move || {
+        // Each file is created when the encoder reaches it. The first is written under the
+        // plain name: a table that fits never has another name (a temporary `-0001` could be
+        // the plain name of a table exported next). When a second file is opened, the first
+        // (still open, still being written) is renamed.
+        let open_part = {
+            let dest = dest.clone();
+            move |index: u32| -> std::io::Result<TableSink> {
+                if index == 2 {
+                    std::fs::rename(&dest, part_path(&dest, 1))?;
+                }
+                let path = if index == 1 {
+                    dest.clone()
+                } else {
+                    part_path(&dest, index)
+                };
+                Ok(HashingWriter::new(BufWriter::with_capacity(
+                    1 << 20,
+                    Writeback::new(File::create(path)?),
+                )))
+            }
+        };
+        let first = open_part(1).map_err(|err| Error::output(&dest, &err))?;
+        let sinks = Sinks {
+            first,
+            open: Box::new(open_part),
+            part_size: export.part_size,
+        };
+        let (sinks, parquet_schema) = encode_table(
+            sinks, table, export, provenance, &options, &schema, batches,
+        )
+        .map_err(|err| match err {
+            EncodeError::Setup(err) => err,
+            EncodeError::Write(err) => write_error(table, &dest, &columns, err),
+        })?;
+        let count = sinks.len();
+        let mut files = Vec::with_capacity(count);
+        for ((sink, rows), index) in sinks.into_iter().zip(1..) {
+            let path = if count == 1 {
+                dest.clone()
+            } else {
+                part_path(&dest, index)
+            };
+            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&path, &err))?;
+            // Flushed and closed; the checker syncs it.
+            buffered
+                .into_inner()
+                .map_err(|err| Error::output(&path, err.error()))?;
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let file = ExportedFile {
+                name,
+                digest,
+                rows,
+                partition: Vec::new(),
+            };
+            files.push((path, file));
+        }
+        Ok(EncodedFiles {
+            files,
+            parquet_schema,
+        })
+    });
+    (sender, Encoding::Running(handle))
 }
 
 /// The files an encoder writes a table into: the first, opened already, and how to open the
@@ -492,6 +801,9 @@ struct Sinks<'a, W> {
     open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
     part_size: u64,
 }
+
+/// What an encoder wrote: each file's sink with its rows, in order, and the Parquet schema.
+type Encoded<W> = (Vec<(W, u64)>, String);
 
 /// Why encoding a table stopped: its set-up (options, layout) or writing Parquet.
 enum EncodeError {

@@ -507,6 +507,16 @@ fn read_primary_keys(conn: &Connection) -> duckdb::Result<ByTable<String>> {
     Ok(keys)
 }
 
+/// The SQL of a `sort_by` or `partition_by` entry: a column of `table` (quoted), or else an
+/// expression over its columns (parenthesized).
+pub fn key_sql(table: &SourceTable, key: &str) -> String {
+    if table.columns.iter().any(|column| column.name == key) {
+        quote_ident(key)
+    } else {
+        format!("({key})")
+    }
+}
+
 /// Whether `table`'s rows are already stored in `keys` order (ascending, NULLs last), so that
 /// an export in storage order is sorted without a sort: tables are often appended in key order
 /// (by date), and sorting them again was a third of a sorted build. Reads the key columns only,
@@ -516,14 +526,15 @@ fn read_primary_keys(conn: &Connection) -> duckdb::Result<ByTable<String>> {
 pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) -> Result<bool> {
     use arrow::datatypes::DataType;
     use arrow::row::{RowConverter, SortField};
-    let comparable = keys.iter().all(|key| {
-        table
-            .columns
-            .iter()
-            .find(|column| &column.name == key)
-            .and_then(|column| super::types::plan_column(&column.duckdb_type).ok())
-            .is_some_and(|plan| plan.cast_to.is_none())
-    });
+    // An expression's values come as DuckDB computes them; a column's must need no conversion.
+    let comparable =
+        keys.iter().all(
+            |key| match table.columns.iter().find(|column| &column.name == key) {
+                Some(column) => super::types::plan_column(&column.duckdb_type)
+                    .is_ok_and(|plan| plan.cast_to.is_none()),
+                None => true,
+            },
+        );
     if !comparable {
         return Ok(false);
     }
@@ -531,7 +542,7 @@ pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) 
         table: table.display_name(),
         message: format!("cannot read the sort keys ({err})"),
     };
-    let projection: Vec<String> = keys.iter().map(|key| quote_ident(key)).collect();
+    let projection: Vec<String> = keys.iter().map(|key| key_sql(table, key)).collect();
     let mut statement = conn
         .prepare(&format!(
             "SELECT {} FROM {}",
