@@ -63,6 +63,16 @@ pub enum AssetAction {
         /// Size.
         bytes: u64,
     },
+    /// Not there yet, but the same bytes are already published under the same name in version
+    /// `from`: copied server-side (S3), nothing uploaded. Verified like an upload.
+    Copy {
+        /// Asset name.
+        name: String,
+        /// Size.
+        bytes: u64,
+        /// The version that holds it.
+        from: String,
+    },
     /// There with other bytes and `--replace` given: upload under a temporary name, verify,
     /// delete the old asset, rename the new one.
     Replace {
@@ -90,16 +100,18 @@ impl AssetAction {
         match self {
             AssetAction::Skip { name, .. }
             | AssetAction::Upload { name, .. }
+            | AssetAction::Copy { name, .. }
             | AssetAction::Replace { name, .. }
             | AssetAction::DeleteLeftover { name, .. } => name,
         }
     }
 
-    /// The action's name in reports: `skip`, `upload`, `replace` or `delete_leftover`.
+    /// The action's name in reports: `skip`, `upload`, `copy`, `replace` or `delete_leftover`.
     pub fn kind(&self) -> &'static str {
         match self {
             AssetAction::Skip { .. } => "skip",
             AssetAction::Upload { .. } => "upload",
+            AssetAction::Copy { .. } => "copy",
             AssetAction::Replace { .. } => "replace",
             AssetAction::DeleteLeftover { .. } => "delete_leftover",
         }
@@ -109,7 +121,9 @@ impl AssetAction {
     pub fn upload_bytes(&self) -> u64 {
         match self {
             AssetAction::Upload { bytes, .. } | AssetAction::Replace { bytes, .. } => *bytes,
-            AssetAction::Skip { .. } | AssetAction::DeleteLeftover { .. } => 0,
+            AssetAction::Skip { .. }
+            | AssetAction::Copy { .. }
+            | AssetAction::DeleteLeftover { .. } => 0,
         }
     }
 }
@@ -197,15 +211,28 @@ pub fn local_files(manifest: &Manifest, metadata: &[(&str, u64, String)]) -> Vec
     files
 }
 
+/// Another version on the same target, whose files a new one may copy instead of uploading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySource {
+    /// Its tag.
+    pub tag: String,
+    /// The files it holds, with the size the target reports and the sha256 its manifest
+    /// records (a copy is verified like an upload before the new manifest is written).
+    pub files: Vec<RemoteAsset>,
+}
+
 /// Diffs the files we want against the assets the target has.
 ///
 /// `published` is the manifest the target already holds, if any: it vouches for assets the
 /// target reports no digest for, and when it lists exactly our artifacts the metadata files
-/// count as identical even if they differ in `created_at`.
+/// count as identical even if they differ in `created_at`. An artifact missing from the
+/// target that `copy_source` holds with the same name and bytes is copied, not uploaded
+/// (metadata files always describe this version, so they are never copied).
 pub fn plan_assets(
     local: &[LocalFile],
     remote: &[RemoteAsset],
     published: Option<&Manifest>,
+    copy_source: Option<&CopySource>,
     replace: bool,
 ) -> AssetPlan {
     let mut actions = Vec::new();
@@ -241,9 +268,24 @@ pub fn plan_assets(
             .iter()
             .find(|asset| asset.name == file.name && asset.is_complete());
         let Some(existing) = existing else {
-            actions.push(AssetAction::Upload {
-                name: file.name.clone(),
-                bytes: file.bytes,
+            let copyable = copy_source.filter(|source| {
+                !file.metadata
+                    && source.files.iter().any(|held| {
+                        held.name == file.name
+                            && held.bytes == file.bytes
+                            && held.sha256.as_deref() == Some(file.sha256.as_str())
+                    })
+            });
+            actions.push(match copyable {
+                Some(source) => AssetAction::Copy {
+                    name: file.name.clone(),
+                    bytes: file.bytes,
+                    from: source.tag.clone(),
+                },
+                None => AssetAction::Upload {
+                    name: file.name.clone(),
+                    bytes: file.bytes,
+                },
             });
             continue;
         };
@@ -318,7 +360,7 @@ mod tests {
 
     #[test]
     fn empty_release_uploads_everything_in_order() {
-        let plan = plan_assets(&release(), &[], None, false);
+        let plan = plan_assets(&release(), &[], None, None, false);
         let names: Vec<&str> = plan.actions.iter().map(AssetAction::name).collect();
         assert_eq!(names, ["a.parquet", "db.gz", "manifest.json"]);
         assert!(
@@ -336,11 +378,11 @@ mod tests {
             asset(2, "db.gz", Some("old"), "uploaded"),
             asset(3, "manifest.json", Some("mm"), "uploaded"),
         ];
-        let plan = plan_assets(&release(), &remote, None, false);
+        let plan = plan_assets(&release(), &remote, None, None, false);
         assert_eq!(plan.conflicts.len(), 1);
         assert_eq!(plan.conflicts[0].name, "db.gz");
         assert_eq!(plan.conflicts[0].remote_sha256.as_deref(), Some("old"));
-        let plan = plan_assets(&release(), &remote, None, true);
+        let plan = plan_assets(&release(), &remote, None, None, true);
         assert!(plan.conflicts.is_empty());
         assert_eq!(
             plan.actions[1],
@@ -355,7 +397,47 @@ mod tests {
             asset(2, "db.gz", Some("bb"), "uploaded"),
             asset(3, "manifest.json", Some("mm"), "uploaded"),
         ];
-        assert!(plan_assets(&release(), &remote_same, None, false).is_noop());
+        assert!(plan_assets(&release(), &remote_same, None, None, false).is_noop());
+    }
+
+    #[test]
+    fn files_another_version_holds_with_the_same_bytes_are_copied_not_uploaded() {
+        let source = CopySource {
+            tag: "v2026.1204.0".into(),
+            files: vec![
+                // Same name and bytes: copied.
+                asset(0, "a.parquet", Some("aa"), "uploaded"),
+                // Same name, other bytes: uploaded.
+                asset(0, "db.gz", Some("old"), "uploaded"),
+                // The manifest is this version's own, whatever the other holds.
+                asset(0, "manifest.json", Some("mm"), "uploaded"),
+            ],
+        };
+        let plan = plan_assets(&release(), &[], None, Some(&source), false);
+        assert_eq!(
+            plan.actions,
+            [
+                AssetAction::Copy {
+                    name: "a.parquet".into(),
+                    bytes: 10,
+                    from: "v2026.1204.0".into()
+                },
+                AssetAction::Upload {
+                    name: "db.gz".into(),
+                    bytes: 10
+                },
+                AssetAction::Upload {
+                    name: "manifest.json".into(),
+                    bytes: 10
+                },
+            ]
+        );
+        assert_eq!(plan.upload_bytes(), 20, "a copy sends nothing");
+        assert!(!plan.is_noop());
+        // A file already in place is skipped, not copied again.
+        let remote = [asset(1, "a.parquet", Some("aa"), "uploaded")];
+        let plan = plan_assets(&release(), &remote, None, Some(&source), false);
+        assert!(matches!(plan.actions[0], AssetAction::Skip { .. }));
     }
 
     #[test]
@@ -365,7 +447,7 @@ mod tests {
             asset(8, "dbrelease-tmp-a.parquet", Some("zz"), "uploaded"),
             asset(9, "notes.txt", Some("nn"), "uploaded"),
         ];
-        let plan = plan_assets(&release(), &remote, None, false);
+        let plan = plan_assets(&release(), &remote, None, None, false);
         assert!(matches!(
             plan.actions[0],
             AssetAction::DeleteLeftover { id: 7, .. }

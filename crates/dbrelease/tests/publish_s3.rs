@@ -38,6 +38,7 @@ on_every_store!(
     latest_drops_the_files_the_newest_version_no_longer_has,
     a_concurrent_publish_never_loses_an_entry_of_versions_json,
     a_file_that_changes_while_uploading_is_never_completed,
+    unchanged_partitions_are_copied_from_the_previous_version_not_uploaded,
 );
 
 struct Setup {
@@ -691,6 +692,94 @@ fn a_multipart_artifact_verifies_on_moto_too() {
     assert_eq!(report["s3"]["up_to_date"], true, "{report:#}");
     let verify = aws_env(&mut dbrelease())
         .args(["verify", "--s3", "--tag", "v1.0.0", "--config"])
+        .arg(setup.dir.path().join("dbrelease.toml"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+}
+
+fn unchanged_partitions_are_copied_from_the_previous_version_not_uploaded(store: Store) {
+    let setup = setup!(
+        store,
+        "unchanged_partitions_are_copied_from_the_previous_version_not_uploaded",
+        "[export.tables.daily_availability]\npartition_by = [\"strftime(date, '%Y-%m')\"]\n"
+    );
+    let output = setup.publish("v2019.1017.0", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    // A new day: October changes; September and the other table do not.
+    setup.sql(
+        "INSERT INTO daily_availability SELECT date + 1, symbol, available, file_size_bytes, last_modified, url, \
+         status_code, probe_timestamp, quote_volume_usdt, volume_base, taker_buy_volume_base, \
+         taker_buy_quote_volume_usdt, open_price, high_price, low_price, close_price, trade_count \
+         FROM daily_availability WHERE date = DATE '2019-10-17'",
+    );
+    let plan = setup.publish_into(
+        SECRET_KEY,
+        "v2019.1018.0",
+        "dist-2",
+        "1700086400",
+        &["--dry-run", "--json"],
+    );
+    assert!(plan.status.success(), "{}", text(&plan));
+    let planned: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let output = setup.publish_into(
+        SECRET_KEY,
+        "v2019.1018.0",
+        "dist-2",
+        "1700086400",
+        &["--json"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let action = |report: &serde_json::Value, name: &str| {
+        report["s3"]["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == format!("data/v2019.1018.0/{name}"))
+            .map(|a| {
+                (
+                    a["action"].as_str().unwrap().to_string(),
+                    a["bytes"].as_u64().unwrap(),
+                )
+            })
+            .unwrap_or_else(|| panic!("{name} not in {report:#}"))
+    };
+    for report in [&planned, &report] {
+        // The plan and the run agree: unchanged files are copied, nothing of them sent.
+        for unchanged in [
+            "daily_availability.2019-09.parquet",
+            "daily_symbol_counts.parquet",
+        ] {
+            assert_eq!(
+                action(report, unchanged),
+                ("copy".to_string(), 0),
+                "{unchanged}"
+            );
+        }
+        let (changed, sent) = action(report, "daily_availability.2019-10.parquet");
+        assert_eq!(changed, "upload");
+        assert!(sent > 0);
+        assert_eq!(report["s3"]["copied"]["files"], 2, "{report:#}");
+        assert_eq!(report["s3"]["copied"]["from"], "v2019.1017.0");
+    }
+    let copied_bytes: u64 = [
+        "daily_availability.2019-09.parquet",
+        "daily_symbol_counts.parquet",
+    ]
+    .iter()
+    .map(|name| {
+        std::fs::metadata(setup.dir.path().join("dist-2").join(name))
+            .unwrap()
+            .len()
+    })
+    .sum();
+    assert_eq!(report["s3"]["copied"]["bytes"], copied_bytes);
+    // The copies are the new version's bytes, under its own keys, and it verifies.
+    setup.assert_folder_matches("data/v2019.1018.0", "dist-2");
+    setup.assert_folder_matches("data/latest", "dist-2");
+    let verify = aws_env(&mut dbrelease())
+        .args(["verify", "--s3", "--tag", "v2019.1018.0", "--config"])
         .arg(setup.dir.path().join("dbrelease.toml"))
         .output()
         .unwrap();

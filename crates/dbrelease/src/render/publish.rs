@@ -238,6 +238,14 @@ fn target_table(report: &TargetReport) -> String {
             ));
         }
     }
+    if let Some(from) = &report.copied.from {
+        let verb = if report.dry_run { "would be" } else { "were" };
+        text.push_str(&format!(
+            "{} unchanged files ({}) {verb} copied from {from} on the server, not sent\n",
+            report.copied.files,
+            human_bytes(report.copied.bytes)
+        ));
+    }
     for note in &report.notes {
         text.push_str(&format!("note: {note}\n"));
     }

@@ -136,6 +136,8 @@ impl Target for GitHubTarget {
         Ok(Inventory {
             assets: assets.iter().map(to_remote).collect(),
             published,
+            // GitHub cannot copy an asset from one release to another.
+            copy_source: None,
         })
     }
 

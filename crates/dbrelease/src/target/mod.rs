@@ -33,6 +33,9 @@ pub struct Inventory {
     pub assets: Vec<RemoteAsset>,
     /// The manifest the target already publishes for this release, when readable.
     pub published: Option<Manifest>,
+    /// Another version whose identical files can be copied on the target instead of uploaded
+    /// (S3's server-side copy; GitHub has none).
+    pub copy_source: Option<plan::CopySource>,
 }
 
 /// How a file is put.
@@ -101,6 +104,15 @@ pub trait Target {
     /// Puts `file` (its bytes at `path`). Returns a [`Staged`] replacement when the target
     /// cannot replace in one step (GitHub); None when the file is in place.
     async fn put(&self, file: &LocalFile, path: &Path, put: Put) -> Result<Option<Staged>>;
+    /// Puts `file` by copying the same bytes from version `from` on the target itself. Only
+    /// planned when the inventory names a copy source.
+    async fn copy(&self, file: &LocalFile, from: &str) -> Result<()> {
+        let _ = (file, from);
+        Err(Error::Other(anyhow::anyhow!(
+            "{} cannot copy files between releases",
+            self.describe()
+        )))
+    }
     /// Gives staged bytes their name.
     async fn swap(&self, staged: &Staged) -> Result<()>;
     /// Fails unless every one of `files` is on the target, complete, with our size and digest.
@@ -137,7 +149,8 @@ pub enum ActionKind {
     Replace,
     /// An incomplete upload or temporary name of an earlier run deleted.
     DeleteLeftover,
-    /// Copied server-side to the `latest/` alias (S3).
+    /// Copied server-side (S3): an unchanged file from the previous version, or a file to
+    /// the `latest/` alias.
     Copy,
     /// Removed from the `latest/` alias: the new newest version does not have it (S3).
     Delete,
@@ -149,6 +162,7 @@ impl ActionKind {
         match action {
             AssetAction::Skip { .. } => ActionKind::Skip,
             AssetAction::Upload { .. } => ActionKind::Upload,
+            AssetAction::Copy { .. } => ActionKind::Copy,
             AssetAction::Replace { .. } => ActionKind::Replace,
             AssetAction::DeleteLeftover { .. } => ActionKind::DeleteLeftover,
         }
@@ -207,8 +221,35 @@ pub struct TargetReport {
     pub dry_run: bool,
     /// Per file, in release order.
     pub assets: Vec<AssetReport>,
+    /// Files (not) sent because the target copied them from another version, and their bytes.
+    pub copied: Copied,
     /// Notes for the user.
     pub notes: Vec<String>,
+}
+
+/// The files a plan copies on the target from another version instead of uploading them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Copied {
+    /// The version copied from.
+    pub from: Option<String>,
+    /// How many files.
+    pub files: u64,
+    /// Their bytes (not sent).
+    pub bytes: u64,
+}
+
+impl Copied {
+    fn of(plan: &AssetPlan) -> Self {
+        let mut copied = Copied::default();
+        for action in &plan.actions {
+            if let AssetAction::Copy { bytes, from, .. } = action {
+                copied.from = Some(from.clone());
+                copied.files += 1;
+                copied.bytes += bytes;
+            }
+        }
+        copied
+    }
 }
 
 /// What to deliver and how.
@@ -234,6 +275,7 @@ pub async fn deliver<T: Target>(target: &mut T, delivery: &Delivery<'_>) -> Resu
         delivery.local,
         &inventory.assets,
         inventory.published.as_ref(),
+        inventory.copy_source.as_ref(),
         delivery.on_conflict == OnConflict::Replace,
     );
     let mut report = TargetReport {
@@ -246,6 +288,7 @@ pub async fn deliver<T: Target>(target: &mut T, delivery: &Delivery<'_>) -> Resu
         up_to_date: plan.is_noop() && !target.pending(),
         dry_run: delivery.mode == Mode::DryRun,
         assets: planned(target, &plan),
+        copied: Copied::of(&plan),
         notes: target.notes(),
     };
     // A dry run shows the plan (and what would be refused) and stops.
@@ -406,6 +449,10 @@ async fn put<T: Target>(
     let staged = match action {
         AssetAction::Skip { .. } | AssetAction::DeleteLeftover { .. } => None,
         AssetAction::Upload { .. } => target.put(file, &path, Put::Create).await?,
+        AssetAction::Copy { from, .. } => {
+            target.copy(file, from).await?;
+            None
+        }
         AssetAction::Replace { old_id, .. } => {
             target
                 .put(file, &path, Put::Replace { old_id: *old_id })

@@ -79,6 +79,7 @@ impl Target for MemoryTarget {
         Ok(Inventory {
             assets,
             published: None,
+            copy_source: None,
         })
     }
     fn pending(&self) -> bool {

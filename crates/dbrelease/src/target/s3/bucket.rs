@@ -650,9 +650,9 @@ impl Bucket {
     /// Server-side copy of `from` to `to` (Cache-Control [`SHORT`]). Objects from the multipart
     /// threshold up are copied part by part with the upload's part size: CopyObject stops at
     /// 5 GiB, and the copy then reports the same checksum of part checksums as its source.
-    pub async fn copy(&self, from: &str, to: &str, file: &LocalFile) -> Result<()> {
+    pub async fn copy(&self, from: &str, to: &str, file: &LocalFile, cache: &str) -> Result<()> {
         if file.bytes >= self.options.multipart_threshold {
-            return self.copy_multipart(from, to, file).await;
+            return self.copy_multipart(from, to, file, cache).await;
         }
         self.client
             .copy_object()
@@ -661,7 +661,7 @@ impl Bucket {
             .copy_source(format!("{}/{from}", self.options.bucket))
             .metadata_directive(MetadataDirective::Replace)
             .content_type(&file.media_type)
-            .cache_control(SHORT)
+            .cache_control(cache)
             .metadata(SHA256_META, &file.sha256)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
@@ -670,8 +670,14 @@ impl Bucket {
         Ok(())
     }
 
-    async fn copy_multipart(&self, from: &str, to: &str, file: &LocalFile) -> Result<()> {
-        let upload_id = self.start_multipart(to, file, SHORT).await?;
+    async fn copy_multipart(
+        &self,
+        from: &str,
+        to: &str,
+        file: &LocalFile,
+        cache: &str,
+    ) -> Result<()> {
+        let upload_id = self.start_multipart(to, file, cache).await?;
         let part_size = self.options.part_size;
         let count = file.bytes.div_ceil(part_size).max(1);
         let copied: Vec<Result<CompletedPart>> = futures::stream::iter(0..count)

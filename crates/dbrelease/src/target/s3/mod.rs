@@ -18,7 +18,7 @@ use bucket::{Conditional, IMMUTABLE, SHORT};
 
 use super::{ActionKind, AssetReport, Finalized, Inventory, Put, Staged, Target, TargetKind};
 use crate::error::{Error, Result};
-use crate::plan::{AssetPlan, Conflict, LocalFile, RemoteAsset};
+use crate::plan::{AssetPlan, Conflict, CopySource, LocalFile, RemoteAsset};
 
 /// Attempts at a conditional `versions.json` update before concluding that publishes keep
 /// racing (each attempt re-reads the index and records this version again).
@@ -384,7 +384,7 @@ impl<'a> S3Target<'a> {
         for file in stale {
             let to = self.bucket.key(LATEST, &file.name);
             self.bucket
-                .copy(&self.bucket.key(&self.tag, &file.name), &to, file)
+                .copy(&self.bucket.key(&self.tag, &file.name), &to, file, SHORT)
                 .await?;
             reports.push(report(to, ActionKind::Copy));
         }
@@ -396,6 +396,55 @@ impl<'a> S3Target<'a> {
             }
         }
         Ok(reports)
+    }
+}
+
+impl S3Target<'_> {
+    /// The newest other version in `versions.json` with the files of this release it holds
+    /// under the same name with the same bytes (by its manifest; present by HEAD), of those
+    /// not yet in `held`. A daily version of a partitioned table then copies its unchanged
+    /// partitions server-side instead of uploading them; each copy is verified as an upload is.
+    async fn copy_source(&self, held: &[RemoteAsset]) -> Result<Option<CopySource>> {
+        let Some(previous) = self.index.newest_other_than(&self.tag) else {
+            return Ok(None);
+        };
+        let key = self.bucket.key(&previous.tag, MANIFEST_FILE);
+        let Some(manifest) = self
+            .bucket
+            .get(&key)
+            .await?
+            .and_then(|bytes| super::readable_manifest(&self.bucket.url(&key), &bytes))
+        else {
+            return Ok(None);
+        };
+        let mut files = Vec::new();
+        for file in self.local.iter().filter(|file| !file.metadata) {
+            if held.iter().any(|asset| asset.name == file.name) {
+                continue;
+            }
+            let listed = manifest.artifacts.iter().any(|artifact| {
+                artifact.name == file.name
+                    && artifact.sha256 == file.sha256
+                    && artifact.bytes == file.bytes
+            });
+            if !listed {
+                continue;
+            }
+            let from = self.bucket.key(&previous.tag, &file.name);
+            if let Some(reported) = self.bucket.head(&from).await? {
+                files.push(RemoteAsset {
+                    id: 0,
+                    name: file.name.clone(),
+                    bytes: reported.bytes,
+                    state: dbrelease_remote::github::UPLOADED.into(),
+                    sha256: Some(file.sha256.clone()),
+                });
+            }
+        }
+        Ok(Some(CopySource {
+            tag: previous.tag.clone(),
+            files,
+        }))
     }
 }
 
@@ -443,6 +492,13 @@ impl Target for S3Target<'_> {
                 });
             }
         }
+        self.index = self.read_index().await?;
+        // Files still to put that the previous version holds byte for byte are copied.
+        let copy_source = if assets.len() < self.local.len() {
+            self.copy_source(&assets).await?
+        } else {
+            None
+        };
         let published = match assets.iter().any(|a| a.name == MANIFEST_FILE) {
             true => {
                 let key = self.bucket.key(&self.tag, MANIFEST_FILE);
@@ -453,8 +509,11 @@ impl Target for S3Target<'_> {
             }
             false => None,
         };
-        self.index = self.read_index().await?;
-        Ok(Inventory { assets, published })
+        Ok(Inventory {
+            assets,
+            published,
+            copy_source,
+        })
     }
 
     fn pending(&self) -> bool {
@@ -529,6 +588,18 @@ impl Target for S3Target<'_> {
             .put_file(&key, path, file, create_only, cache)
             .await?;
         Ok(None)
+    }
+
+    async fn copy(&self, file: &LocalFile, from: &str) -> Result<()> {
+        let cache = if self.rolling { SHORT } else { IMMUTABLE };
+        self.bucket
+            .copy(
+                &self.bucket.key(from, &file.name),
+                &self.bucket.key(&self.tag, &file.name),
+                file,
+                cache,
+            )
+            .await
     }
 
     async fn swap(&self, _staged: &Staged) -> Result<()> {
