@@ -132,6 +132,9 @@ pub fn render(
             text.push_str(&format!("sort_by = [{}]\n", columns.join(", ")));
         }
         text.push_str("# bloom_filter = []  # columns looked up by value but not sorted on\n");
+        text.push_str(
+            "# partition_by = []  # one file per value, e.g. [\"strftime(date, '%Y-%m')\"]\n",
+        );
     }
     text.push_str("\n[github]\n# Where `publish --github` releases to (--repo and GITHUB_REPOSITORY override it).\n");
     match repo {
