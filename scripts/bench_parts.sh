@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Tables in parts at scale: `dbrelease build` with [export] part_size, side by side in one run
-# with the newest DuckDB's `COPY … (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES …)` of the
-# same tables. Per shape: wall time, peak RSS, Parquet bytes, number of files, and the ratios
-# (dbrelease / DuckDB); the last line is the worst shape.
+# Any size, measured: tables in parts, partitions, and publishing a large database, each side by
+# side in one run with what a user would pick instead. Sections (BENCH_SECTIONS, default all):
+#   parts       per shape at BENCH_GIB: `dbrelease build`'s Parquet with [export] part_size
+#               against the newest DuckDB's `COPY … (FORMAT parquet, COMPRESSION zstd,
+#               FILE_SIZE_BYTES …)`: wall time, peak RSS, bytes, files, ratios (worst shape last)
+#   partitions  klines at BENCH_GIB with `partition_by = ["strftime(open_time, '%Y-%m')"]`
+#               against `COPY … (PARTITION_BY (month))` of the same rows
+#   github      klines at BENCH_PUBLISH_GIB, partitioned: `publish --github` to the GitHub fake,
+#               `verify --github`, `fetch` of the table (every file) and of the database (parts
+#               joined): time, RSS, bytes sent
+#   s3          the same database: `publish --s3` to an s3s-fs server, `verify --s3`, then one
+#               new day and a second version: bytes sent, files and bytes copied server-side
 # Usage: scripts/bench_parts.sh [WORKDIR]
 #   BENCH_GIB=10 (default 1): rows are scaled so each shape's table is about this many GiB of
-#   DuckDB storage; BENCH_PART_MIB=256 (default): the part size of both writers.
+#   DuckDB storage; BENCH_PART_MIB=256 (default): the part size of both writers in `parts`;
+#   BENCH_PUBLISH_GIB (default: BENCH_GIB): the database published. The GitHub fake holds a
+#   release in memory (a 10 GiB klines database is a 22 GiB release) and S3's two versions need
+#   about 4.5 times the database on disk: size it to the machine.
 # Shapes are generated here (deterministic, hash of the row number), none tuned on:
 #   klines    1-minute OHLCV bars of many symbols, in time order (the origin's largest data)
 #   events    random doubles and timestamps, unsorted (the worst case for encodings)
@@ -16,8 +27,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbrelease-target}"
 work="${1:-${TMPDIR:-/tmp}/dbrelease-bench-parts}"
 gib="${BENCH_GIB:-1}"
 part_mib="${BENCH_PART_MIB:-256}"
+publish_gib="${BENCH_PUBLISH_GIB:-$gib}"
+want() { [[ " ${BENCH_SECTIONS:-parts partitions github s3} " == *" $1 "* ]]; }
 mkdir -p "$work"
-cargo build --release --quiet --bin dbrelease --example bench_steps
+cargo build --release --quiet --bin dbrelease --example bench_steps --example github_fake_server --example s3_server
+bin="$CARGO_TARGET_DIR/release/dbrelease"
 # dbrelease's Parquet export of every table as `build` runs it (encode, sync, read back, stats),
 # without the database's gzip, so both sides write the same thing.
 steps="$CARGO_TARGET_DIR/release/examples/bench_steps"
@@ -27,9 +41,14 @@ writer_py="$(venv_for scripts/requirements-test.txt)/bin/python"   # duckdb 1.4:
 newest_py="$(venv_for scripts/requirements-bench.txt)/bin/python"  # duckdb 2.0: the reference
 
 # Rows per GiB of DuckDB storage, measured once per shape on 1 M rows of it.
-"$writer_py" - "$work" "$gib" <<'PY'
+# Usage: generate.py DIR GIB SHAPE... (DIR/SHAPE.duckdb, kept for the next run of that size).
+cat > "$work/generate.py" <<'PY'
 import os, sys, duckdb
-work, gib = sys.argv[1], float(sys.argv[2])
+# `generate.py append DB SHAPE ROWS`: the next ROWS rows of SHAPE, as if generated with them.
+append = sys.argv[1] == "append"
+if not append:
+    work, gib, wanted = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+    os.makedirs(work, exist_ok=True)
 shapes = {
     "klines": """SELECT
         'SYM' || (range % 400) AS symbol,
@@ -53,7 +72,15 @@ shapes = {
         'request ' || hash(range * 17) % 100000 || ' served /api/v1/items/' || hash(range * 19) % 1000000 || ' in ' || hash(range) % 900 || ' ms' AS message
       FROM range({rows})""",
 }
-for shape, select in shapes.items():
+if append:
+    path, shape, more = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    con = duckdb.connect(path)
+    (rows,) = con.execute(f"SELECT count(*) FROM {shape}").fetchone()
+    con.execute(f"INSERT INTO {shape} {shapes[shape].format(rows=f'{rows}, {rows + more}')}")
+    con.execute("CHECKPOINT")
+    sys.exit(0)
+for shape in wanted:
+    select = shapes[shape]
     path = os.path.join(work, f"{shape}.duckdb")
     marker = path + f".{gib}gib"
     if os.path.exists(marker):
@@ -80,6 +107,7 @@ for shape, select in shapes.items():
     open(marker, "w").close()
     print(f"{shape}: {rows} rows, {os.path.getsize(path) / 2**30:.2f} GiB", file=sys.stderr)
 PY
+dbs="$work/${gib}gib"
 
 cat > "$work/copy_parts.py" <<'PY'
 import sys, duckdb
@@ -89,22 +117,29 @@ conn.execute(f"""COPY (SELECT * FROM "{table}") TO '{out}' (FORMAT parquet, COMP
 PY
 
 part_bytes=$((part_mib * 1024 * 1024))
-# /usr/bin/time: wall seconds and peak RSS (KiB) of the command.
-measure() { /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }; cat "$work/time.txt"; }
+# /usr/bin/time: wall seconds and peak RSS (KiB) of the command; its stdout into $out if set.
+measure() { /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"${out:-/dev/null}" 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }; cat "$work/time.txt"; }
+ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
+tree_bytes() { find "$1" -name '*.parquet' -print0 | xargs -0 cat | wc -c; }
+tree_files() { find "$1" -name '*.parquet' | wc -l; }
+
+if want parts; then
+"$writer_py" "$work/generate.py" "$dbs" "$gib" klines events logs
+echo "== parts =="
 echo "database size ~${gib} GiB per shape, part size ${part_mib} MiB, $(nproc) cores"
 echo "| shape | database | dbrelease time | dbrelease RSS | dbrelease bytes (files) | DuckDB $("$newest_py" -c 'import duckdb; print(duckdb.__version__)') COPY time | COPY RSS | COPY bytes (files) | size ratio | time ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 worst_size=0; worst_time=0
 for shape in klines events logs; do
-  db="$work/$shape.duckdb"
+  db="$dbs/$shape.duckdb"
   printf '[dataset]\nname = "%s"\ndatabase = "%s"\n[export]\npart_size = %s\n' "$shape" "$db" "$part_bytes" > "$work/$shape.toml"
   rm -rf "$work/ours-$shape" "$work/copy-$shape"
   read -r our_s our_kb < <(measure "$steps" parquet-ours "$work/$shape.toml" "$db" "$work/ours-$shape")
   read -r copy_s copy_kb < <(measure "$newest_py" "$work/copy_parts.py" "$db" "$work/copy-$shape" "$shape" "$part_bytes")
   our_bytes=$(cat "$work/ours-$shape"/*.parquet | wc -c); our_files=$(ls "$work/ours-$shape"/*.parquet | wc -l)
   copy_bytes=$(cat "$work/copy-$shape"/*.parquet | wc -c); copy_files=$(ls "$work/copy-$shape"/*.parquet | wc -l)
-  size_ratio=$(python3 -c "print(f'{$our_bytes / $copy_bytes:.3f}')")
-  time_ratio=$(python3 -c "print(f'{$our_s / $copy_s:.3f}')")
+  size_ratio=$(ratio "$our_bytes" "$copy_bytes")
+  time_ratio=$(ratio "$our_s" "$copy_s")
   worst_size=$(python3 -c "print(max($worst_size, $size_ratio))")
   worst_time=$(python3 -c "print(max($worst_time, $time_ratio))")
   echo "| $shape | $(du -m "$db" | cut -f1) MiB | ${our_s} s | $((our_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($our_files) | ${copy_s} s | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($copy_files) | $size_ratio | $time_ratio |"
@@ -112,3 +147,117 @@ for shape in klines events logs; do
 done
 echo
 echo "worst shape: size ratio $worst_size, time ratio $worst_time (dbrelease / DuckDB COPY; dbrelease's time includes its read-back check and statistics)"
+fi
+
+month="strftime(open_time, '%Y-%m')"
+
+if want partitions; then
+"$writer_py" "$work/generate.py" "$dbs" "$gib" klines
+db="$dbs/klines.duckdb"
+echo; echo "== partitions: klines (~${gib} GiB) by month =="
+printf '[dataset]\nname = "klines"\ndatabase = "%s"\n[export.tables.klines]\npartition_by = ["%s"]\n' "$db" "$month" \
+  > "$work/klines-partitioned.toml"
+cat > "$work/copy_partitions.py" <<'PY'
+import sys, duckdb
+db, out = sys.argv[1], sys.argv[2]
+conn = duckdb.connect(db, read_only=True)
+conn.execute(f"""COPY (SELECT *, strftime(open_time, '%Y-%m') AS month FROM klines) TO '{out}'
+  (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))""")
+PY
+rm -rf "$work/ours-partitions" "$work/copy-partitions"
+read -r our_s our_kb < <(measure "$steps" parquet-ours "$work/klines-partitioned.toml" "$db" "$work/ours-partitions")
+read -r copy_s copy_kb < <(measure "$newest_py" "$work/copy_partitions.py" "$db" "$work/copy-partitions")
+our_bytes=$(tree_bytes "$work/ours-partitions"); copy_bytes=$(tree_bytes "$work/copy-partitions")
+echo "| writer | time | RSS | bytes (files) |"
+echo "|---|---:|---:|---:|"
+echo "| dbrelease partition_by | ${our_s} s | $((our_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($(tree_files "$work/ours-partitions")) |"
+echo "| DuckDB COPY PARTITION_BY | ${copy_s} s | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($(tree_files "$work/copy-partitions")) |"
+echo "size ratio $(ratio "$our_bytes" "$copy_bytes"), time ratio $(ratio "$our_s" "$copy_s") (DuckDB's files leave out the month column, which Hive paths carry)"
+rm -rf "$work/ours-partitions" "$work/copy-partitions"
+fi
+
+# The database the publish sections release: klines by month, at BENCH_PUBLISH_GIB.
+publish_dbs="$work/${publish_gib}gib"
+pdb="$publish_dbs/klines.duckdb"
+publish_config() {
+  printf '[dataset]\nname = "klines"\ndatabase = "%s"\n[export.tables.klines]\npartition_by = ["%s"]\n%s\n' \
+    "$pdb" "$month" "$1"
+}
+# Bytes a publish report says were sent to target $2 (github | s3).
+sent() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))[sys.argv[2]]; print(sum(a["bytes"] for a in r["assets"]))' "$1" "$2"; }
+release_bytes() { python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(sum(a["bytes"] for a in m["artifacts"]), len(m["artifacts"]))' "$1/manifest.json"; }
+
+if want github; then
+"$writer_py" "$work/generate.py" "$publish_dbs" "$publish_gib" klines
+echo; echo "== github: klines (~${publish_gib} GiB database) to the GitHub fake on loopback =="
+"$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$work/fake.url" &
+fake_pid=$!
+for _ in $(seq 50); do [ -s "$work/fake.url" ] && break; sleep 0.1; done
+export GITHUB_API_URL; GITHUB_API_URL="$(cat "$work/fake.url")"
+publish_config "[github]
+repo = \"owner/data\"" > "$work/github.toml"
+rm -rf "$work/gh-dist" "$work/gh-cache"
+read -r pub_s pub_kb < <(out="$work/gh-report.json" measure env GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000 \
+  "$bin" --quiet publish --github --tag v1 --config "$work/github.toml" --out "$work/gh-dist" --json)
+read -r rel_bytes rel_files < <(release_bytes "$work/gh-dist")
+read -r ver_s ver_kb < <(measure env GITHUB_TOKEN=bench-token "$bin" --quiet verify --github --repo owner/data --tag v1)
+fetch="$bin --quiet fetch --repo owner/data --tag v1 --cache-dir $work/gh-cache"
+read -r tab_s tab_kb < <(measure $fetch klines)
+read -r gz_s gz_kb < <(measure $fetch)
+echo "| step | time | peak RSS | bytes |"
+echo "|---|---:|---:|---:|"
+echo "| build + publish --github ($rel_files files) | ${pub_s} s | $((pub_kb / 1024)) MiB | $(( $(sent "$work/gh-report.json" github) / 1048576 )) MiB sent of $((rel_bytes / 1048576)) MiB |"
+echo "| verify --github (every file streamed and hashed) | ${ver_s} s | $((ver_kb / 1024)) MiB | |"
+echo "| fetch klines (every partition, verified) | ${tab_s} s | $((tab_kb / 1024)) MiB | |"
+echo "| fetch the database (parts joined, verified) | ${gz_s} s | $((gz_kb / 1024)) MiB | |"
+kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true
+rm -rf "$work/gh-dist" "$work/gh-cache"
+fi
+
+if want s3; then
+"$writer_py" "$work/generate.py" "$publish_dbs" "$publish_gib" klines
+echo; echo "== s3: klines (~${publish_gib} GiB database) to an s3s-fs server on loopback, then one new day =="
+# s3s-fs keeps its objects under TMPDIR: here, removed at the end.
+rm -rf "$work/s3-store"; mkdir -p "$work/s3-store"
+TMPDIR="$work/s3-store" "$CARGO_TARGET_DIR/release/examples/s3_server" bench > "$work/s3.url" &
+s3_pid=$!
+for _ in $(seq 50); do [ -s "$work/s3.url" ] && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=AKIDDBRELEASETEST AWS_SECRET_ACCESS_KEY=dbrelease-test-secret-key
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/nonexistent
+publish_config "[s3]
+bucket = \"bench\"
+prefix = \"klines\"
+endpoint = \"$(cat "$work/s3.url")\"
+latest = false" > "$work/s3.toml"
+rm -rf "$work/s3-dist"
+s3_publish() { measure env SOURCE_DATE_EPOCH="$2" "$bin" --quiet publish --s3 --tag "$1" --config "$work/s3.toml" --out "$work/s3-dist" --json; }
+read -r one_s one_kb < <(out="$work/s3-v1.json" s3_publish v1 1700000000)
+read -r rel_bytes rel_files < <(release_bytes "$work/s3-dist")
+read -r ver_s ver_kb < <(measure "$bin" --quiet verify --s3 --config "$work/s3.toml" --tag v1)
+# One new day: 400 symbols x 1440 minutes after the last bar. The database changes, so the next
+# run of this size generates it again.
+"$writer_py" "$work/generate.py" append "$pdb" klines 576000
+rm -f "$pdb.${publish_gib}gib"
+read -r two_s two_kb < <(out="$work/s3-v2.json" s3_publish v2 1700086400)
+python3 - "$work/s3-v2.json" "$work/s3-dist/manifest.json" <<'PY'
+import json, sys
+report, manifest = json.load(open(sys.argv[1]))["s3"], json.load(open(sys.argv[2]))
+sent = {a["name"].rsplit("/", 1)[-1]: a["bytes"] for a in report["assets"] if a["action"] == "upload"}
+table = sum(a["bytes"] for a in manifest["artifacts"] if a["kind"] == "table")
+new_parts = sum(b for n, b in sent.items() if n.startswith("klines."))
+database = sum(b for n, b in sent.items() if ".duckdb.gz" in n)
+rest = sum(sent.values()) - new_parts - database
+mib = lambda b: f"{b / 2**20:.0f} MiB"
+print(f"second version: sent {mib(sum(sent.values()))}: changed partitions {mib(new_parts)} "
+      f"({', '.join(n for n in sent if n.startswith('klines.'))}) of a {mib(table)} table, "
+      f"the database {mib(database)}, metadata {rest / 1024:.0f} KiB; copied server-side: "
+      f"{report['copied']['files']} files, {mib(report['copied']['bytes'])}")
+PY
+echo "| step | time | peak RSS | sent |"
+echo "|---|---:|---:|---:|"
+echo "| build + publish --s3, first version ($rel_files files, $((rel_bytes / 1048576)) MiB) | ${one_s} s | $((one_kb / 1024)) MiB | $(( $(sent "$work/s3-v1.json" s3) / 1048576 )) MiB |"
+echo "| verify --s3 | ${ver_s} s | $((ver_kb / 1024)) MiB | |"
+echo "| build + publish --s3, one new day | ${two_s} s | $((two_kb / 1024)) MiB | $(( $(sent "$work/s3-v2.json" s3) / 1048576 )) MiB |"
+kill "$s3_pid"; wait "$s3_pid" 2>/dev/null || true
+rm -rf "$work/s3-dist" "$work/s3-store"
+fi

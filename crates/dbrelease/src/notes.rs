@@ -1,7 +1,7 @@
 //! The "data" section of the release notes: rendered from the manifest and the comparison with
 //! the previous release, appended once to the notes of a GitHub release.
 
-use dbrelease_manifest::{ArtifactKind, Manifest};
+use dbrelease_manifest::{ArtifactKind, MANIFEST_FILE, Manifest};
 
 use crate::card;
 use crate::compare::{Comparison, TableDelta};
@@ -73,22 +73,7 @@ pub fn data_section(
                 .iter()
                 .map(|name| format!("{base}/{name}"))
                 .collect();
-            (
-                format!(
-                    "[{}]",
-                    urls.iter()
-                        .map(|u| format!("'{u}'"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                format!(
-                    "[{}]",
-                    urls.iter()
-                        .map(|u| format!("\"{u}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
+            (quoted_list(&urls, '\''), quoted_list(&urls, '"'))
         } else {
             (format!("'{url}'"), format!("\"{url}\""))
         };
@@ -97,10 +82,18 @@ pub fn data_section(
         )); // GitHub's own pointer to the newest published version: it switches in one step when
         // a version is published, so it never shows a half-uploaded one.
         if let Some((repository, _)) = base.rsplit_once("/releases/download/") {
-            text.push_str(&format!(
-                "\nThis version, pinned: `{url}`. Always the newest version: `{repository}/releases/latest/download/{}`.\n",
-                first.name
-            ));
+            if table.in_parts() {
+                // No one file is the table: the newest manifest lists its files.
+                text.push_str(&format!(
+                    "\nThis version, pinned: the {} files above. Always the newest version: the files `{repository}/releases/latest/download/{MANIFEST_FILE}` lists for this table.\n",
+                    table.artifacts.len()
+                ));
+            } else {
+                text.push_str(&format!(
+                    "\nThis version, pinned: `{url}`. Always the newest version: `{repository}/releases/latest/download/{}`.\n",
+                    first.name
+                ));
+            }
         }
     }
     if let Some(catalog) = manifest
@@ -172,6 +165,15 @@ pub fn data_section(
         ));
     }
     text
+}
+
+/// `['a', 'b']` (DuckDB) or `["a", "b"]` (Polars): a list literal of `items` in `quote`s.
+fn quoted_list(items: &[String], quote: char) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| format!("{quote}{item}{quote}"))
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 #[cfg(test)]

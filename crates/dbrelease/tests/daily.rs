@@ -400,7 +400,7 @@ fn many_versions_stay_cheap() {
                 .find(|a| a.name == name)
                 .unwrap()
                 .data
-                .clone()
+                .to_vec()
         };
         (
             release.tag.clone(),

@@ -1438,7 +1438,7 @@ fn an_unreadable_previous_manifest_stops_the_publish() {
             .iter_mut()
             .find(|a| a.name == "manifest.json")
             .unwrap();
-        manifest.data = b"{ not a manifest".to_vec();
+        manifest.data = b"{ not a manifest".to_vec().into();
     }
     let output = setup.publish_tag("v1.1.0", &[]);
     assert_eq!(

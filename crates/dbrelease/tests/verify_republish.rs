@@ -82,7 +82,9 @@ impl Setup {
             .find(|a| a.name == name)
             .unwrap();
         let middle = asset.data.len() / 2;
-        asset.data[middle] ^= 0xff;
+        let mut corrupted = asset.data.to_vec();
+        corrupted[middle] ^= 0xff;
+        asset.data = corrupted.into();
     }
 
     fn delete_asset(&self, name: &str) {

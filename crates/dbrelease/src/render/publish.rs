@@ -135,15 +135,17 @@ fn use_it(manifest: &Manifest, github_base: Option<&str>) -> String {
             file.opens_with, file.attach
         ));
     }
-    if let (Some(base), Some(table)) = (
-        github_base,
-        manifest.artifacts.iter().find(|a| a.table.is_some()),
-    ) {
-        lines.push(format!("- pinned: `{base}{}`", table.name));
+    if let (Some(base), Some(table)) = (github_base, manifest.tables().first()) {
+        // A table in parts has no one URL: its manifest lists the files.
+        let file = if table.in_parts() {
+            MANIFEST_FILE
+        } else {
+            table.artifacts[0].name.as_str()
+        };
+        lines.push(format!("- pinned: `{base}{file}`"));
         if let Some((repository, _)) = base.rsplit_once("/releases/download/") {
             lines.push(format!(
-                "- always the newest: `{repository}/releases/latest/download/{}`",
-                table.name
+                "- always the newest: `{repository}/releases/latest/download/{file}`"
             ));
         }
     }

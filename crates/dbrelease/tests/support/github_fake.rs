@@ -59,7 +59,8 @@ pub struct FakeAsset {
     pub name: String,
     pub state: String,
     pub content_type: String,
-    pub data: Vec<u8>,
+    /// Shared, so a download or a listing never copies a 1.5 GiB asset.
+    pub data: Bytes,
     /// GitHub's `download_count`: every request the download host serves for it.
     pub downloads: u64,
 }
@@ -171,7 +172,7 @@ impl GitHubState {
                     name: name.to_string(),
                     state: "uploaded".into(),
                     content_type: "application/octet-stream".into(),
-                    data: data.clone(),
+                    data: Bytes::from(data.clone()),
                     downloads: 0,
                 }
             })
@@ -435,7 +436,7 @@ fn leave_starter_asset(state: &Shared, path: &str, query: &str) {
         name: name.clone(),
         state: "starter".into(),
         content_type: "application/octet-stream".into(),
-        data: Vec::new(),
+        data: Bytes::new(),
         downloads: 0,
     });
     let release_id = s.releases[ri].id;
@@ -968,7 +969,8 @@ async fn download(
 }
 
 /// `bytes` as a 200, or the requested range as a 206 (416 when it starts past the end).
-pub fn serve_range(data: Vec<u8>, headers: &HeaderMap) -> Response {
+pub fn serve_range(data: impl Into<Bytes>, headers: &HeaderMap) -> Response {
+    let data: Bytes = data.into();
     let total = data.len();
     let range = headers
         .get("range")
@@ -999,7 +1001,7 @@ pub fn serve_range(data: Vec<u8>, headers: &HeaderMap) -> Response {
         Some((start, end)) => (
             StatusCode::PARTIAL_CONTENT,
             [("content-range", format!("bytes {start}-{end}/{total}"))],
-            data[start..=end].to_vec(),
+            data.slice(start..=end),
         )
             .into_response(),
     }
@@ -1186,7 +1188,7 @@ async fn upload_asset(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/octet-stream")
             .into(),
-        data: body.to_vec(),
+        data: body,
         downloads: 0,
     };
     let json = asset_json(&s.base, &s.owner, &s.repo, &s.releases[ri].tag, &asset);
