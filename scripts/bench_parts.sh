@@ -147,6 +147,8 @@ for shape in klines events logs; do
 done
 echo
 echo "worst shape: size ratio $worst_size, time ratio $worst_time (dbrelease / DuckDB COPY; dbrelease's time includes its read-back check and statistics)"
+# Only klines is used again: the disk goes to the publish sections.
+rm -f "$dbs"/events.duckdb* "$dbs"/logs.duckdb*
 fi
 
 month="strftime(open_time, '%Y-%m')"
@@ -243,13 +245,15 @@ python3 - "$work/s3-v2.json" "$work/s3-dist/manifest.json" <<'PY'
 import json, sys
 report, manifest = json.load(open(sys.argv[1]))["s3"], json.load(open(sys.argv[2]))
 sent = {a["name"].rsplit("/", 1)[-1]: a["bytes"] for a in report["assets"] if a["action"] == "upload"}
+kinds = {a["name"]: a["kind"] for a in manifest["artifacts"]}
 table = sum(a["bytes"] for a in manifest["artifacts"] if a["kind"] == "table")
-new_parts = sum(b for n, b in sent.items() if n.startswith("klines."))
-database = sum(b for n, b in sent.items() if ".duckdb.gz" in n)
+changed = [n for n in sent if kinds.get(n) == "table"]
+new_parts = sum(sent[n] for n in changed)
+database = sum(b for n, b in sent.items() if kinds.get(n) == "database")
 rest = sum(sent.values()) - new_parts - database
 mib = lambda b: f"{b / 2**20:.0f} MiB"
 print(f"second version: sent {mib(sum(sent.values()))}: changed partitions {mib(new_parts)} "
-      f"({', '.join(n for n in sent if n.startswith('klines.'))}) of a {mib(table)} table, "
+      f"({', '.join(changed)}) of a {mib(table)} table, "
       f"the database {mib(database)}, metadata {rest / 1024:.0f} KiB; copied server-side: "
       f"{report['copied']['files']} files, {mib(report['copied']['bytes'])}")
 PY
