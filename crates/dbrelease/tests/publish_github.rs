@@ -1186,6 +1186,37 @@ fn a_release_over_githubs_asset_limit_is_refused_before_uploading() {
     );
 }
 
+/// A partition_by with more values than a release holds is refused before anything is sent,
+/// naming the setting that makes fewer files.
+#[test]
+fn a_partition_by_with_too_many_values_for_github_is_refused_before_uploading() {
+    let setup = Setup::new();
+    let conn = duckdb::Connection::open(setup.db()).unwrap();
+    conn.execute_batch("CREATE TABLE readings AS SELECT range AS id FROM range(1001); CHECKPOINT")
+        .unwrap();
+    drop(conn);
+    let config = setup.dir.path().join("dbrelease.toml");
+    let written = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{written}\n[export.tables.readings]\npartition_by = [\"id\"]\n"),
+    )
+    .unwrap();
+    let output = setup.publish(&[]);
+    assert_eq!(output.status.code(), Some(EXIT_CONFIG), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "1001 files of partitioned tables: a coarser partition_by under [export.tables.<name>] makes fewer"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        setup.fake.releases("v1.0.0").is_empty(),
+        "nothing was created"
+    );
+}
+
 /// A rolling tag (`nightly`, republished with --replace) and a pre-release never become GitHub's
 /// "latest": `fetch` without --tag still gets the newest real release.
 #[test]

@@ -368,7 +368,18 @@ fn check_release_fits_github(manifest: &dbrelease_manifest::Manifest, files: usi
                 "{database_parts} parts of the database: a larger [database] part_size makes fewer"
             ));
         }
-        let table_files = count(|a| a.table_part.is_some());
+        fn partitioned(a: &dbrelease_manifest::Artifact) -> bool {
+            a.table_part
+                .as_ref()
+                .is_some_and(|part| !part.partition.is_empty())
+        }
+        let partition_files = count(partitioned);
+        if partition_files > 0 {
+            parts.push(format!(
+                "{partition_files} files of partitioned tables: a coarser partition_by under [export.tables.<name>] makes fewer"
+            ));
+        }
+        let table_files = count(|a| a.table_part.is_some() && !partitioned(a));
         if table_files > 0 {
             parts.push(format!(
                 "{table_files} files of tables in parts: a larger [export] part_size makes fewer"
