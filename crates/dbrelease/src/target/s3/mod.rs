@@ -422,14 +422,15 @@ impl S3Target<'_> {
             if held.iter().any(|asset| asset.name == file.name) {
                 continue;
             }
-            let listed = manifest.artifacts.iter().any(|artifact| {
+            // Only a file the previous manifest lists with our bytes is worth a HEAD; the plan
+            // compares again with what the HEAD found.
+            let Some(listed) = manifest.artifacts.iter().find(|artifact| {
                 artifact.name == file.name
                     && artifact.sha256 == file.sha256
                     && artifact.bytes == file.bytes
-            });
-            if !listed {
+            }) else {
                 continue;
-            }
+            };
             let from = self.bucket.key(&previous.tag, &file.name);
             if let Some(reported) = self.bucket.head(&from).await? {
                 files.push(RemoteAsset {
@@ -437,7 +438,7 @@ impl S3Target<'_> {
                     name: file.name.clone(),
                     bytes: reported.bytes,
                     state: dbrelease_remote::github::UPLOADED.into(),
-                    sha256: Some(file.sha256.clone()),
+                    sha256: Some(listed.sha256.clone()),
                 });
             }
         }
