@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if mode == "scan-only" {
                     // The floor: DuckDB's scan + Arrow conversion of the same query, no Parquet.
                     let options = parquet::table_options(table, &config.export)?;
-                    let (query, _) = parquet::export_query(table, &options.sort_by, &[])?;
+                    let query = parquet::export_query(table, &options.sort_by, &[], &[])?.sql;
                     let mut statement = conn.prepare(&query)?;
                     let rows: usize = statement
                         .stream_arrow([])?
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     eprintln!("{}: {rows} rows", table.name);
                 } else {
                     let options = parquet::table_options(table, &config.export)?;
-                    let (query, _) = parquet::export_query(table, &options.sort_by, &[])?;
+                    let query = parquet::export_query(table, &options.sort_by, &[], &[])?.sql;
                     conn.execute_batch(&format!(
                         "COPY ({query}) TO {} (FORMAT parquet, COMPRESSION zstd)",
                         source::quote_literal(&dest.to_string_lossy())

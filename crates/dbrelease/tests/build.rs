@@ -1766,6 +1766,110 @@ fn partition_by_writes_one_file_per_value_and_unchanged_partitions_keep_their_by
     );
 }
 
+/// A table stored in order for its first rows only: the export starts in storage order, finds
+/// rows out of order after it has written files, and sorts instead. The release holds the sorted
+/// files, every row once, and only them.
+#[test]
+fn rows_found_out_of_order_after_files_were_written_are_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    // 2,500 rows in day order (more than DuckDB's first batch), then 60,000 in random days.
+    make_db(
+        &db,
+        "CREATE TABLE klines (day DATE, symbol VARCHAR, close DOUBLE);
+         INSERT INTO klines SELECT DATE '2026-01-01' + CAST(range // 1000 AS INTEGER),
+             'S' || (range % 3), hash(range) % 100000 / 7 FROM range(2500);
+         INSERT INTO klines SELECT DATE '2026-01-01' + CAST(hash(range) % 90 AS INTEGER),
+             'S' || (range % 3), hash(range * 7) % 100000 / 7 FROM range(60000);
+         CREATE TABLE trades AS SELECT * FROM klines;",
+    );
+    write_config(
+        dir.path(),
+        &db,
+        "[export]\nrow_group_rows = 1000\npart_size = 65536\n\
+         [export.tables.klines]\npartition_by = [\"strftime(day, '%Y-%m')\"]\n\
+         [export.tables.trades]\nsort_by = [\"day\"]\n",
+    );
+    let output = build(dir.path(), &["-v"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let log = String::from_utf8_lossy(&output.stderr);
+    for table in ["klines", "trades"] {
+        assert!(
+            log.lines().any(|line| line
+                .contains("not stored in partition and sort_by order: sorting")
+                && line.contains(&format!("table={table}"))),
+            "{log}"
+        );
+    }
+    let dist = dir.path().join("dist");
+    let release = manifest(&dist);
+    let listed: Vec<String> = release
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Table)
+        .map(|a| a.name.clone())
+        .collect();
+    let mut on_disk: Vec<String> = list_dir(&dist)
+        .into_iter()
+        .filter(|name| name.ends_with(".parquet"))
+        .collect();
+    on_disk.sort();
+    let mut expected = listed.clone();
+    expected.sort();
+    assert_eq!(on_disk, expected, "only the sorted export's files");
+    let tables = release.tables();
+    let klines = tables.iter().find(|t| t.info.name == "klines").unwrap();
+    let trades = tables.iter().find(|t| t.info.name == "trades").unwrap();
+    assert!(
+        trades.file_names().len() > 1,
+        "trades is in parts: {:?}",
+        trades.file_names()
+    );
+    assert!(
+        klines.file_names().contains(&"klines.2026-01-0001.parquet"),
+        "January is in parts: {:?}",
+        klines.file_names()
+    );
+    assert_eq!(klines.info.rows, 62_500);
+    let conn = attach(&db);
+    for table in [klines, trades] {
+        let list: Vec<String> = table
+            .file_names()
+            .iter()
+            .map(|name| format!("'{}'", dist.join(name).display()))
+            .collect();
+        let list = list.join(", ");
+        // Every row once, each partition's files one month only, and the sorted table's days in
+        // order across its files.
+        let differing = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM (SELECT * FROM read_parquet([{list}]) EXCEPT ALL SELECT * FROM src.klines)"
+            ),
+        );
+        assert_eq!(differing, 0, "{}", table.info.name);
+        let mixed_files = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM (SELECT filename, count(DISTINCT strftime(day, '%Y-%m')) AS months \
+                 FROM read_parquet([{list}], filename = true) GROUP BY filename) WHERE months > 1"
+            ),
+        );
+        if table.info.name == "klines" {
+            assert_eq!(mixed_files, 0, "each file holds one month");
+        } else {
+            let unsorted = count(
+                &conn,
+                &format!(
+                    "SELECT count(*) FROM (SELECT day < lag(day) OVER (ORDER BY filename, file_row_number) AS back \
+                     FROM read_parquet([{list}], filename = true, file_row_number = true)) WHERE back"
+                ),
+            );
+            assert_eq!(unsorted, 0, "trades is sorted by day");
+        }
+    }
+}
+
 #[test]
 fn partition_by_that_names_no_column_or_no_valid_expression_is_refused_before_writing() {
     let dir = tempfile::tempdir().unwrap();

@@ -117,9 +117,9 @@ pub fn table_options(table: &SourceTable, export: &ExportOptions) -> Result<Tabl
 /// `partition_by` expressions.
 pub fn check_table(conn: &Connection, table: &SourceTable, export: &ExportOptions) -> Result<()> {
     let options = table_options(table, export)?;
-    let (sql, _) = export_query(table, &[], &options.partition_by)?;
+    let query = export_query(table, &[], &options.partition_by, &[])?;
     if !options.partition_by.is_empty()
-        && let Err(err) = conn.prepare(&format!("{sql} LIMIT 0"))
+        && let Err(err) = conn.prepare(&format!("{} LIMIT 0", query.sql))
     {
         return Err(Error::Config(format!(
             "[export.tables.{}] partition_by = {:?}: DuckDB cannot compute it over the table ({err}); give columns, or expressions over them such as \"strftime(date, '%Y-%m')\"",
@@ -135,13 +135,31 @@ fn partition_column(index: usize) -> String {
     quote_ident(&format!("__dbrelease_partition_{index}"))
 }
 
+/// The name of the query column that holds order key `index`'s value when the key is an
+/// expression (a key that is a column is checked in the table's own column).
+fn order_column(index: usize) -> String {
+    quote_ident(&format!("__dbrelease_order_{index}"))
+}
+
+/// The export query of a table and the layout of its columns: the table's columns first, then
+/// one text column per `partition_by` entry, then the order keys' values that are not columns.
+pub struct ExportQuery {
+    pub sql: String,
+    /// The table's columns, as the Parquet files will hold them.
+    pub columns: Vec<Column>,
+    /// Where each checked order key's values are in a batch.
+    pub key_columns: Vec<usize>,
+}
+
 /// Builds the export query: casts for the documented conversions, ORDER BY `order_by` (columns
-/// or expressions), then one text column per `partition_by` entry after the table's columns.
+/// or expressions), then one text column per `partition_by` entry after the table's columns, and
+/// a column for each expression of `checked_keys` (keys whose order a stored-order export checks).
 pub fn export_query(
     table: &SourceTable,
     order_by: &[String],
     partition_by: &[String],
-) -> Result<(String, Vec<Column>)> {
+    checked_keys: &[String],
+) -> Result<ExportQuery> {
     let mut projection = Vec::with_capacity(table.columns.len());
     let mut columns = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
@@ -173,6 +191,20 @@ pub fn export_query(
             partition_column(index)
         ));
     }
+    let mut key_columns = Vec::with_capacity(checked_keys.len());
+    for (index, key) in checked_keys.iter().enumerate() {
+        match table.columns.iter().position(|column| &column.name == key) {
+            Some(position) => key_columns.push(position),
+            None => {
+                key_columns.push(projection.len());
+                projection.push(format!(
+                    "{} AS {}",
+                    key_sql(table, key),
+                    order_column(index)
+                ));
+            }
+        }
+    }
     let mut sql = format!("SELECT {} FROM {}", projection.join(", "), table.sql_name());
     if !order_by.is_empty() {
         let keys: Vec<String> = order_by
@@ -181,7 +213,11 @@ pub fn export_query(
             .collect();
         sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
     }
-    Ok((sql, columns))
+    Ok(ExportQuery {
+        sql,
+        columns,
+        key_columns,
+    })
 }
 
 fn writer_properties(
@@ -492,19 +528,116 @@ pub fn write_table<'scope>(
     let started = Instant::now();
     let options = table_options(table, export)?;
     // Partitions come out of one query in order, each one's rows together; within them the
-    // rows follow `sort_by`. A table already stored in that order is exported as stored.
+    // rows follow `sort_by`. A table already stored in that order (daily rows appended by date)
+    // is exported as stored, its order checked as it is read; at the first row out of order that
+    // attempt is abandoned and the table is sorted.
     let order_keys: Vec<String> = options
         .partition_by
         .iter()
         .chain(&options.sort_by)
         .cloned()
         .collect();
-    let sort = !order_keys.is_empty() && !super::source::stored_in_order(conn, table, &order_keys)?;
-    if !order_keys.is_empty() && !sort {
-        tracing::debug!(table = %table.display_name(), "stored in partition and sort_by order: not sorting");
+    let order = if order_keys.is_empty() {
+        RowOrder::Stored
+    } else if super::source::keys_comparable(table, &order_keys) {
+        RowOrder::StoredIfInOrder
+    } else {
+        RowOrder::Sorted
+    };
+    let attempt = |order| {
+        export_rows(
+            scope,
+            conn,
+            table,
+            export,
+            provenance,
+            &options,
+            &order_keys,
+            order,
+            &dest,
+            started,
+            progress,
+        )
+    };
+    match attempt(order)? {
+        Attempt::Read(pending) => Ok(pending),
+        Attempt::OutOfOrder(abandoned) => {
+            discard(abandoned)?;
+            tracing::debug!(table = %table.display_name(), "not stored in partition and sort_by order: sorting");
+            match attempt(RowOrder::Sorted)? {
+                Attempt::Read(pending) => Ok(pending),
+                Attempt::OutOfOrder(_) => unreachable!("a sorted export is not checked"),
+            }
+        }
     }
-    let order_by: &[String] = if sort { &order_keys } else { &[] };
-    let (sql, columns) = export_query(table, order_by, &options.partition_by)?;
+}
+
+/// How an export attempt orders a table's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowOrder {
+    /// As stored: the table has no `partition_by` nor `sort_by`.
+    Stored,
+    /// As stored, each batch checked against the keys before it is written.
+    StoredIfInOrder,
+    /// `ORDER BY` the keys.
+    Sorted,
+}
+
+/// How an export attempt ended.
+enum Attempt<'scope> {
+    /// Every row was handed to the encoders (or reading failed, which `finish` reports).
+    Read(PendingTable<'scope>),
+    /// A row came out of key order (or the keys' types cannot be checked): the attempt stopped,
+    /// and its encoders' files are to be removed before the table is sorted.
+    OutOfOrder(Vec<PartitionEncoding<'scope>>),
+}
+
+/// Waits for an abandoned attempt's encoders and removes every file they wrote before the sorted
+/// export writes its own: a large table's would otherwise take its disk space twice. An encoder
+/// that failed fails the table: the sorted export would meet the same error.
+fn discard(abandoned: Vec<PartitionEncoding<'_>>) -> Result<()> {
+    let mut failed = None;
+    for partition in abandoned {
+        match partition.encoding.join() {
+            Ok(encoded) => {
+                for (path, _) in encoded.files {
+                    std::fs::remove_file(&path).map_err(|err| Error::output(&path, &err))?;
+                }
+            }
+            Err(err) => {
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// One attempt at exporting `table` in `order` (see [`write_table`]).
+#[allow(clippy::too_many_arguments)]
+fn export_rows<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    conn: &Connection,
+    table: &'scope SourceTable,
+    export: &'scope ExportOptions,
+    provenance: &'scope ParquetProvenance,
+    options: &TableSection,
+    order_keys: &[String],
+    order: RowOrder,
+    dest: &Path,
+    started: Instant,
+    progress: &dyn Fn(u64),
+) -> Result<Attempt<'scope>> {
+    let (order_by, checked_keys): (&[String], &[String]) = match order {
+        RowOrder::Stored => (&[], &[]),
+        RowOrder::StoredIfInOrder => (&[], order_keys),
+        RowOrder::Sorted => (order_keys, &[]),
+    };
+    let ExportQuery {
+        sql,
+        columns,
+        key_columns,
+    } = export_query(table, order_by, &options.partition_by, checked_keys)?;
+    let sort = order == RowOrder::Sorted;
     let table_error = |message: String| Error::Table {
         table: table.display_name(),
         message,
@@ -521,11 +654,26 @@ pub fn write_table<'scope>(
     let stream = statement
         .stream_arrow([])
         .map_err(|err| table_error(format!("cannot read the table: {err}")))?;
-    // The table's columns, without the partition values that follow them.
+    // The table's columns, without the partition values and order keys that follow them.
     let data_columns: Vec<usize> = (0..columns.len()).collect();
+    let partition_columns = columns.len()..columns.len() + options.partition_by.len();
+    let query_schema = stream.get_schema();
+    let mut order_check = match order {
+        RowOrder::StoredIfInOrder => {
+            let key_types: Vec<_> = key_columns
+                .iter()
+                .map(|&index| query_schema.field(index).data_type().clone())
+                .collect();
+            match super::source::OrderCheck::new(&key_types) {
+                Some(check) => Some(check),
+                // A key whose Arrow order may not be DuckDB's: sorted, before any file exists.
+                None => return Ok(Attempt::OutOfOrder(Vec::new())),
+            }
+        }
+        RowOrder::Stored | RowOrder::Sorted => None,
+    };
     let schema = Arc::new(
-        stream
-            .get_schema()
+        query_schema
             .project(&data_columns)
             .map_err(|err| table_error(format!("cannot read the table's schema: {err}")))?,
     );
@@ -546,7 +694,7 @@ pub fn write_table<'scope>(
     // The partition being read and its encoder's channel.
     let mut current: Option<(Vec<Option<String>>, SyncSender<RecordBatch>)> = None;
     if !partitioned {
-        let (sender, encoding) = encoder(dest.clone());
+        let (sender, encoding) = encoder(dest.to_path_buf());
         partitions.push(PartitionEncoding {
             partition: Vec::new(),
             encoding,
@@ -563,8 +711,25 @@ pub fn write_table<'scope>(
                 break;
             }
         };
+        if let Some(check) = &mut order_check {
+            let keys: Vec<_> = key_columns
+                .iter()
+                .map(|&index| batch.column(index).clone())
+                .collect();
+            match check.holds(&keys) {
+                Ok(true) => {}
+                Ok(false) => {
+                    drop(current);
+                    return Ok(Attempt::OutOfOrder(partitions));
+                }
+                Err(err) => {
+                    read = Err(table_error(format!("reading the sort keys failed: {err}")));
+                    break;
+                }
+            }
+        }
         rows += batch.num_rows() as u64;
-        let keys = match PartitionKeys::of(&batch, columns.len()) {
+        let keys = match PartitionKeys::of(&batch, partition_columns.clone()) {
             Ok(keys) => keys,
             Err(err) => {
                 read = Err(table_error(format!(
@@ -612,7 +777,7 @@ pub fn write_table<'scope>(
                 {
                     break 'batches;
                 }
-                let (sender, encoding) = encoder(partition_path(&dest, &partition));
+                let (sender, encoding) = encoder(partition_path(dest, &partition));
                 partitions.push(PartitionEncoding {
                     partition,
                     encoding,
@@ -630,25 +795,28 @@ pub fn write_table<'scope>(
         progress(rows);
     }
     drop(current);
+    if order_check.is_some() && read.is_ok() {
+        tracing::debug!(table = %table.display_name(), "stored in partition and sort_by order: not sorting");
+    }
     if partitions.is_empty() {
         // A partitioned table without rows is one empty file under its plain name.
-        let (sender, encoding) = encoder(dest.clone());
+        let (sender, encoding) = encoder(dest.to_path_buf());
         drop(sender);
         partitions.push(PartitionEncoding {
             partition: Vec::new(),
             encoding,
         });
     }
-    Ok(PendingTable {
+    Ok(Attempt::Read(PendingTable {
         table: table.display_name(),
         expected_rows: table.rows,
         columns,
-        sort_by: options.sort_by,
-        partition_by: options.partition_by,
+        sort_by: options.sort_by.clone(),
+        partition_by: options.partition_by.clone(),
         started,
         read: read.map(|()| rows),
         partitions,
-    })
+    }))
 }
 
 /// The partition values of one batch: the text columns after the table's own.
@@ -660,10 +828,10 @@ struct PartitionKeys {
 impl PartitionKeys {
     fn of(
         batch: &RecordBatch,
-        first: usize,
+        positions: std::ops::Range<usize>,
     ) -> std::result::Result<Self, arrow::error::ArrowError> {
         use arrow::array::AsArray;
-        let columns = (first..batch.num_columns())
+        let columns = positions
             .map(|index| {
                 let text =
                     arrow::compute::cast(batch.column(index), &arrow::datatypes::DataType::Utf8)?;

@@ -517,102 +517,89 @@ pub fn key_sql(table: &SourceTable, key: &str) -> String {
     }
 }
 
-/// Whether `table`'s rows are already stored in `keys` order (ascending, NULLs last), so that
-/// an export in storage order is sorted without a sort: tables are often appended in key order
-/// (by date), and sorting them again was a third of a sorted build. Reads the key columns only,
-/// in storage order, and stops at the first row out of order. Answers `false` without reading
-/// when a key's order could differ from DuckDB's `ORDER BY` (floating point, where DuckDB puts
-/// every NaN last; converted or nested types).
-pub fn stored_in_order(conn: &Connection, table: &SourceTable, keys: &[String]) -> Result<bool> {
-    use arrow::datatypes::DataType;
-    use arrow::row::{RowConverter, SortField};
-    // An expression's values come as DuckDB computes them; a column's must need no conversion.
-    let comparable =
-        keys.iter().all(
-            |key| match table.columns.iter().find(|column| &column.name == key) {
-                Some(column) => super::types::plan_column(&column.duckdb_type)
-                    .is_ok_and(|plan| plan.cast_to.is_none()),
-                None => true,
-            },
-        );
-    if !comparable {
-        return Ok(false);
-    }
-    let key_error = |err: &dyn std::fmt::Display| Error::Table {
-        table: table.display_name(),
-        message: format!("cannot read the sort keys ({err})"),
-    };
-    let projection: Vec<String> = keys.iter().map(|key| key_sql(table, key)).collect();
-    let mut statement = conn
-        .prepare(&format!(
-            "SELECT {} FROM {}",
-            projection.join(", "),
-            table.sql_name()
-        ))
-        .map_err(|err| key_error(&err))?;
-    let mut batches = statement
-        .stream_arrow([])
-        .map_err(|err| key_error(&err))?
-        .peekable();
-    let Some(Ok(first)) = batches.peek() else {
-        // No rows (or a read error, reported by the export itself): nothing to sort.
-        return Ok(true);
-    };
-    let ordered_type = |data_type: &DataType| {
-        data_type.is_integer()
-            || matches!(
-                data_type,
-                DataType::Boolean
-                    | DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Binary
-                    | DataType::LargeBinary
-                    | DataType::Date32
-                    | DataType::Date64
-                    | DataType::Time32(_)
-                    | DataType::Time64(_)
-                    | DataType::Timestamp(..)
-                    | DataType::Decimal128(..)
-                    | DataType::Decimal256(..)
-            )
-    };
-    let schema = first.schema();
-    if !schema
-        .fields()
-        .iter()
-        .all(|field| ordered_type(field.data_type()))
-    {
-        return Ok(false);
-    }
-    let fields = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            SortField::new_with_options(
-                field.data_type().clone(),
-                arrow::compute::SortOptions {
-                    descending: false,
-                    nulls_first: false,
-                },
-            )
+/// Whether an export in storage order may be checked against `keys` instead of sorted: each
+/// key is an expression (its values come as DuckDB computes them) or a column that needs no
+/// conversion for Parquet (a converted one would be compared in its converted type).
+pub fn keys_comparable(table: &SourceTable, keys: &[String]) -> bool {
+    keys.iter().all(
+        |key| match table.columns.iter().find(|column| &column.name == key) {
+            Some(column) => super::types::plan_column(&column.duckdb_type)
+                .is_ok_and(|plan| plan.cast_to.is_none()),
+            None => true,
+        },
+    )
+}
+
+/// Checks, batch by batch, that rows come in ascending key order (NULLs last) as DuckDB's
+/// `ORDER BY … ASC NULLS LAST` would put them, ties in any order. Tables are often appended in
+/// key order (by date), and sorting them again was a third of a sorted build; checking while
+/// exporting costs no pass of its own.
+pub struct OrderCheck {
+    converter: arrow::row::RowConverter,
+    last: Option<arrow::row::OwnedRow>,
+}
+
+impl OrderCheck {
+    /// A check of keys of these types; `None` when a type's Arrow order could differ from
+    /// DuckDB's (floating point, where DuckDB puts every NaN last; nested types).
+    pub fn new(key_types: &[arrow::datatypes::DataType]) -> Option<Self> {
+        use arrow::datatypes::DataType;
+        use arrow::row::{RowConverter, SortField};
+        let ordered_type = |data_type: &DataType| {
+            data_type.is_integer()
+                || matches!(
+                    data_type,
+                    DataType::Boolean
+                        | DataType::Utf8
+                        | DataType::LargeUtf8
+                        | DataType::Utf8View
+                        | DataType::Binary
+                        | DataType::LargeBinary
+                        | DataType::Date32
+                        | DataType::Date64
+                        | DataType::Time32(_)
+                        | DataType::Time64(_)
+                        | DataType::Timestamp(..)
+                        | DataType::Decimal128(..)
+                        | DataType::Decimal256(..)
+                )
+        };
+        if !key_types.iter().all(ordered_type) {
+            return None;
+        }
+        let fields = key_types
+            .iter()
+            .map(|data_type| {
+                SortField::new_with_options(
+                    data_type.clone(),
+                    arrow::compute::SortOptions {
+                        descending: false,
+                        nulls_first: false,
+                    },
+                )
+            })
+            .collect();
+        let converter = RowConverter::new(fields).ok()?;
+        Some(OrderCheck {
+            converter,
+            last: None,
         })
-        .collect();
-    let converter = RowConverter::new(fields).map_err(|err| key_error(&err))?;
-    let mut last: Option<arrow::row::OwnedRow> = None;
-    for batch in batches {
-        let batch = batch.map_err(|err| key_error(&err))?;
-        let rows = converter
-            .convert_columns(batch.columns())
-            .map_err(|err| key_error(&err))?;
-        let in_order = match (&last, rows.iter().next()) {
+    }
+
+    /// True when the rows of `keys` (one array per key, one batch) follow each other and the
+    /// rows seen before in ascending order.
+    pub fn holds(
+        &mut self,
+        keys: &[arrow::array::ArrayRef],
+    ) -> std::result::Result<bool, arrow::error::ArrowError> {
+        let rows = self.converter.convert_columns(keys)?;
+        let in_order = match (&self.last, rows.iter().next()) {
             (Some(previous), Some(first)) => previous.row() <= first,
             _ => true,
         } && rows.iter().zip(rows.iter().skip(1)).all(|(a, b)| a <= b);
-        if !in_order {
-            return Ok(false);
+        if let Some(last) = rows.iter().last() {
+            self.last = Some(last.owned());
         }
-        last = rows.iter().last().map(|row| row.owned());
+        Ok(in_order)
     }
-    Ok(true)
 }
