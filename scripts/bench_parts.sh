@@ -14,6 +14,10 @@
 # Usage: scripts/bench_parts.sh [WORKDIR]
 #   BENCH_GIB=10 (default 1): rows are scaled so each shape's table is about this many GiB of
 #   DuckDB storage; BENCH_PART_MIB=256 (default): the part size of both writers in `parts`;
+#   BENCH_SHAPES (default "klines events logs"): the shapes of `parts`; BENCH_RUNS (default 2):
+#   runs of each writer in `parts` and `partitions`, the two alternating (ours first in odd runs,
+#   DuckDB first in even ones), each started with the database read into the page cache; times
+#   are the mean of the runs, RSS the largest;
 #   BENCH_PUBLISH_GIB (default: BENCH_GIB): the database published. The GitHub fake holds a
 #   release in memory (a 10 GiB klines database is a 22 GiB release) and S3's two versions need
 #   about 4.5 times the database on disk: size it to the machine.
@@ -117,33 +121,74 @@ conn.execute(f"""COPY (SELECT * FROM "{table}") TO '{out}' (FORMAT parquet, COMP
 PY
 
 part_bytes=$((part_mib * 1024 * 1024))
-# /usr/bin/time: wall seconds and peak RSS (KiB) of the command; its stdout into $out if set.
-measure() { /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"${out:-/dev/null}" 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }; cat "$work/time.txt"; }
+runs="${BENCH_RUNS:-2}"
+# /usr/bin/time: wall seconds and peak RSS (KiB) of the command, then its CPU seconds (user +
+# system); its stdout into $out if set.
+measure() {
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" >"${out:-/dev/null}" 2>"$work/stderr.txt" || { cat "$work/stderr.txt"; exit 1; }
+  read -r wall kb user sys < "$work/time.txt"
+  echo "$wall $kb $(python3 -c "print(f'{$user + $sys:.1f}')")"
+}
+# Runs both writers BENCH_RUNS times, alternating which goes first, each with database $1 in the
+# page cache (a writer run first on a database just generated would read it from disk and the
+# other from memory). The writers are the commands `ours_cmd` and `copy_cmd` (arrays), writing
+# into $ours_out and $copy_out, each emptied before its writer runs (the last runs' files stay,
+# to be counted). Sets our_s, our_kb, our_cpu,
+# copy_s, copy_kb, copy_cpu: mean wall and CPU seconds, largest RSS.
+compare_writers() {
+  local db="$1" run side t kb cpu
+  local -A sum_s=() max_kb=() sum_cpu=()
+  for run in $(seq "$runs"); do
+    local order="ours copy"
+    [ $((run % 2)) -eq 0 ] && order="copy ours"
+    for side in $order; do
+      cat "$db" > /dev/null
+      if [ "$side" = ours ]; then
+        rm -rf "$ours_out"; read -r t kb cpu < <(measure "${ours_cmd[@]}")
+      else
+        rm -rf "$copy_out"; read -r t kb cpu < <(measure "${copy_cmd[@]}")
+      fi
+      sum_s[$side]=$(python3 -c "print(${sum_s[$side]:-0} + $t)")
+      sum_cpu[$side]=$(python3 -c "print(${sum_cpu[$side]:-0} + $cpu)")
+      max_kb[$side]=$(( kb > ${max_kb[$side]:-0} ? kb : ${max_kb[$side]:-0} ))
+    done
+  done
+  mean() { python3 -c "print(f'{$1 / $runs:.2f}')"; }
+  our_s=$(mean "${sum_s[ours]}"); copy_s=$(mean "${sum_s[copy]}")
+  our_cpu=$(mean "${sum_cpu[ours]}"); copy_cpu=$(mean "${sum_cpu[copy]}")
+  our_kb=${max_kb[ours]}; copy_kb=${max_kb[copy]}
+}
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
 tree_bytes() { find "$1" -name '*.parquet' -print0 | xargs -0 cat | wc -c; }
 tree_files() { find "$1" -name '*.parquet' | wc -l; }
 
 if want parts; then
-"$writer_py" "$work/generate.py" "$dbs" "$gib" klines events logs
+shapes="${BENCH_SHAPES:-klines events logs}"
+# shellcheck disable=SC2086
+"$writer_py" "$work/generate.py" "$dbs" "$gib" $shapes
 echo "== parts =="
-echo "database size ~${gib} GiB per shape, part size ${part_mib} MiB, $(nproc) cores"
-echo "| shape | database | dbrelease time | dbrelease RSS | dbrelease bytes (files) | DuckDB $("$newest_py" -c 'import duckdb; print(duckdb.__version__)') COPY time | COPY RSS | COPY bytes (files) | size ratio | time ratio |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "database size ~${gib} GiB per shape, part size ${part_mib} MiB, $(nproc) cores, mean of $runs runs each"
+echo "| shape | database | dbrelease time (CPU) | dbrelease RSS | DuckDB scan RSS | dbrelease bytes (files) | DuckDB $("$newest_py" -c 'import duckdb; print(duckdb.__version__)') COPY time (CPU) | COPY RSS | COPY bytes (files) | size ratio | time ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 worst_size=0; worst_time=0
-for shape in klines events logs; do
+for shape in $shapes; do
   db="$dbs/$shape.duckdb"
   printf '[dataset]\nname = "%s"\ndatabase = "%s"\n[export]\npart_size = %s\n' "$shape" "$db" "$part_bytes" > "$work/$shape.toml"
-  rm -rf "$work/ours-$shape" "$work/copy-$shape"
-  read -r our_s our_kb < <(measure "$steps" parquet-ours "$work/$shape.toml" "$db" "$work/ours-$shape")
-  read -r copy_s copy_kb < <(measure "$newest_py" "$work/copy_parts.py" "$db" "$work/copy-$shape" "$shape" "$part_bytes")
-  our_bytes=$(cat "$work/ours-$shape"/*.parquet | wc -c); our_files=$(ls "$work/ours-$shape"/*.parquet | wc -l)
-  copy_bytes=$(cat "$work/copy-$shape"/*.parquet | wc -c); copy_files=$(ls "$work/copy-$shape"/*.parquet | wc -l)
+  ours_out="$work/ours-$shape"; copy_out="$work/copy-$shape"
+  ours_cmd=("$steps" parquet-ours "$work/$shape.toml" "$db" "$ours_out")
+  copy_cmd=("$newest_py" "$work/copy_parts.py" "$db" "$copy_out" "$shape" "$part_bytes")
+  compare_writers "$db"
+  # What of our memory is DuckDB's own scan of the table (its metadata grows with the database).
+  read -r _ scan_kb _ < <(measure "$steps" scan-only "$work/$shape.toml" "$db" "$work/scan-$shape")
+  rm -rf "$work/scan-$shape"
+  our_bytes=$(cat "$ours_out"/*.parquet | wc -c); our_files=$(ls "$ours_out"/*.parquet | wc -l)
+  copy_bytes=$(cat "$copy_out"/*.parquet | wc -c); copy_files=$(ls "$copy_out"/*.parquet | wc -l)
   size_ratio=$(ratio "$our_bytes" "$copy_bytes")
   time_ratio=$(ratio "$our_s" "$copy_s")
   worst_size=$(python3 -c "print(max($worst_size, $size_ratio))")
   worst_time=$(python3 -c "print(max($worst_time, $time_ratio))")
-  echo "| $shape | $(du -m "$db" | cut -f1) MiB | ${our_s} s | $((our_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($our_files) | ${copy_s} s | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($copy_files) | $size_ratio | $time_ratio |"
-  rm -rf "$work/ours-$shape" "$work/copy-$shape"
+  echo "| $shape | $(du -m "$db" | cut -f1) MiB | ${our_s} s (${our_cpu} s) | $((our_kb / 1024)) MiB | $((scan_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($our_files) | ${copy_s} s (${copy_cpu} s) | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($copy_files) | $size_ratio | $time_ratio |"
+  rm -rf "$ours_out" "$copy_out"
 done
 echo
 echo "worst shape: size ratio $worst_size, time ratio $worst_time (dbrelease / DuckDB COPY; dbrelease's time includes its read-back check and statistics)"
@@ -166,14 +211,16 @@ conn = duckdb.connect(db, read_only=True)
 conn.execute(f"""COPY (SELECT *, strftime(open_time, '%Y-%m') AS month FROM klines) TO '{out}'
   (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))""")
 PY
-rm -rf "$work/ours-partitions" "$work/copy-partitions"
-read -r our_s our_kb < <(measure "$steps" parquet-ours "$work/klines-partitioned.toml" "$db" "$work/ours-partitions")
-read -r copy_s copy_kb < <(measure "$newest_py" "$work/copy_partitions.py" "$db" "$work/copy-partitions")
-our_bytes=$(tree_bytes "$work/ours-partitions"); copy_bytes=$(tree_bytes "$work/copy-partitions")
-echo "| writer | time | RSS | bytes (files) |"
+ours_out="$work/ours-partitions"; copy_out="$work/copy-partitions"
+ours_cmd=("$steps" parquet-ours "$work/klines-partitioned.toml" "$db" "$ours_out")
+copy_cmd=("$newest_py" "$work/copy_partitions.py" "$db" "$copy_out")
+compare_writers "$db"
+our_bytes=$(tree_bytes "$ours_out"); copy_bytes=$(tree_bytes "$copy_out")
+echo "mean of $runs runs each"
+echo "| writer | time (CPU) | RSS | bytes (files) |"
 echo "|---|---:|---:|---:|"
-echo "| dbrelease partition_by | ${our_s} s | $((our_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($(tree_files "$work/ours-partitions")) |"
-echo "| DuckDB COPY PARTITION_BY | ${copy_s} s | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($(tree_files "$work/copy-partitions")) |"
+echo "| dbrelease partition_by | ${our_s} s (${our_cpu} s) | $((our_kb / 1024)) MiB | $((our_bytes / 1048576)) MiB ($(tree_files "$ours_out")) |"
+echo "| DuckDB COPY PARTITION_BY | ${copy_s} s (${copy_cpu} s) | $((copy_kb / 1024)) MiB | $((copy_bytes / 1048576)) MiB ($(tree_files "$copy_out")) |"
 echo "size ratio $(ratio "$our_bytes" "$copy_bytes"), time ratio $(ratio "$our_s" "$copy_s") (DuckDB's files leave out the month column, which Hive paths carry)"
 rm -rf "$work/ours-partitions" "$work/copy-partitions"
 fi
@@ -199,13 +246,13 @@ export GITHUB_API_URL; GITHUB_API_URL="$(cat "$work/fake.url")"
 publish_config "[github]
 repo = \"owner/data\"" > "$work/github.toml"
 rm -rf "$work/gh-dist" "$work/gh-cache"
-read -r pub_s pub_kb < <(out="$work/gh-report.json" measure env GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000 \
+read -r pub_s pub_kb _ < <(out="$work/gh-report.json" measure env GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000 \
   "$bin" --quiet publish --github --tag v1 --config "$work/github.toml" --out "$work/gh-dist" --json)
 read -r rel_bytes rel_files < <(release_bytes "$work/gh-dist")
-read -r ver_s ver_kb < <(measure env GITHUB_TOKEN=bench-token "$bin" --quiet verify --github --repo owner/data --tag v1)
+read -r ver_s ver_kb _ < <(measure env GITHUB_TOKEN=bench-token "$bin" --quiet verify --github --repo owner/data --tag v1)
 fetch="$bin --quiet fetch --repo owner/data --tag v1 --cache-dir $work/gh-cache"
-read -r tab_s tab_kb < <(measure $fetch klines)
-read -r gz_s gz_kb < <(measure $fetch)
+read -r tab_s tab_kb _ < <(measure $fetch klines)
+read -r gz_s gz_kb _ < <(measure $fetch)
 echo "| step | time | peak RSS | bytes |"
 echo "|---|---:|---:|---:|"
 echo "| build + publish --github ($rel_files files) | ${pub_s} s | $((pub_kb / 1024)) MiB | $(( $(sent "$work/gh-report.json" github) / 1048576 )) MiB sent of $((rel_bytes / 1048576)) MiB |"
@@ -233,14 +280,14 @@ endpoint = \"$(cat "$work/s3.url")\"
 latest = false" > "$work/s3.toml"
 rm -rf "$work/s3-dist"
 s3_publish() { measure env SOURCE_DATE_EPOCH="$2" "$bin" --quiet publish --s3 --tag "$1" --config "$work/s3.toml" --out "$work/s3-dist" --json; }
-read -r one_s one_kb < <(out="$work/s3-v1.json" s3_publish v1 1700000000)
+read -r one_s one_kb _ < <(out="$work/s3-v1.json" s3_publish v1 1700000000)
 read -r rel_bytes rel_files < <(release_bytes "$work/s3-dist")
-read -r ver_s ver_kb < <(measure "$bin" --quiet verify --s3 --config "$work/s3.toml" --tag v1)
+read -r ver_s ver_kb _ < <(measure "$bin" --quiet verify --s3 --config "$work/s3.toml" --tag v1)
 # One new day: 400 symbols x 1440 minutes after the last bar. The database changes, so the next
 # run of this size generates it again.
 "$writer_py" "$work/generate.py" append "$pdb" klines 576000
 rm -f "$pdb.${publish_gib}gib"
-read -r two_s two_kb < <(out="$work/s3-v2.json" s3_publish v2 1700086400)
+read -r two_s two_kb _ < <(out="$work/s3-v2.json" s3_publish v2 1700086400)
 python3 - "$work/s3-v2.json" "$work/s3-dist/manifest.json" <<'PY'
 import json, sys
 report, manifest = json.load(open(sys.argv[1]))["s3"], json.load(open(sys.argv[2]))
