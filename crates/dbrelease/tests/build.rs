@@ -1268,7 +1268,7 @@ fn sort_by_sorts_unless_the_table_is_already_stored_in_that_order() {
     );
     let output = build(dir.path(), &["-v"]);
     assert!(output.status.success(), "{}", text(&output));
-    // Only the table stored in order skips the sort (its rows were checked in order as they were exported).
+    // Only the table stored in order skips the sort (its order was checked as it was read).
     let log = String::from_utf8_lossy(&output.stderr);
     let skipped = |table: &str| {
         log.lines()
