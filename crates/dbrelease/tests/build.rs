@@ -29,6 +29,15 @@ fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
         .unwrap_or_else(|err| panic!("{sql}: {err}"))
 }
 
+/// A SQL list of the files `names` in `dist`, for `read_parquet([…])`.
+fn sql_file_list<S: AsRef<str>>(dist: &Path, names: &[S]) -> String {
+    names
+        .iter()
+        .map(|name| format!("'{}'", dist.join(name.as_ref()).display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Asserts every table artifact reads back with DuckDB to the same rows (after the documented
 /// conversion, if any) and the logical types the manifest promises.
 fn assert_round_trip(db: &Path, dist: &Path, manifest: &Manifest) {
@@ -1705,12 +1714,7 @@ fn partition_by_writes_one_file_per_value_and_unchanged_partitions_keep_their_by
         assert_eq!(in_source as u64, part.rows, "{}", artifact.name);
     }
     // Together the files are the table, row for row, sorted by day within each file.
-    let list: Vec<String> = klines
-        .file_names()
-        .iter()
-        .map(|name| format!("'{}'", dist.join(name).display()))
-        .collect();
-    let list = list.join(", ");
+    let list = sql_file_list(&dist, &klines.file_names());
     let differing = count(
         &conn,
         &format!(
@@ -1833,12 +1837,7 @@ fn rows_found_out_of_order_after_files_were_written_are_sorted() {
     assert_eq!(klines.info.rows, 62_500);
     let conn = attach(&db);
     for table in [klines, trades] {
-        let list: Vec<String> = table
-            .file_names()
-            .iter()
-            .map(|name| format!("'{}'", dist.join(name).display()))
-            .collect();
-        let list = list.join(", ");
+        let list = sql_file_list(&dist, &table.file_names());
         // Every row once, each partition's files one month only, and the sorted table's days in
         // order across its files.
         let differing = count(
