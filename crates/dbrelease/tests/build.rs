@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use dbrelease::build::source::quote_literal;
 use dbrelease_manifest::{ArtifactKind, Manifest};
 use support::*;
 
@@ -33,7 +34,7 @@ fn count(conn: &duckdb::Connection, sql: &str) -> i64 {
 fn sql_file_list<S: AsRef<str>>(dist: &Path, names: &[S]) -> String {
     names
         .iter()
-        .map(|name| format!("'{}'", dist.join(name.as_ref()).display()))
+        .map(|name| quote_literal(&dist.join(name.as_ref()).to_string_lossy()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -1581,15 +1582,11 @@ fn a_table_past_part_size_is_several_parquet_files_that_read_as_the_table() {
         assert_eq!(rows as u64, artifact.table_part.as_ref().unwrap().rows);
     }
     // Together they are the table, row for row.
-    let list: Vec<String> = names
-        .iter()
-        .map(|name| format!("'{}'", dist.join(name).display()))
-        .collect();
     let differing = count(
         &conn,
         &format!(
             "SELECT count(*) FROM (SELECT * FROM read_parquet([{}]) EXCEPT ALL SELECT * FROM src.trades)",
-            list.join(", ")
+            sql_file_list(&dist, &names)
         ),
     );
     assert_eq!(differing, 0);
