@@ -393,6 +393,14 @@ pub struct PendingTable<'scope> {
 /// Where a table's Parquet bytes go: hashed, buffered, written back to disk as they come.
 type TableSink = HashingWriter<BufWriter<Writeback>>;
 
+/// Flushes and closes a finished file, freeing its buffer and descriptor: a table in 40 parts
+/// kept 40 MiB of buffers until its last part was written (the checker syncs the file by path).
+fn close_sink(sink: TableSink) -> std::io::Result<Digested> {
+    let (buffered, digest) = sink.finish()?;
+    buffered.into_inner().map_err(|err| err.into_error())?;
+    Ok(digest)
+}
+
 /// The path of file `index` (from 1) of a table in parts: `daily.parquet` → `daily-0001.parquet`.
 /// Four digits keep the names sortable (a GitHub release holds at most 1,000 assets).
 pub fn part_path(dest: &Path, index: u32) -> PathBuf {
@@ -919,6 +927,7 @@ fn spawn_encoder<'scope>(
         let sinks = Sinks {
             first,
             open: Box::new(open_part),
+            close: close_sink,
             part_size: export.part_size,
         };
         let (sinks, parquet_schema) = encode_table(
@@ -930,17 +939,12 @@ fn spawn_encoder<'scope>(
         })?;
         let count = sinks.len();
         let mut files = Vec::with_capacity(count);
-        for ((sink, rows), index) in sinks.into_iter().zip(1..) {
+        for ((digest, rows), index) in sinks.into_iter().zip(1..) {
             let path = if count == 1 {
                 dest.clone()
             } else {
                 part_path(&dest, index)
             };
-            let (buffered, digest) = sink.finish().map_err(|err| Error::output(&path, &err))?;
-            // Flushed and closed; the checker syncs it.
-            buffered
-                .into_inner()
-                .map_err(|err| Error::output(&path, err.error()))?;
             let name = path
                 .file_name()
                 .unwrap_or_default()
@@ -967,11 +971,13 @@ fn spawn_encoder<'scope>(
 struct Sinks<'a, W> {
     first: W,
     open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
+    /// Finishes a file once its footer is written: its size and sha256.
+    close: fn(W) -> std::io::Result<Digested>,
     part_size: u64,
 }
 
-/// What an encoder wrote: each file's sink with its rows, in order, and the Parquet schema.
-type Encoded<W> = (Vec<(W, u64)>, String);
+/// What an encoder wrote: each file's digest with its rows, in order, and the Parquet schema.
+type Encoded = (Vec<(Digested, u64)>, String);
 
 /// Why encoding a table stopped: its set-up (options, layout) or writing Parquet.
 enum EncodeError {
@@ -989,7 +995,7 @@ fn encode_table<W: Write + Send>(
     options: &TableSection,
     schema: &SchemaRef,
     batches: Receiver<RecordBatch>,
-) -> std::result::Result<Encoded<W>, EncodeError> {
+) -> std::result::Result<Encoded, EncodeError> {
     // The first rows decide the layout; they are written first, as they came.
     let mut first_batches: Vec<RecordBatch> = Vec::new();
     let mut sampled = 0usize;
@@ -1040,6 +1046,7 @@ fn encode_table<W: Write + Send>(
     let parts = PartWriter {
         current: file_writer,
         open: sinks.open,
+        close: sinks.close,
         part_size: sinks.part_size,
         current_rows: 0,
         done: Vec::new(),
@@ -1049,13 +1056,15 @@ fn encode_table<W: Write + Send>(
 
 /// The Parquet file being written, and the ones finished before it: a row group that would
 /// take the current file past `part_size` starts the next file instead (each file is complete,
-/// with its own footer; the first row group of a file always goes in, however large).
+/// with its own footer; the first row group of a file always goes in, however large). A file
+/// is closed as soon as the next one starts, so memory does not grow with the number of parts.
 struct PartWriter<'a, W: Write + Send> {
     current: SerializedFileWriter<W>,
     open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
+    close: fn(W) -> std::io::Result<Digested>,
     part_size: u64,
     current_rows: u64,
-    done: Vec<(W, u64)>,
+    done: Vec<(Digested, u64)>,
 }
 
 impl<W: Write + Send> PartWriter<'_, W> {
@@ -1076,7 +1085,8 @@ impl<W: Write + Send> PartWriter<'_, W> {
                 self.current.properties().clone(),
             )?;
             let full = std::mem::replace(&mut self.current, next);
-            self.done.push((full.into_inner()?, self.current_rows));
+            self.done
+                .push(((self.close)(full.into_inner()?)?, self.current_rows));
             self.current_rows = 0;
         }
         let mut row_group = self.current.next_row_group()?;
@@ -1089,9 +1099,9 @@ impl<W: Write + Send> PartWriter<'_, W> {
     }
 
     /// Closes the last file: every file with its rows, in order.
-    fn finish(mut self) -> parquet::errors::Result<Vec<(W, u64)>> {
+    fn finish(mut self) -> parquet::errors::Result<Vec<(Digested, u64)>> {
         self.done
-            .push((self.current.into_inner()?, self.current_rows));
+            .push(((self.close)(self.current.into_inner()?)?, self.current_rows));
         Ok(self.done)
     }
 }
@@ -1115,7 +1125,7 @@ fn encode_row_groups<W: Write + Send>(
     schema: &SchemaRef,
     batches: impl Iterator<Item = RecordBatch>,
     row_group_rows: usize,
-) -> parquet::errors::Result<Encoded<W>> {
+) -> parquet::errors::Result<Encoded> {
     let parquet_schema = format!("{:?}", file_writer.current.schema_descr().root_schema());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
