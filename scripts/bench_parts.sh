@@ -18,9 +18,10 @@
 #   runs of each writer in `parts` and `partitions`, the two alternating (ours first in odd runs,
 #   DuckDB first in even ones), each started with the database read into the page cache; times
 #   are the mean of the runs, RSS the largest;
-#   BENCH_PUBLISH_GIB (default: BENCH_GIB): the database published. The GitHub fake holds a
-#   release in memory (a 10 GiB klines database is a 22 GiB release) and S3's two versions need
-#   about 4.5 times the database on disk: size it to the machine.
+#   BENCH_PUBLISH_GIB (default: BENCH_GIB): the database published. A 10 GiB klines database is
+#   a 22 GiB release: the GitHub fake keeps it in files under WORKDIR (the build's copy is removed
+#   once published), and S3's two versions need about 4.5 times the database on disk: size it to
+#   the machine's disk.
 # Shapes are generated here (deterministic, hash of the row number), none tuned on:
 #   klines    1-minute OHLCV bars of many symbols, in time order (the origin's largest data)
 #   events    random doubles and timestamps, unsorted (the worst case for encodings)
@@ -239,7 +240,8 @@ release_bytes() { python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))
 if want github; then
 "$writer_py" "$work/generate.py" "$publish_dbs" "$publish_gib" klines
 echo; echo "== github: klines (~${publish_gib} GiB database) to the GitHub fake on loopback =="
-"$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token > "$work/fake.url" &
+rm -rf "$work/gh-spool"
+"$CARGO_TARGET_DIR/release/examples/github_fake_server" owner data bench-token "$work/gh-spool" > "$work/fake.url" &
 fake_pid=$!
 for _ in $(seq 50); do [ -s "$work/fake.url" ] && break; sleep 0.1; done
 export GITHUB_API_URL; GITHUB_API_URL="$(cat "$work/fake.url")"
@@ -249,9 +251,12 @@ rm -rf "$work/gh-dist" "$work/gh-cache"
 read -r pub_s pub_kb _ < <(out="$work/gh-report.json" measure env GITHUB_TOKEN=bench-token SOURCE_DATE_EPOCH=1700000000 \
   "$bin" --quiet publish --github --tag v1 --config "$work/github.toml" --out "$work/gh-dist" --json)
 read -r rel_bytes rel_files < <(release_bytes "$work/gh-dist")
+# The fake has its own copy; the disk is needed for the fetches.
+rm -rf "$work/gh-dist"
 read -r ver_s ver_kb _ < <(measure env GITHUB_TOKEN=bench-token "$bin" --quiet verify --github --repo owner/data --tag v1)
 fetch="$bin --quiet fetch --repo owner/data --tag v1 --cache-dir $work/gh-cache"
 read -r tab_s tab_kb _ < <(measure $fetch klines)
+rm -rf "$work/gh-cache"
 read -r gz_s gz_kb _ < <(measure $fetch)
 echo "| step | time | peak RSS | bytes |"
 echo "|---|---:|---:|---:|"
@@ -260,7 +265,7 @@ echo "| verify --github (every file streamed and hashed) | ${ver_s} s | $((ver_k
 echo "| fetch klines (every partition, verified) | ${tab_s} s | $((tab_kb / 1024)) MiB | |"
 echo "| fetch the database (parts joined, verified) | ${gz_s} s | $((gz_kb / 1024)) MiB | |"
 kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true
-rm -rf "$work/gh-dist" "$work/gh-cache"
+rm -rf "$work/gh-dist" "$work/gh-cache" "$work/gh-spool"
 fi
 
 if want s3; then

@@ -195,6 +195,21 @@ fn first_publish_creates_one_verified_release_with_the_manifest_last() {
     );
 }
 
+/// The benchmark's fake keeps a 22 GiB release in files (`github_fake_server … SPOOL_DIR`): it
+/// must serve exactly what it was sent, as the in-memory one does.
+#[test]
+fn the_fake_spooled_to_files_serves_what_was_uploaded() {
+    let setup = Setup::new();
+    let spool = setup.dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    setup.fake.state.lock().unwrap().spool = Some(spool.clone());
+    let output = setup.publish(&[]);
+    assert!(output.status.success(), "{}", text(&output));
+    setup.assert_release_matches_dist();
+    let assets = setup.fake.releases("v1.0.0")[0].assets.len();
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), assets);
+}
+
 #[test]
 fn an_identical_rerun_uploads_nothing() {
     let setup = Setup::new();

@@ -144,6 +144,10 @@ pub struct GitHubState {
     /// After every request: the request line, and what `GET /releases/latest` would have
     /// answered then (tag and asset names), to check a switch never shows a half release.
     pub latest_log: Vec<(String, Option<LatestSeen>)>,
+    /// Where uploaded assets are kept, if not in memory: each is written to a file here and
+    /// served from a read-only map of it, so a release larger than the machine's memory fits
+    /// (the page cache holds it, and gives it back under pressure). For the benchmark.
+    pub spool: Option<std::path::PathBuf>,
 }
 
 impl GitHubState {
@@ -240,6 +244,7 @@ impl GitHubFake {
             now: "2026-01-01T00:00:00Z".into(),
             publish_count: 0,
             latest_log: Vec::new(),
+            spool: None,
         }));
         // Route templates use GitHub's OpenAPI parameter names, so tests can look them up.
         let app = Router::new()
@@ -1179,6 +1184,18 @@ async fn upload_asset(
     let asset_id = s.next_id;
     s.next_id += 1;
     s.uploads_bytes += body.len() as u64;
+    let body = match &s.spool {
+        Some(dir) => match spool_asset(&dir.join(asset_id.to_string()), &body) {
+            Ok(mapped) => mapped,
+            Err(err) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("spooling the asset: {err}"),
+                );
+            }
+        },
+        None => body,
+    };
     let asset = FakeAsset {
         id: asset_id,
         name: name.clone(),
@@ -1195,4 +1212,19 @@ async fn upload_asset(
     s.releases[ri].assets.push(asset);
     record(&mut s, id, format!("upload {name}"));
     (StatusCode::CREATED, axum::Json(json)).into_response()
+}
+
+/// Writes `body` to `path` and maps it back read-only: the asset's bytes then live in the page
+/// cache, not the fake's heap.
+fn spool_asset(path: &std::path::Path, body: &[u8]) -> std::io::Result<Bytes> {
+    std::fs::write(path, body)?;
+    let file = std::fs::File::open(path)?;
+    if body.is_empty() {
+        // A zero-length map is an error on Linux.
+        return Ok(Bytes::new());
+    }
+    // SAFETY: the file is the fake's own, written above and never changed or truncated while
+    // the map lives (an asset's bytes are immutable; a deleted asset's file is left in place).
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok(Bytes::from_owner(map))
 }
