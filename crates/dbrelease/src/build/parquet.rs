@@ -1,11 +1,9 @@
 //! Table → Arrow record batches (streamed out of DuckDB) → Parquet, hashed while written.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
 
@@ -27,11 +25,11 @@ use parquet::schema::types::ColumnPath;
 use super::layout::{self, PAGE_BYTES_LIMIT, SAMPLE_ROWS};
 use super::source::{SourceTable, key_sql, quote_ident, quote_literal};
 use super::types::plan_column;
-use super::writeback::Writeback;
+use super::writeback::{HashedFile, create_hashed, finish_hashed};
 use crate::config::{Codec, ExportOptions, TableSection};
 use crate::error::{Error, Result};
 use dbrelease_manifest::{Column, ColumnStats, PartitionValue};
-use dbrelease_remote::hashing::{Digested, HashingWriter};
+use dbrelease_remote::hashing::Digested;
 
 /// One Parquet file of a table: its name in the staging directory, digest and rows, and the
 /// `partition_by` values of its rows.
@@ -388,17 +386,6 @@ pub struct PendingTable<'scope> {
     read: Result<u64>,
     /// Each partition's encoder, in the order of the partitions (one for a table without any).
     partitions: Vec<PartitionEncoding<'scope>>,
-}
-
-/// Where a table's Parquet bytes go: hashed, buffered, written back to disk as they come.
-type TableSink = HashingWriter<BufWriter<Writeback>>;
-
-/// Flushes and closes a finished file, freeing its buffer and descriptor: a table in 40 parts
-/// kept 40 MiB of buffers until its last part was written (the checker syncs the file by path).
-fn close_sink(sink: TableSink) -> std::io::Result<Digested> {
-    let (buffered, digest) = sink.finish()?;
-    buffered.into_inner().map_err(|err| err.into_error())?;
-    Ok(digest)
 }
 
 /// The path of file `index` (from 1) of a table in parts: `daily.parquet` → `daily-0001.parquet`.
@@ -908,7 +895,7 @@ fn spawn_encoder<'scope>(
         // (still open, still being written) is renamed.
         let open_part = {
             let dest = dest.clone();
-            move |index: u32| -> std::io::Result<TableSink> {
+            move |index: u32| -> std::io::Result<HashedFile> {
                 if index == 2 {
                     std::fs::rename(&dest, part_path(&dest, 1))?;
                 }
@@ -917,17 +904,13 @@ fn spawn_encoder<'scope>(
                 } else {
                     part_path(&dest, index)
                 };
-                Ok(HashingWriter::new(BufWriter::with_capacity(
-                    1 << 20,
-                    Writeback::new(File::create(path)?),
-                )))
+                create_hashed(&path)
             }
         };
         let first = open_part(1).map_err(|err| Error::output(&dest, &err))?;
         let sinks = Sinks {
             first,
             open: Box::new(open_part),
-            close: close_sink,
             part_size: export.part_size,
         };
         let (sinks, parquet_schema) = encode_table(
@@ -968,11 +951,9 @@ fn spawn_encoder<'scope>(
 
 /// The files an encoder writes a table into: the first, opened already, and how to open the
 /// next one once `part_size` bytes are written.
-struct Sinks<'a, W> {
-    first: W,
-    open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
-    /// Finishes a file once its footer is written: its size and sha256.
-    close: fn(W) -> std::io::Result<Digested>,
+struct Sinks<'a> {
+    first: HashedFile,
+    open: Box<dyn Fn(u32) -> std::io::Result<HashedFile> + Send + 'a>,
     part_size: u64,
 }
 
@@ -987,8 +968,8 @@ enum EncodeError {
 
 /// The encoder thread of [`write_table`]: gathers the first rows, chooses the layout from
 /// them, then writes every row group.
-fn encode_table<W: Write + Send>(
-    sinks: Sinks<'_, W>,
+fn encode_table(
+    sinks: Sinks<'_>,
     table: &SourceTable,
     export: &ExportOptions,
     provenance: &ParquetProvenance,
@@ -1046,7 +1027,6 @@ fn encode_table<W: Write + Send>(
     let parts = PartWriter {
         current: file_writer,
         open: sinks.open,
-        close: sinks.close,
         part_size: sinks.part_size,
         current_rows: 0,
         done: Vec::new(),
@@ -1058,16 +1038,23 @@ fn encode_table<W: Write + Send>(
 /// take the current file past `part_size` starts the next file instead (each file is complete,
 /// with its own footer; the first row group of a file always goes in, however large). A file
 /// is closed as soon as the next one starts, so memory does not grow with the number of parts.
-struct PartWriter<'a, W: Write + Send> {
-    current: SerializedFileWriter<W>,
-    open: Box<dyn Fn(u32) -> std::io::Result<W> + Send + 'a>,
-    close: fn(W) -> std::io::Result<Digested>,
+struct PartWriter<'a> {
+    current: SerializedFileWriter<HashedFile>,
+    open: Box<dyn Fn(u32) -> std::io::Result<HashedFile> + Send + 'a>,
     part_size: u64,
     current_rows: u64,
     done: Vec<(Digested, u64)>,
 }
 
-impl<W: Write + Send> PartWriter<'_, W> {
+impl PartWriter<'_> {
+    /// Flushes and closes a finished file, freeing its buffer and descriptor: a table in 40
+    /// parts kept 40 MiB of buffers until its last part was written (the checker syncs the file
+    /// by path).
+    fn close(file: SerializedFileWriter<HashedFile>) -> parquet::errors::Result<Digested> {
+        let (_closed, digest) = finish_hashed(file.into_inner()?)?;
+        Ok(digest)
+    }
+
     /// Appends one encoded row group, in a new file when it does not fit in this one.
     fn append(&mut self, group: Vec<ArrowColumnChunk>) -> parquet::errors::Result<()> {
         let group_bytes: u64 = group
@@ -1085,8 +1072,7 @@ impl<W: Write + Send> PartWriter<'_, W> {
                 self.current.properties().clone(),
             )?;
             let full = std::mem::replace(&mut self.current, next);
-            self.done
-                .push(((self.close)(full.into_inner()?)?, self.current_rows));
+            self.done.push((Self::close(full)?, self.current_rows));
             self.current_rows = 0;
         }
         let mut row_group = self.current.next_row_group()?;
@@ -1101,7 +1087,7 @@ impl<W: Write + Send> PartWriter<'_, W> {
     /// Closes the last file: every file with its rows, in order.
     fn finish(mut self) -> parquet::errors::Result<Vec<(Digested, u64)>> {
         self.done
-            .push(((self.close)(self.current.into_inner()?)?, self.current_rows));
+            .push((Self::close(self.current)?, self.current_rows));
         Ok(self.done)
     }
 }
@@ -1119,8 +1105,8 @@ type ColumnDone = (usize, usize, parquet::errors::Result<ArrowColumnChunk>);
 /// Cuts the incoming batches into row groups of `row_group_rows` and encodes their column
 /// chunks on a pool of workers, with [`ROW_GROUPS_IN_FLIGHT`] row groups overlapping. Chunks are
 /// appended in row-group and schema order, so the bytes do not depend on the number of threads.
-fn encode_row_groups<W: Write + Send>(
-    mut file_writer: PartWriter<'_, W>,
+fn encode_row_groups(
+    mut file_writer: PartWriter<'_>,
     factory: &ArrowRowGroupWriterFactory,
     schema: &SchemaRef,
     batches: impl Iterator<Item = RecordBatch>,
@@ -1161,7 +1147,7 @@ fn encode_row_groups<W: Write + Send>(
         let mut pending_rows = 0usize;
         let flush = |group: Vec<RecordBatch>,
                      pipeline: &mut Pipeline,
-                     file_writer: &mut PartWriter<'_, W>|
+                     file_writer: &mut PartWriter<'_>|
          -> parquet::errors::Result<()> {
             let index = pipeline.next_index();
             let column_jobs = column_jobs(factory, schema, index, &group)?;
@@ -1216,10 +1202,10 @@ impl Pipeline {
     }
 
     /// Appends finished row groups in order, waiting for chunks until at most `keep` remain.
-    fn drain<W: Write + Send>(
+    fn drain(
         &mut self,
         done: &Receiver<ColumnDone>,
-        file_writer: &mut PartWriter<'_, W>,
+        file_writer: &mut PartWriter<'_>,
         keep: usize,
     ) -> parquet::errors::Result<()> {
         loop {

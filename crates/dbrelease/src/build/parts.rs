@@ -3,13 +3,12 @@
 //! after the gzip instead would need the whole `.gz` and its parts on disk at once (twice a
 //! 10 GiB file, where a GitHub-hosted runner has about 14 GiB free) and read it all again.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use dbrelease_remote::hashing::{Digested, HashingWriter};
+use dbrelease_remote::hashing::Digested;
 
-use super::writeback::Writeback;
+use super::writeback::{HashedFile, create_hashed, finish_hashed};
 
 /// Most parts of one file: their three-digit suffixes stay sortable (and a GitHub release holds
 /// 1,000 assets in all).
@@ -28,13 +27,11 @@ pub struct TooManyParts {
     pub part_size: u64,
 }
 
-type PartSink = HashingWriter<BufWriter<Writeback>>;
-
 /// Writes `dest.001`, `dest.002`, … of `part_size` bytes each (the last one shorter).
 pub struct PartedFile {
     dest: PathBuf,
     part_size: u64,
-    current: Option<PartSink>,
+    current: Option<HashedFile>,
     written_in_current: u64,
     done: Vec<(PathBuf, Digested)>,
 }
@@ -67,11 +64,7 @@ impl PartedFile {
                 part_size: self.part_size,
             }));
         }
-        let file = File::create(part_path(&self.dest, index))?;
-        self.current = Some(HashingWriter::new(BufWriter::with_capacity(
-            1 << 20,
-            Writeback::new(file),
-        )));
+        self.current = Some(create_hashed(&part_path(&self.dest, index))?);
         self.written_in_current = 0;
         Ok(())
     }
@@ -80,12 +73,8 @@ impl PartedFile {
         let Some(sink) = self.current.take() else {
             return Ok(());
         };
-        let (buffered, digest) = sink.finish()?;
-        buffered
-            .into_inner()
-            .map_err(|err| io::Error::new(err.error().kind(), err.error().to_string()))?
-            .into_inner()
-            .sync_all()?;
+        let (file, digest) = finish_hashed(sink)?;
+        file.sync_all()?;
         let index = self.done.len() as u32 + 1;
         self.done.push((part_path(&self.dest, index), digest));
         Ok(())

@@ -7,10 +7,33 @@
 //! final fsync little to do. Elsewhere than Linux/glibc the file is written as is.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use dbrelease_remote::hashing::{Digested, HashingWriter};
 
 /// Bytes written between two writeback requests.
 const WRITEBACK_STEP: u64 = 8 << 20;
+
+/// An output file as the build writes it: hashed as the bytes pass, buffered in 1 MiB, and
+/// written back as it grows.
+pub type HashedFile = HashingWriter<BufWriter<Writeback>>;
+
+/// Creates (or truncates) `path` as a [`HashedFile`].
+pub fn create_hashed(path: &Path) -> io::Result<HashedFile> {
+    Ok(HashingWriter::new(BufWriter::with_capacity(
+        1 << 20,
+        Writeback::new(File::create(path)?),
+    )))
+}
+
+/// Flushes a finished [`HashedFile`] and frees its buffer: the file, for a caller that syncs
+/// it (dropping it closes the descriptor), and the digest of every byte written.
+pub fn finish_hashed(sink: HashedFile) -> io::Result<(File, Digested)> {
+    let (buffered, digest) = sink.finish()?;
+    let file = buffered.into_inner().map_err(|err| err.into_error())?;
+    Ok((file.into_inner(), digest))
+}
 
 /// A file that asks the kernel to write its pages back every [`WRITEBACK_STEP`] bytes.
 pub struct Writeback {
