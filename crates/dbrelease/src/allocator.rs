@@ -18,3 +18,11 @@ pub fn tune_for_build() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
 }
+
+/// Rust's allocations (Arrow batches, Parquet pages, compressed buffers) go to mimalloc, which
+/// keeps freed pages for the next column chunk. Under glibc the encoder threads' arenas gave
+/// them back and faulted them in again, chunk after chunk: 2.1 M page faults and 11 s of system
+/// time for 1 GiB of log lines, against DuckDB's own writer's 0.7 M. DuckDB's C++ keeps glibc,
+/// tuned by [`tune_for_build`].
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
